@@ -1,0 +1,173 @@
+"""SQLAlchemy 2.0 typed models: posts, revisions, decisions, clearances, assets and the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Post(Base):
+    """A post and where it stands; approval state lives here (the chat FSM never holds it)."""
+
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(32), index=True)
+    drafter: Mapped[str] = mapped_column(String(32), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    classification: Mapped[str] = mapped_column(String(16))
+    formed_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    due_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    # A run is one walk of the chain; a new revision or a resubmission starts the next run.
+    run: Mapped[int] = mapped_column(Integer, default=0)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every transition; updates are conditional on it, so one of two racers wins.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # The material as handed in by the drafter, before layout.
+    material_format: Mapped[str] = mapped_column(String(16), default="text")
+    material_body: Mapped[str] = mapped_column(Text, default="")
+    repost_source: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    cover_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="post", order_by="Revision.number", lazy="raise"
+    )
+
+
+class Revision(Base):
+    """An immutable laid-out snapshot; decisions refer to its content hash."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("post_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str] = mapped_column(String(64), default="")
+    digest: Mapped[str] = mapped_column(String(512), default="")
+    body_html: Mapped[str] = mapped_column(Text)
+    cover_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    repost_source: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    category: Mapped[str] = mapped_column(String(16))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    made_by: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="revisions", lazy="raise")
+
+
+class Decision(Base):
+    """One person's decision at one step of one run, on one exact revision."""
+
+    __tablename__ = "decisions"
+    # Exactly one decision per step per run (and per re-sign attempt): the database, not a
+    # lock in a web or bot process, decides who was first.
+    __table_args__ = (UniqueConstraint("post_id", "run", "step", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    run: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(24))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(32))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revision_hash: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(String(200), default="")
+    decided_on: Mapped[date] = mapped_column(Date)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Clearance(Base):
+    """The issuer's art. 16 record that personal data in one revision may be published."""
+
+    __tablename__ = "clearances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_hash: Mapped[str] = mapped_column(String(64))
+    basis: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(32))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    recorded_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Asset(Base):
+    """An uploaded file (cover, in-article image, .docx), stored once by content hash."""
+
+    __tablename__ = "assets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """An append-only log row, hash-chained to the row before it."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(32))
+    post_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's head: one row, locked while a row is appended, so appends are serialized."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

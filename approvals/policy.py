@@ -1,0 +1,401 @@
+"""Who may act on a step, and the gates a post must pass before it is signed and published (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from approvals import scan
+from approvals.errors import Text
+from approvals.org import OrgChart
+from approvals.records import Outcome, PostState
+from approvals.states import STEP_LABEL, Classification, Step
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One gate's verdict: a code, a message, the article it enforces, and whether it blocks."""
+
+    code: str
+    text: Text
+    article: str
+    blocking: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for the audit log."""
+        return {
+            "code": self.code,
+            "article": self.article,
+            "blocking": self.blocking,
+            "zh": self.text.zh,
+            "en": self.text.en,
+        }
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who takes a step of one post, and how that was decided."""
+
+    step: Step
+    person: str | None
+    usual: str | None
+    via_fallback: bool = False
+    same_person_allowed: bool = False
+    problem: Text | None = None
+
+
+def _earlier_participants(state: PostState, step: Step, org: OrgChart) -> set[str]:
+    steps = org.chain.steps
+    before = steps[: steps.index(step)] if step in steps else steps
+    people: set[str] = set()
+    for d in state.decisions:
+        if d.step in before and d.step is not Step.DRAFTER_CONFIRM and d.outcome is Outcome.APPROVED:
+            people.update({d.actor, d.principal})
+    return people
+
+
+def _hard_excluded(state: PostState) -> set[str]:
+    # No one approves their own draft; whoever made a revision does not approve it.
+    excluded = {state.drafter}
+    if state.revision is not None:
+        excluded.add(state.revision.made_by)
+    return excluded
+
+
+def resolve_assignee(state: PostState, step: Step, org: OrgChart) -> Assignment:
+    """Who takes `step` for this post, applying the four-eyes rule and the configured fallback."""
+    usual = org.holder(step, state.department, state.drafter)
+    if step is Step.DRAFTER_CONFIRM:
+        return Assignment(step, state.drafter, state.drafter)
+    if usual is None or usual not in org.people:
+        return Assignment(
+            step, None, usual,
+            problem=Text(
+                "科室“{d}”没有配置{s}，请在组织架构中补充。",
+                "Department “{d}” has no one configured for “{s_en}”; add them to the org chart.",
+            ).format(d=state.department, s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en),
+        )
+    hard, earlier = _hard_excluded(state), _earlier_participants(state, step, org)
+    if usual not in hard and usual not in earlier:
+        return Assignment(step, usual, usual)
+    if usual not in hard and org.chain.allow_same_person_in_two_steps:
+        return Assignment(step, usual, usual, same_person_allowed=True)
+    fallback = org.fallback_person()
+    if fallback and fallback in org.people and fallback not in hard and fallback not in earlier:
+        return Assignment(step, fallback, usual, via_fallback=True)
+    return Assignment(
+        step, None, usual,
+        problem=Text(
+            "“{s}”一步本应由{p}办理，但其已是本稿的拟稿人、排版人或前一环节审核人（三审不得同一人）。"
+            "请在配置 [chain] 中设置 fallback（主要领导或指定人员），"
+            "或明确设置 allow_same_person_in_two_steps = true。",
+            "The “{s_en}” step would go to {p}, who already drafted, laid out or reviewed this post "
+            "(four eyes). Configure [chain] fallback (the principal leader or a named alternate) "
+            "or set allow_same_person_in_two_steps = true.",
+        ).format(s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en, p=org.name_of(usual)),
+    )
+
+
+def acting_for(
+    state: PostState, step: Step, actor: str, org: OrgChart, on: date
+) -> tuple[Assignment, str | None] | None:
+    """(assignment, on_behalf_of) when `actor` may take `step` on day `on`, else None."""
+    assignment = resolve_assignee(state, step, org)
+    if assignment.person is None or actor not in org.people:
+        return None
+    if actor == assignment.person:
+        return assignment, None
+    if actor in _hard_excluded(state) or actor in _earlier_participants(state, step, org):
+        return None
+    if any(g.deputy == actor for g in org.deputies_for(assignment.person, step, on)):
+        return assignment, assignment.person
+    return None
+
+
+# --- gates -----------------------------------------------------------------------------------
+
+
+def gate_classification(state: PostState) -> list[Finding]:
+    """Art. 13: only information classed as proactive disclosure may be published."""
+    if state.classification is Classification.PROACTIVE:
+        return []
+    return [
+        Finding(
+            "not_proactive",
+            Text(
+                "本稿属性为“{c}”，只有“主动公开”类信息可以发布（第十三条）。",
+                "The post is classed “{c}”; only proactive-disclosure information may be "
+                "published (art. 13).",
+            ).format(c=state.classification.value),
+            "13",
+        )
+    ]
+
+
+def gate_metadata(state: PostState, org: OrgChart) -> list[Finding]:
+    """Art. 28: drafter, reviewer and issuer are recorded, real, and entitled for this post."""
+    findings: list[Finding] = []
+    dept = org.departments.get(state.department)
+    if state.drafter not in org.people:
+        findings.append(Finding(
+            "drafter_unknown",
+            Text("拟稿人“{p}”不在组织架构中（第二十八条）。",
+                 "The drafter “{p}” is not in the org chart (art. 28).").format(p=state.drafter),
+            "28",
+        ))
+    elif dept is None or state.drafter not in dept.members:
+        findings.append(Finding(
+            "drafter_not_in_department",
+            Text("拟稿人{p}不属于科室“{d}”（第二十八条）。",
+                 "The drafter {p} is not a member of department “{d}” (art. 28).")
+            .format(p=org.name_of(state.drafter), d=dept.name if dept else state.department),
+            "28",
+        ))
+    for step in org.chain.steps:
+        findings.extend(_step_recorded_and_entitled(state, step, org))
+    for step, label in ((Step.REVIEWER, "审核人"), (Step.ISSUER, "签发人")):
+        if step not in org.chain.steps:
+            findings.append(Finding(
+                f"{step.value}_not_in_chain",
+                Text("审批链未包含{l}环节，发布信息必须注明{l}（第二十八条）。",
+                     "The chain has no {s} step; every published post names one (art. 28).")
+                .format(l=label, s=step.value),
+                "28",
+            ))
+    return findings
+
+
+def _step_recorded_and_entitled(state: PostState, step: Step, org: OrgChart) -> list[Finding]:
+    decision = state.decision_for(step)
+    label = STEP_LABEL[step]
+    if decision is None or decision.outcome is not Outcome.APPROVED:
+        return [Finding(
+            f"{step.value}_missing",
+            Text("“{s}”环节尚无同意记录（第二十七、二十八条）。",
+                 "No approval is recorded for the “{s_en}” step (art. 27, 28).")
+            .format(s=label.zh, s_en=label.en),
+            "27,28",
+        )]
+    assignment = resolve_assignee(state, step, org)
+    entitled = assignment.person is not None and decision.principal == assignment.person
+    if entitled and decision.on_behalf_of is not None:
+        entitled = any(
+            g.deputy == decision.actor
+            for g in org.deputies_for(decision.on_behalf_of, step, decision.decided_on)
+        )
+    if entitled:
+        return []
+    return [Finding(
+        f"{step.value}_not_entitled",
+        Text("“{s}”由{p}办理，但按现行组织架构此环节应由{q}办理（第二十八条）。",
+             "The “{s_en}” step was taken by {p}, but under the org chart as it stands the "
+             "step belongs to {q} (art. 28).")
+        .format(s=label.zh, s_en=label.en, p=org.name_of(decision.actor),
+                q=org.name_of(assignment.person) if assignment.person else "—"),
+        "28",
+    )]
+
+
+def gate_four_eyes(state: PostState, org: OrgChart) -> list[Finding]:
+    """No self-approval; one person in two review steps only where configuration allows it."""
+    findings: list[Finding] = []
+    maker = state.revision.made_by if state.revision else None
+    seen: dict[str, Step] = {}
+    for d in sorted(state.decisions, key=lambda d: org.chain.steps.index(d.step)
+                    if d.step in org.chain.steps else 99):
+        if d.step is Step.DRAFTER_CONFIRM or d.outcome is not Outcome.APPROVED:
+            continue
+        who = {d.actor, d.principal}
+        if state.drafter in who:
+            findings.append(Finding(
+                "self_approval",
+                Text("{p}不能审核自己拟写的稿件（“{s}”）。",
+                     "{p} cannot approve their own draft (“{s_en}”).")
+                .format(p=org.name_of(state.drafter), s=STEP_LABEL[d.step].zh,
+                        s_en=STEP_LABEL[d.step].en),
+                "25,28",
+            ))
+        if maker is not None and maker in who:
+            findings.append(Finding(
+                "maker_approves",
+                Text("排版人{p}不能审核自己制作的排版稿（“{s}”）。",
+                     "{p} made this revision and cannot approve it (“{s_en}”).")
+                .format(p=org.name_of(maker), s=STEP_LABEL[d.step].zh, s_en=STEP_LABEL[d.step].en),
+                "25,27",
+            ))
+        for person in who:
+            if person in seen and seen[person] is not d.step:
+                allowed = org.chain.allow_same_person_in_two_steps
+                findings.append(Finding(
+                    "same_person_two_steps",
+                    Text("{p}同时办理了“{a}”和“{b}”两个环节{x}。",
+                         "{p} took both “{a_en}” and “{b_en}”{x_en}.")
+                    .format(p=org.name_of(person), a=STEP_LABEL[seen[person]].zh,
+                            b=STEP_LABEL[d.step].zh, a_en=STEP_LABEL[seen[person]].en,
+                            b_en=STEP_LABEL[d.step].en,
+                            x="（配置允许）" if allowed else "，违反三审不同人原则",
+                            x_en=" (allowed by configuration)" if allowed
+                            else ", against the four-eyes rule"),
+                    "28",
+                    blocking=not allowed,
+                ))
+            seen.setdefault(person, d.step)
+    return findings
+
+
+def gate_current_revision(state: PostState) -> list[Finding]:
+    """Every approval of this run refers to the revision that would be published."""
+    if state.revision is None:
+        return [Finding("no_revision", Text("本稿还没有排版稿。", "The post has no laid-out revision."),
+                        "27")]
+    stale = [d for d in state.decisions if d.revision_hash != state.revision.content_hash]
+    return [
+        Finding(
+            "stale_approval",
+            Text("“{s}”的决定针对的是旧版本（{h}），不是当前版本。",
+                 "The “{s_en}” decision refers to an older revision ({h}), not the current one.")
+            .format(s=STEP_LABEL[d.step].zh, s_en=STEP_LABEL[d.step].en, h=d.revision_hash[:12]),
+            "27",
+        )
+        for d in stale
+    ]
+
+
+def gate_repost_source(state: PostState, org: OrgChart) -> list[Finding]:
+    """Art. 28: a repost names its source, and the source is an allowlisted official channel."""
+    source = state.revision.content.repost_source if state.revision else None
+    is_repost = state.category.value == "repost"
+    if not source:
+        if not is_repost:
+            return []
+        return [Finding("source_missing",
+                        Text("转载信息必须注明信息来源（第二十八条）。",
+                             "A repost must name its source (art. 28)."), "28")]
+    if org.sources.allows(source):
+        return []
+    return [Finding(
+        "source_not_official",
+        Text("信息来源“{s}”不在官方渠道白名单中，转载来源必须为官方渠道（第二十八条）。",
+             "The source “{s}” is not on the allowlist of official channels; reposts must come "
+             "from an official channel (art. 28).").format(s=source),
+        "28",
+    )]
+
+
+def _texts(state: PostState) -> list[tuple[str, str]]:
+    if state.revision is None:
+        return []
+    c = state.revision.content
+    return [("title", c.title), ("author", c.author), ("digest", c.digest),
+            ("body", scan.html_to_text(c.body_html))]
+
+
+FIELD_LABEL = {"title": ("标题", "title"), "author": ("作者", "author"),
+               "digest": ("摘要", "digest"), "body": ("正文", "body")}
+
+
+def gate_classified(state: PostState) -> list[Finding]:
+    """Art. 15, 18, 26: nothing bearing a classification marking goes out."""
+    findings: list[Finding] = []
+    for fld, text in _texts(state):
+        zh_f, en_f = FIELD_LABEL[fld]
+        for hit in scan.find_classification_markers(text):
+            if hit.blocking:
+                findings.append(Finding(
+                    "classified_marker",
+                    Text("{f}含有密级或内部标识“{m}”，涉密信息不得发布（第十五、十八、二十六条）。",
+                         "The {f_en} carries the classification marking “{m}”; classified "
+                         "information must not be published (art. 15, 18, 26).")
+                    .format(f=zh_f, f_en=en_f, m=hit.text),
+                    "15,18,26",
+                ))
+            else:
+                findings.append(Finding(
+                    "classified_mention",
+                    Text("{f}提到“{m}”，请确认不是密级标识且内容已经保密审查（第十八条）。",
+                         "The {f_en} mentions “{m}”; make sure it is not a classification "
+                         "marking and the text passed the secrecy review (art. 18).")
+                    .format(f=zh_f, f_en=en_f, m=hit.text),
+                    "18",
+                    blocking=False,
+                ))
+    return findings
+
+
+PII_LABEL = {"resident_id": ("居民身份证号", "resident ID number"),
+             "mobile": ("手机号码", "mobile number"),
+             "bank_card": ("银行卡号", "bank card number")}
+
+
+def gate_personal_data(state: PostState, org: OrgChart) -> list[Finding]:
+    """Art. 16: personal data blocks unless the issuer recorded consent or public interest."""
+    hits = [(fld, h) for fld, text in _texts(state) for h in scan.find_personal_data(text)]
+    if not hits:
+        return []
+    clearance = state.clearance
+    cleared = (
+        clearance is not None
+        and state.revision is not None
+        and clearance.revision_hash == state.revision.content_hash
+        and _clearance_entitled(state, org)
+    )
+    findings = []
+    for fld, hit in hits:
+        zh_k, en_k = PII_LABEL.get(hit.kind, (hit.kind, hit.kind))
+        zh_f, en_f = FIELD_LABEL[fld]
+        masked = scan.mask(hit.kind, hit.text)
+        if cleared:
+            assert clearance is not None
+            findings.append(Finding(
+                "personal_data_cleared",
+                Text("{f}含{k}（{m}），签发人已记录公开依据：{b}，理由：{r}（第十六条）。",
+                     "The {f_en} contains a {k_en} ({m}); the issuer recorded the basis "
+                     "“{b}”, reason: {r} (art. 16).")
+                .format(f=zh_f, f_en=en_f, k=zh_k, k_en=en_k, m=masked,
+                        b=clearance.basis.value, r=clearance.reason),
+                "16",
+                blocking=False,
+            ))
+        else:
+            findings.append(Finding(
+                "personal_data",
+                Text("{f}含有{k}（{m}），涉及个人隐私不得公开；确需公开的，须由签发人记录权利人同意"
+                     "或公共利益的理由（第十六条）。",
+                     "The {f_en} contains a {k_en} ({m}); personal data must not be published "
+                     "unless the issuer records the holder's consent or the public interest, "
+                     "with a reason (art. 16).")
+                .format(f=zh_f, f_en=en_f, k=zh_k, k_en=en_k, m=masked),
+                "16",
+            ))
+    return findings
+
+
+def _clearance_entitled(state: PostState, org: OrgChart) -> bool:
+    clearance = state.clearance
+    if clearance is None:
+        return False
+    assignment = resolve_assignee(state, Step.ISSUER, org)
+    if assignment.person is None or clearance.principal != assignment.person:
+        return False
+    if clearance.on_behalf_of is None:
+        return True
+    return any(g.deputy == clearance.recorded_by
+               for g in org.deputies_for(clearance.on_behalf_of, Step.ISSUER, clearance.recorded_on))
+
+
+def evaluate(state: PostState, org: OrgChart) -> list[Finding]:
+    """Run every gate; any blocking finding refuses sign-off and publishing."""
+    return [
+        *gate_classification(state),
+        *gate_current_revision(state),
+        *gate_metadata(state, org),
+        *gate_four_eyes(state, org),
+        *gate_repost_source(state, org),
+        *gate_classified(state),
+        *gate_personal_data(state, org),
+    ]
+
+
+def blocking(findings: list[Finding]) -> list[Finding]:
+    """The findings that refuse sign-off."""
+    return [f for f in findings if f.blocking]

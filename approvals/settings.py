@@ -1,0 +1,123 @@
+"""Settings from the environment (SIGNOFF_*) and an optional TOML file, as typed values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from approvals.errors import ConfigError, Text
+from approvals.orgfile import Problem, pydantic_problems, read_toml
+
+ENV_PREFIX = "SIGNOFF_"
+CONFIG_ENV = "SIGNOFF_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Where signoff keeps its data and how it talks to the world."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    database_url: str = "sqlite:///signoff.db"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    org_file: Path = Path("config/org.toml")
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {value!r}") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"not a Redis URL (redis://host:port/db): {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone: {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _secret_from_file(self) -> Settings:
+        # Secrets may come from a file (SIGNOFF_SECRET_KEY_FILE), as container platforms mount them.
+        if self.secret_key is None and self.secret_key_file is not None:
+            try:
+                self.secret_key = SecretStr(self.secret_key_file.read_text().strip())
+            except OSError as exc:
+                raise ValueError(f"secret_key_file cannot be read: {exc.strerror}") from None
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The unit's time zone: due dates and delegation ranges are counted in it."""
+        return ZoneInfo(self.timezone)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = dict(data)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Settings from overrides > environment > TOML file > defaults; ConfigError names every bad key."""
+    env = os.environ
+    path = Path(config_file) if config_file else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV)
+                                                  else None)
+    data: dict[str, Any] = read_toml(path) if path else {}
+    if path and isinstance(data.get("org_file"), str) and not Path(data["org_file"]).is_absolute():
+        data["org_file"] = str(path.parent / data["org_file"])
+
+    class _Loaded(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, _TomlSource(settings_cls, data)
+
+    try:
+        return _Loaded(**overrides)
+    except ValidationError as exc:
+        env_keys = {k[len(ENV_PREFIX):].lower() for k in env if k.startswith(ENV_PREFIX)}
+        problems = []
+        for p in pydantic_problems(exc, str(path) if path else "(defaults)"):
+            top = p.key.split(".")[0]
+            if top in env_keys:
+                p = Problem(f"environment {ENV_PREFIX}{top.upper()}", p.key, p.reason)
+            problems.append(p)
+        raise ConfigError(
+            Text("配置有误：\n" + "\n".join(p.render("zh") for p in problems),
+                 "Invalid settings:\n" + "\n".join(p.render("en") for p in problems)),
+            tuple(problems),
+        ) from None

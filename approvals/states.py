@@ -1,0 +1,174 @@
+"""Post statuses, actions, chain steps and the transition table (pure)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from approvals.errors import Text
+
+
+class PostStatus(StrEnum):
+    """Where a post stands; approval state lives here, never in a chat FSM."""
+
+    DRAFT = "draft"  # material handed in, waiting for layout
+    IN_REVIEW = "in_review"  # a laid-out revision walks the chain (art. 27)
+    CHANGES_REQUESTED = "changes_requested"  # back to layout (art. 27)
+    SIGNED = "signed"  # issuer signed (签发); queued for publishing
+    PUBLISHING = "publishing"  # a worker claimed it
+    PUBLISHED = "published"
+    ON_HOLD = "on_hold"  # a gate no longer held at publish time; re-sign needed
+    FAILED = "failed"  # publishing failed permanently; an admin may retry
+    REJECTED = "rejected"  # terminal, archived
+    WITHDRAWN = "withdrawn"  # terminal, archived
+
+
+TERMINAL = frozenset({PostStatus.PUBLISHED, PostStatus.REJECTED, PostStatus.WITHDRAWN})
+
+
+class Step(StrEnum):
+    """A step of the chain; the chain's order comes from configuration."""
+
+    DRAFTER_CONFIRM = "drafter_confirm"  # art. 25: the department answers for accuracy
+    DEPT_HEAD = "dept_head"  # 科室负责人
+    REVIEWER = "reviewer"  # 分管领导 = 审核人 (art. 28)
+    ISSUER = "issuer"  # 签发人 (art. 28)
+
+
+class Action(StrEnum):
+    """Every verb that moves a post; persons take the first group, the worker the second."""
+
+    NEW_REVISION = "new_revision"
+    CONFIRM = "confirm"
+    APPROVE = "approve"
+    SIGN = "sign"
+    REQUEST_CHANGES = "request_changes"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+    RESUBMIT = "resubmit"
+    CLEAR_PII = "clear_pii"
+    RETRY = "retry"
+    # system actions, taken by the publishing worker (a later part)
+    CLAIM = "claim"
+    MARK_PUBLISHED = "mark_published"
+    HOLD = "hold"
+    FAIL = "fail"
+
+
+SYSTEM_ACTIONS = frozenset({Action.CLAIM, Action.MARK_PUBLISHED, Action.HOLD, Action.FAIL})
+
+# The verb that completes each step.
+STEP_VERB: dict[Step, Action] = {
+    Step.DRAFTER_CONFIRM: Action.CONFIRM,
+    Step.DEPT_HEAD: Action.APPROVE,
+    Step.REVIEWER: Action.APPROVE,
+    Step.ISSUER: Action.SIGN,
+}
+
+S, A = PostStatus, Action
+
+# (status, action) -> status after the action. IN_REVIEW + confirm/approve stays IN_REVIEW:
+# the chain advances to its next step; sign on the last step leaves the chain.
+TRANSITIONS: dict[tuple[PostStatus, Action], PostStatus] = {
+    (S.DRAFT, A.NEW_REVISION): S.IN_REVIEW,
+    (S.DRAFT, A.WITHDRAW): S.WITHDRAWN,
+    (S.IN_REVIEW, A.CONFIRM): S.IN_REVIEW,
+    (S.IN_REVIEW, A.APPROVE): S.IN_REVIEW,
+    (S.IN_REVIEW, A.SIGN): S.SIGNED,
+    (S.IN_REVIEW, A.CLEAR_PII): S.IN_REVIEW,
+    (S.IN_REVIEW, A.REQUEST_CHANGES): S.CHANGES_REQUESTED,
+    (S.IN_REVIEW, A.REJECT): S.REJECTED,
+    (S.IN_REVIEW, A.NEW_REVISION): S.IN_REVIEW,  # restarts the chain
+    (S.IN_REVIEW, A.WITHDRAW): S.WITHDRAWN,
+    (S.CHANGES_REQUESTED, A.NEW_REVISION): S.IN_REVIEW,
+    (S.CHANGES_REQUESTED, A.RESUBMIT): S.IN_REVIEW,
+    (S.CHANGES_REQUESTED, A.WITHDRAW): S.WITHDRAWN,
+    (S.SIGNED, A.WITHDRAW): S.WITHDRAWN,
+    (S.SIGNED, A.CLAIM): S.PUBLISHING,
+    (S.SIGNED, A.HOLD): S.ON_HOLD,
+    (S.PUBLISHING, A.MARK_PUBLISHED): S.PUBLISHED,
+    (S.PUBLISHING, A.HOLD): S.ON_HOLD,
+    (S.PUBLISHING, A.FAIL): S.FAILED,
+    (S.ON_HOLD, A.SIGN): S.SIGNED,  # the currently entitled issuer re-signs the same revision
+    (S.ON_HOLD, A.CLEAR_PII): S.ON_HOLD,
+    (S.ON_HOLD, A.NEW_REVISION): S.IN_REVIEW,
+    (S.ON_HOLD, A.WITHDRAW): S.WITHDRAWN,
+    (S.FAILED, A.RETRY): S.SIGNED,
+    (S.FAILED, A.WITHDRAW): S.WITHDRAWN,
+}
+
+
+def next_status(status: PostStatus, action: Action) -> PostStatus | None:
+    """The status `action` leads to from `status`, or None when it does not apply."""
+    return TRANSITIONS.get((status, action))
+
+
+STATUS_LABEL: dict[PostStatus, Text] = {
+    S.DRAFT: Text("待排版", "awaiting layout"),
+    S.IN_REVIEW: Text("审核中", "in review"),
+    S.CHANGES_REQUESTED: Text("退回修改", "changes requested"),
+    S.SIGNED: Text("已签发，待发布", "signed, queued"),
+    S.PUBLISHING: Text("发布中", "publishing"),
+    S.PUBLISHED: Text("已发布", "published"),
+    S.ON_HOLD: Text("暂缓发布", "on hold"),
+    S.FAILED: Text("发布失败", "publishing failed"),
+    S.REJECTED: Text("已否决", "rejected"),
+    S.WITHDRAWN: Text("已撤回", "withdrawn"),
+}
+
+STEP_LABEL: dict[Step, Text] = {
+    Step.DRAFTER_CONFIRM: Text("拟稿人确认", "drafter confirms"),
+    Step.DEPT_HEAD: Text("科室负责人审核", "department head"),
+    Step.REVIEWER: Text("分管领导审核", "supervising leader (reviewer)"),
+    Step.ISSUER: Text("签发", "issuer signs"),
+}
+
+ACTION_LABEL: dict[Action, Text] = {
+    A.NEW_REVISION: Text("提交排版稿", "new layout revision"),
+    A.CONFIRM: Text("确认无误", "confirm"),
+    A.APPROVE: Text("审核同意", "approve"),
+    A.SIGN: Text("签发", "sign off"),
+    A.REQUEST_CHANGES: Text("退回修改", "request changes"),
+    A.REJECT: Text("否决", "reject"),
+    A.WITHDRAW: Text("撤回", "withdraw"),
+    A.RESUBMIT: Text("原稿重新提交", "resubmit unchanged"),
+    A.CLEAR_PII: Text("记录个人信息公开依据", "record personal-data clearance"),
+    A.RETRY: Text("重新发布", "retry publishing"),
+    A.CLAIM: Text("开始发布", "claimed for publishing"),
+    A.MARK_PUBLISHED: Text("发布成功", "published"),
+    A.HOLD: Text("暂缓发布", "put on hold"),
+    A.FAIL: Text("发布失败", "publishing failed"),
+}
+
+
+class Category(StrEnum):
+    """Art. 26: what the official account may carry."""
+
+    NOTICE = "notice"  # 最新业务活动公告、通知
+    PUBLICITY = "publicity"  # 重要工作及活动宣传
+    POLICY = "policy"  # 政策文件解读
+    REPOST = "repost"  # 发布或转载的其他信息 (art. 28: source required)
+    OTHER = "other"  # 由各科室提出、经领导审批同意发布的信息
+
+
+CATEGORY_LABEL: dict[Category, Text] = {
+    Category.NOTICE: Text("公告通知", "announcement / notice"),
+    Category.PUBLICITY: Text("工作宣传", "work publicity"),
+    Category.POLICY: Text("政策解读", "policy interpretation"),
+    Category.REPOST: Text("转载", "repost"),
+    Category.OTHER: Text("其他", "other"),
+}
+
+
+class Classification(StrEnum):
+    """Art. 13: every piece of government information is classed as one of three."""
+
+    PROACTIVE = "proactive"  # 主动公开: the only class that may be published
+    ON_REQUEST = "on_request"  # 依申请公开
+    NOT_DISCLOSED = "not_disclosed"  # 不予公开
+
+
+CLASSIFICATION_LABEL: dict[Classification, Text] = {
+    Classification.PROACTIVE: Text("主动公开", "proactive disclosure"),
+    Classification.ON_REQUEST: Text("依申请公开", "disclosure on request"),
+    Classification.NOT_DISCLOSED: Text("不予公开", "not disclosed"),
+}
