@@ -172,15 +172,9 @@ def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on
                                      "The personal-data clearance is recorded by the issuer at "
                                      "the sign-off step (art. 16)."))
     granted = policy.acting_for(state, step, actor, org, on)
+    if granted is None and state.status is PostStatus.IN_REVIEW:
+        _raise_if_decided_earlier(state, step, action, actor, org)
     if granted is None:
-        earlier = [d for d in state.decisions
-                   if d.actor == actor and d.outcome is Outcome.APPROVED and d.step is not step]
-        if earlier and state.status is PostStatus.IN_REVIEW:
-            raise AlreadyDecided(
-                Text("您已在“{s}”环节作出决定，本稿已转到“{n}”。",
-                     "You already decided at “{s_en}”; the post has moved on to “{n_en}”.")
-                .format(s=STEP_LABEL[earlier[-1].step].zh, s_en=STEP_LABEL[earlier[-1].step].en,
-                        n=STEP_LABEL[step].zh, n_en=STEP_LABEL[step].en))
         assignment = policy.resolve_assignee(state, step, org)
         if assignment.person is None and assignment.problem is not None:
             raise _not_allowed(org, actor, action, assignment.problem)
@@ -191,6 +185,24 @@ def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on
                     p=_name(org, assignment.person or "—")))
     assignment, on_behalf_of = granted
     return Permit(step, on_behalf_of, assignment)
+
+
+def _raise_if_decided_earlier(state: PostState, step: Step, action: Action, actor: str,
+                              org: OrgChart) -> None:
+    """AlreadyDecided when `actor` repeats the verb of a step they held that is already decided."""
+    for d in state.decisions:
+        if d.step is step or d.outcome is not Outcome.APPROVED or STEP_VERB[d.step] is not action:
+            continue
+        could = actor in (d.actor, d.principal) or any(
+            g.deputy == actor for g in org.deputies_for(d.principal, d.step, d.decided_on))
+        if could:
+            by = org.name_of(d.actor)
+            raise AlreadyDecided(
+                Text("“{s}”环节已由{p}处理，本稿已转到“{n}”。",
+                     "The “{s_en}” step was already decided by {p}; the post has moved on to "
+                     "“{n_en}”.")
+                .format(s=STEP_LABEL[d.step].zh, s_en=STEP_LABEL[d.step].en, p=by,
+                        n=STEP_LABEL[step].zh, n_en=STEP_LABEL[step].en))
 
 
 def allowed_actions(state: PostState, person: str, org: OrgChart, on: date) -> list[Action]:
@@ -255,8 +267,12 @@ def decide(
         raise InvalidTransition(Text("“{a}”不是审批决定。", "“{a_en}” is not a decision.")
                                 .format(a=ACTION_LABEL[action].zh, a_en=ACTION_LABEL[action].en))
     after = _check_transition(state, action)
-    granted = permit(state, action, actor, org, on)
+    if actor not in org.people:
+        raise _not_allowed(org, actor, action, Text("此人不在组织架构中。",
+                                                    "They are not in the org chart."))
+    # A button pressed on a stale preview is refused as stale before anything else is judged.
     current = _check_revision(state, revision_hash)
+    granted = permit(state, action, actor, org, on)
     comment = _require_comment(action, comment)
     assert granted.step is not None and granted.assignment is not None
     outcome = {Action.REQUEST_CHANGES: Outcome.CHANGES_REQUESTED,
@@ -287,6 +303,19 @@ def decide(
     return Result(action, state.status, after, actor, granted.step, decision,
                   revision=state.revision, findings=findings, assignment=granted.assignment,
                   comment=comment)
+
+
+def apply(state: PostState, result: Result) -> PostState:
+    """The state after `result`: the pure model of what the store persists."""
+    decisions = () if result.restart else state.decisions
+    if result.decision is not None:
+        decisions = (*decisions, result.decision)
+    revision = result.revision if result.revision is not None else state.revision
+    clearance = result.clearance or (
+        state.clearance if revision is not None and state.clearance is not None
+        and state.clearance.revision_hash == revision.content_hash else None)
+    return replace(state, status=result.status_after, run=state.run + result.restart,
+                   revision=revision, decisions=decisions, clearance=clearance)
 
 
 def confirm(state: PostState, actor: str, org: OrgChart, **kw: object) -> Result:

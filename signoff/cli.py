@@ -1,0 +1,387 @@
+"""The `signoff` command: drive the whole chain from a terminal."""
+
+from __future__ import annotations
+
+import functools
+import json
+import mimetypes
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from approvals import db
+from approvals.errors import (
+    ConfigError,
+    GateBlocked,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    SignoffError,
+    Text,
+    normalize_language,
+)
+from approvals.orgfile import check_org, load_org, read_toml
+from approvals.services import RevisionInput, Service
+from approvals.settings import Settings, load_settings
+from approvals.states import ACTION_LABEL, STATUS_LABEL, PostStatus
+from signoff import render
+
+EXIT_CODES: dict[type[SignoffError], int] = {
+    InvalidInput: 2, ConfigError: 2, NotAllowed: 3, InvalidTransition: 4, GateBlocked: 5,
+    NotFound: 6,
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    """Per-invocation state: the language and lazily built settings and service."""
+
+    def __init__(self, lang: str | None, config: str | None) -> None:
+        self.lang_override = normalize_language(lang) if lang else None
+        self.config = config
+        self._settings: Settings | None = None
+        self._service: Service | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    def lang(self, person: str | None = None) -> str:
+        """--lang, else the acting person's language, else the configured language."""
+        if self.lang_override:
+            return self.lang_override
+        if person and self._service is not None:
+            p = self._service.org.find_person(person)
+            if p is not None:
+                return normalize_language(p.language)
+        try:
+            return self.settings.language
+        except ConfigError:
+            return "zh-CN"
+
+    def service(self) -> Service:
+        if self._service is None:
+            s = self.settings
+            org = load_org(s.org_file)
+            engine = db.create_db_engine(s.database_url)
+            db.require_current_schema(engine)
+            self._service = Service(db.session_factory(engine), org, zone=s.zone)
+        return self._service
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and exit non-zero."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handled(fn: F) -> F:
+    """Turn core errors into one clear line in the user's language and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
+        person = kwargs.get("as_person")
+        try:
+            return fn(*args, **kwargs)
+        except SignoffError as exc:
+            lang = ctx.lang(person)
+            prefix = "error: " if lang == "en" else "错误："
+            code = next((c for k, c in EXIT_CODES.items() if isinstance(exc, k)), 1)
+            fail(prefix + exc.message(lang), code)
+        except (OperationalError, ProgrammingError) as exc:
+            lang = ctx.lang(person)
+            msg = Text("数据库无法访问或未初始化（请检查 SIGNOFF_DATABASE_URL 并运行 "
+                       "`signoff db upgrade`）：{e}",
+                       "The database cannot be reached or is not set up (check "
+                       "SIGNOFF_DATABASE_URL and run `signoff db upgrade`): {e}"
+                       ).format(e=str(exc.orig).splitlines()[0] if exc.orig else exc)
+            fail(("error: " if lang == "en" else "错误：") + msg.get(lang), 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.option("--lang", type=click.Choice(["zh-CN", "en"]), default=None,
+              help="Language of the output (default: the person's, else settings).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              envvar="SIGNOFF_CONFIG", help="Settings TOML file (SIGNOFF_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None, config: str | None) -> None:
+    """signoff: approval chain and publishing for a WeChat official account."""
+    ctx.obj = Ctx(lang, config)
+
+
+# --- config -------------------------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Check configuration files."""
+
+
+@config.command("check")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.pass_obj
+def config_check(obj: Ctx, files: tuple[str, ...]) -> None:
+    """Validate org-chart and settings files (default: the active settings and org file)."""
+    lang = obj.lang()
+    problems = []
+    if not files:
+        try:
+            files = (str(obj.settings.org_file),)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    for name in files:
+        try:
+            data = read_toml(Path(name))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if "unit" in data or "people" in data or "departments" in data:
+            problems.extend(check_org(data, name)[1])
+        else:
+            try:
+                load_settings(name)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+    for p in problems:
+        click.echo(p.render(lang), err=p.severity == "error")
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors:
+        fail(f"{errors} error(s), {warnings} warning(s)" if lang == "en"
+             else f"{errors} 个错误，{warnings} 个警告", 2)
+    click.echo(f"ok: {', '.join(files)} ({warnings} warning(s))" if lang == "en"
+               else f"通过：{', '.join(files)}（{warnings} 个警告）")
+
+
+# --- db -----------------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+@handled
+def db_upgrade(obj: Ctx) -> None:
+    """Create or migrate the schema to the latest revision."""
+    engine = db.create_db_engine(obj.settings.database_url)
+    db.upgrade(engine)
+    click.echo(f"schema at {db.current_revision(engine)}")
+
+
+# --- posts --------------------------------------------------------------------------------------
+
+
+@main.group()
+def post() -> None:
+    """Hand in, show and list posts."""
+
+
+def _read_post_file(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(Text(f"{path}: JSON 格式错误（第 {exc.lineno} 行）：{exc.msg}",
+                                    f"{path}: invalid JSON (line {exc.lineno}): {exc.msg}")
+                               ) from None
+        if not isinstance(data, dict):
+            raise InvalidInput(Text(f"{path}: 应为 JSON 对象", f"{path}: expected a JSON object"))
+        known = {"title", "body", "format", "category", "classification", "formed_on",
+                 "department", "repost_source"}
+        unknown = set(data) - known
+        if unknown:
+            raise InvalidInput(Text(f"{path}: 未知字段 {', '.join(sorted(unknown))}",
+                                    f"{path}: unknown fields {', '.join(sorted(unknown))}"))
+        return data
+    # Markdown: the first "# " heading is the title, the rest is the body.
+    lines = text.splitlines()
+    title = next((ln[2:].strip() for ln in lines if ln.startswith("# ")), None)
+    body = "\n".join(ln for ln in lines if not ln.startswith("# ") or ln[2:].strip() != title)
+    return {"title": title or path.stem, "body": body.strip(), "format": "markdown"}
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(Text("日期“{v}”无效，应为 YYYY-MM-DD。",
+                                "Invalid date “{v}”; use YYYY-MM-DD.").format(v=value)) from None
+
+
+@post.command("new")
+@click.option("--as", "as_person", required=True, help="The drafter (key or name).")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A .json or .md file with the material.")
+@click.option("--title")
+@click.option("--body", help="The body text.")
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None)
+@click.option("--category", default=None, help="notice|publicity|policy|repost|other (art. 26)")
+@click.option("--classification", default=None,
+              help="proactive|on_request|not_disclosed (art. 13)")
+@click.option("--formed-on", default=None, help="Date the information was formed (YYYY-MM-DD).")
+@click.option("--department", default=None)
+@click.option("--source", "repost_source", default=None, help="Repost source: URL or account.")
+@click.option("--cover", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+@handled
+def post_new(obj: Ctx, as_person: str, file: Path | None, title: str | None, body: str | None,
+             body_file: Path | None, fmt: str | None, category: str | None,
+             classification: str | None, formed_on: str | None, department: str | None,
+             repost_source: str | None, cover: Path | None) -> None:
+    """Hand in material as a drafter."""
+    svc = obj.service()
+    data = _read_post_file(file) if file else {}
+    if body_file is not None:
+        body = body_file.read_text(encoding="utf-8")
+    cover_t = None
+    if cover is not None:
+        cover_t = (cover.name, cover.read_bytes(),
+                   mimetypes.guess_type(cover.name)[0] or "application/octet-stream")
+    pid = svc.create_post(
+        drafter=as_person,
+        title=title or data.get("title") or "",
+        body=body or data.get("body") or "",
+        body_format=fmt or data.get("format") or "text",
+        category=category or data.get("category") or "publicity",
+        classification=classification or data.get("classification") or "proactive",
+        formed_on=_parse_date(formed_on or data.get("formed_on")),
+        department=department or data.get("department"),
+        repost_source=repost_source or data.get("repost_source"),
+        cover=cover_t,
+    )
+    lang = obj.lang(as_person)
+    click.echo(f"post #{pid} handed in" if lang == "en" else f"稿件 #{pid} 已提交")
+
+
+@post.command("show")
+@click.argument("post_id", type=int)
+@click.option("--as", "as_person", default=None, help="Also list what this person may do.")
+@click.pass_obj
+@handled
+def post_show(obj: Ctx, post_id: int, as_person: str | None) -> None:
+    """Show a post: status, open step, gates now, and its timeline."""
+    svc = obj.service()
+    view = svc.view(post_id)
+    allowed = svc.allowed_actions(post_id, as_person) if as_person else None
+    click.echo(render.post_view(view, svc.org, svc.zone, obj.lang(as_person), allowed,
+                                svc.org.find_person(as_person).key if as_person
+                                and svc.org.find_person(as_person) else None))
+
+
+@post.command("list")
+@click.option("--status", default=None, help="Only posts in this status.")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived posts.")
+@click.pass_obj
+@handled
+def post_list(obj: Ctx, status: str | None, include_archived: bool) -> None:
+    """List posts with status and due date."""
+    svc = obj.service()
+    lang = obj.lang()
+    posts = svc.list_posts(status, include_archived)
+    if not posts:
+        click.echo("no posts" if lang == "en" else "没有稿件")
+    for p in posts:
+        label = STATUS_LABEL[PostStatus(p.status)].get(lang)
+        click.echo(f"#{p.id:<5} {label:<10} {p.due_on}  {svc.org.name_of(p.drafter):<6} {p.title}")
+
+
+# --- act ----------------------------------------------------------------------------------------
+
+
+@main.command("act")
+@click.argument("post_id", type=int)
+@click.argument("action")
+@click.option("--as", "as_person", required=True, help="Who acts (key or name).")
+@click.option("--comment", default="", help="Comment; required to request changes or reject.")
+@click.option("--revision", "revision_hash", default=None,
+              help="The revision hash (or its first 8+ characters) you reviewed.")
+@click.option("--basis", default=None, help="clear_pii: consent | public_interest (art. 16).")
+@click.option("--title", default=None, help="new_revision: the laid-out title.")
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="new_revision: the laid-out body.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default="html")
+@click.option("--author", default=None)
+@click.option("--digest", default="")
+@click.option("--source", "repost_source", default=None)
+@click.pass_obj
+@handled
+def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
+        revision_hash: str | None, basis: str | None, title: str | None, body_file: Path | None,
+        fmt: str, author: str | None, digest: str, repost_source: str | None) -> None:
+    """Take ACTION on a post: confirm, approve, sign, request_changes, reject, withdraw,
+    new_revision, resubmit, clear_pii, retry."""
+    svc = obj.service()
+    revision = None
+    if action == "new_revision":
+        revision = RevisionInput(
+            title=title, body=body_file.read_text(encoding="utf-8") if body_file else None,
+            body_format=fmt, author=author, digest=digest, repost_source=repost_source)
+    out = svc.act(post_id, action, as_person, comment=comment, revision_hash=revision_hash,
+                  revision=revision, basis=basis)
+    lang = obj.lang(as_person)
+    done = ACTION_LABEL[out.action].get(lang)
+    status = STATUS_LABEL[out.status_after].get(lang)
+    extra = ""
+    if out.on_behalf_of:
+        name = svc.org.name_of(out.on_behalf_of)
+        extra = f" (for {name})" if lang == "en" else f"（代{name}签）"
+    click.echo(f"post #{post_id}: {done}{extra} → {status}" if lang == "en"
+               else f"稿件 #{post_id}：{done}{extra} → {status}")
+    for line in render.findings_lines([f for f in out.findings if not f.blocking], lang):
+        click.echo(line)
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@click.pass_obj
+@handled
+def audit_verify(obj: Ctx) -> None:
+    """Check every row of the audit log; name any edited, inserted or deleted row."""
+    report = obj.service().verify_audit()
+    lang = obj.lang()
+    if report.ok:
+        click.echo(f"ok: {report.rows} rows, head {report.head_hash}" if lang == "en"
+                   else f"ok：共 {report.rows} 条记录，链头 {report.head_hash}")
+        return
+    for _seq, text in report.problems:
+        click.echo(text.get(lang), err=True)
+    fail(f"audit log damaged: {len(report.problems)} problem(s)" if lang == "en"
+         else f"审计日志已被破坏：发现 {len(report.problems)} 处问题", 7)
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.pass_obj
+def demo(obj: Ctx) -> None:
+    """Run a scripted chain end to end on a temporary SQLite database and print the timeline."""
+    from signoff.demo import run_demo
+
+    sys.exit(run_demo(obj.lang_override or "zh-CN"))

@@ -1,0 +1,122 @@
+"""Plain-text rendering of posts, timelines and findings for the terminal, in zh-CN or en."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from approvals.errors import Text
+from approvals.org import OrgChart
+from approvals.policy import Finding
+from approvals.services import PostView, TimelineEntry
+from approvals.states import (
+    ACTION_LABEL,
+    CATEGORY_LABEL,
+    CLASSIFICATION_LABEL,
+    STATUS_LABEL,
+    STEP_LABEL,
+    Action,
+    Category,
+    Classification,
+    PostStatus,
+    Step,
+)
+
+EVENT_LABEL = {
+    "post.created": Text("提交稿件", "handed in the material"),
+    "gates.passed": Text("门槛检查通过", "gates passed"),
+    "gates.refused": Text("门槛检查未通过，签发被拒", "gates refused the sign-off"),
+}
+
+
+def t(text: Text, lang: str) -> str:
+    """Shorthand for a Text in `lang`."""
+    return text.get(lang)
+
+
+def local_time(at: datetime, zone: ZoneInfo) -> str:
+    """`at` (UTC, naive or aware) as local minutes."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def event_line(e: TimelineEntry, org: OrgChart, zone: ZoneInfo, lang: str) -> str:
+    """One timeline row: when, who, what, on which revision, with comments and 代签."""
+    who = org.name_of(e.actor)
+    d = e.detail
+    if e.action in EVENT_LABEL:
+        what = t(EVENT_LABEL[e.action], lang)
+    else:
+        action = Action(e.action.removeprefix("post."))
+        what = t(ACTION_LABEL[action], lang)
+        if "step" in d and action is not Action.SIGN:
+            what += f"（{t(STEP_LABEL[Step(str(d['step']))], lang)}）" if lang != "en" else \
+                f" ({t(STEP_LABEL[Step(str(d['step']))], lang)})"
+    parts = [f"{local_time(e.at, zone)}  {who}  {what}"]
+    if d.get("on_behalf_of"):
+        parts.append(t(Text("代{p}签", "for {p}"), lang).format(p=org.name_of(str(d["on_behalf_of"]))))
+    if str(d.get("note", "")).startswith("fallback_for:"):
+        usual = str(d["note"]).split(":", 1)[1].split(";")[0]
+        parts.append(t(Text("按三审不同人原则代替{p}", "in place of {p} (four eyes)"), lang)
+                     .format(p=org.name_of(usual)))
+    if d.get("revision"):
+        rev = t(Text("第{n}版", "rev. {n}"), lang).format(n=d["revision"])
+        parts.append(f"{rev} {str(d.get('revision_hash', ''))[:8]}")
+    if d.get("comment"):
+        parts.append(t(Text("意见：{c}", "comment: {c}"), lang).format(c=d["comment"]))
+    findings = d.get("findings")
+    if isinstance(findings, list) and findings:
+        key = "en" if lang == "en" else "zh"
+        parts.append("; ".join(str(f[key]) for f in findings if isinstance(f, dict)))
+    return "  ·  ".join(parts)
+
+
+def findings_lines(findings: Iterable[Finding], lang: str) -> list[str]:
+    """One line per finding, marked ✘ (blocking) or ! (warning)."""
+    return [f"  {'✘' if f.blocking else '!'} {f.text.get(lang)}" for f in findings]
+
+
+def post_view(v: PostView, org: OrgChart, zone: ZoneInfo, lang: str,
+              allowed: list[Action] | None = None, person: str | None = None) -> str:
+    """The full `post show` page."""
+    p, en = v.post, lang == "en"
+    status = t(STATUS_LABEL[PostStatus(p.status)], lang)
+    lines = [f"#{p.id}  {p.title}"]
+    step = ""
+    if v.step is not None:
+        holder = org.name_of(v.assignee.person) if v.assignee and v.assignee.person else "—"
+        step = (f" — open step: {t(STEP_LABEL[v.step], lang)} ({holder})" if en
+                else f" — 当前环节：{t(STEP_LABEL[v.step], lang)}（{holder}）")
+    lines.append((f"status: {status}" if en else f"状态：{status}") + step)
+    dept = org.departments.get(p.department)
+    cat = t(CATEGORY_LABEL[Category(p.category)], lang)
+    cls = t(CLASSIFICATION_LABEL[Classification(p.classification)], lang)
+    dname = dept.name if dept else p.department
+    lines.append(f"department: {dname}  drafter: {org.name_of(p.drafter)}  category: {cat}  "
+                 f"classification: {cls}" if en else
+                 f"科室：{dname}  拟稿人：{org.name_of(p.drafter)}  类别：{cat}  属性：{cls}")
+    est = (" (estimated)" if en else "（预估）") if p.due_estimated else ""
+    lines.append(f"formed on {p.formed_on}; publish by {p.due_on}{est} (art. 14: 20 working days)"
+                 if en else f"信息形成：{p.formed_on}  公开期限：{p.due_on}{est}（第十四条，20个工作日）")
+    if p.repost_source:
+        lines.append(("source: " if en else "来源：") + p.repost_source)
+    if v.revision is not None:
+        r = v.revision
+        lines.append(f"revision {r.number}: {r.content_hash}  laid out by {org.name_of(r.made_by)}"
+                     if en else
+                     f"当前版本：第{r.number}版 {r.content_hash}  排版：{org.name_of(r.made_by)}")
+        if v.findings:
+            lines.append("gates now:" if en else "门槛检查：")
+            lines.extend(findings_lines(v.findings, lang))
+        else:
+            lines.append("gates now: all hold" if en else "门槛检查：全部通过")
+    if allowed is not None and person is not None:
+        acts = ", ".join(f"{a.value}（{t(ACTION_LABEL[a], lang)}）" if not en else
+                         f"{a.value} ({t(ACTION_LABEL[a], lang)})" for a in allowed) or "—"
+        lines.append((f"{org.name_of(person)} may: " if en else
+                      f"{org.name_of(person)}可执行：") + acts)
+    lines.append("timeline:" if en else "时间线：")
+    lines.extend("  " + event_line(e, org, zone, lang) for e in v.timeline)
+    return "\n".join(lines)

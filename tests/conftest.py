@@ -1,0 +1,199 @@
+"""Fixtures: the example org chart's personas, a real database (SQLite or PostgreSQL), real Redis.
+
+- SIGNOFF_TEST_DATABASE_URL: run the database tests on that PostgreSQL database too.
+- SIGNOFF_TEST_REDIS_URL: the Redis to use (default redis://127.0.0.1:6379/15); when none
+  answers, an embedded Redis-protocol server is started instead.
+- SIGNOFF_REQUIRE_SERVICES=1 (CI): fail rather than fall back to the embedded Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+
+from approvals import db
+from approvals.models import Base
+from approvals.org import OrgChart
+from approvals.orgfile import load_org
+from approvals.services import Service
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_ORG = ROOT / "config" / "org.example.toml"
+ZONE = ZoneInfo("Asia/Shanghai")
+PG_URL = os.environ.get("SIGNOFF_TEST_DATABASE_URL")
+REQUIRE_SERVICES = os.environ.get("SIGNOFF_REQUIRE_SERVICES") == "1"
+
+
+@dataclass(frozen=True)
+class Personas:
+    """Fixed roles from the example org chart (healthchecks' alice/bob/charlie, for a bureau)."""
+
+    drafter: str = "li_na"  # 李娜, 应急救援科
+    head: str = "zhang_wei"  # 张伟, her department head
+    leader: str = "chen_gang"  # 陈刚, her supervising leader (the reviewer)
+    issuer: str = "wang_min"  # 王敏, 法宣科's supervising leader
+    admin: str = "zhao_xue"  # 赵雪, 法宣科 admin
+    operator: str = "he_jing"  # 何静, lays posts out
+    deputy: str = "sun_li"  # 孙丽, signs for 陈刚 as reviewer 2026-12-07..18
+    principal: str = "zhou_jian"  # 周建, the fallback for four eyes
+    colleague: str = "xu_fang"  # 徐芳, staff of another department: no role on her posts
+    stranger: str = "mallory"  # not in the org chart at all
+
+    @property
+    def outsiders(self) -> tuple[str, str]:
+        """Both kinds of outsider: every permission test tries them."""
+        return (self.colleague, self.stranger)
+
+
+@pytest.fixture(scope="session")
+def who() -> Personas:
+    return Personas()
+
+
+@pytest.fixture(scope="session")
+def org() -> OrgChart:
+    return load_org(EXAMPLE_ORG)
+
+
+class Clock:
+    """A settable clock (the edge of the world: time), starting inside the delegation range."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+    def set_day(self, year: int, month: int, day: int) -> None:
+        self.now = datetime(year, month, day, 10, 0, tzinfo=ZONE)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 12, 8, 10, 0, tzinfo=ZONE))
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once keeps the suite fast)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = db.create_db_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    """The PostgreSQL test database, emptied and migrated once per session."""
+    if not PG_URL:
+        pytest.skip("SIGNOFF_TEST_DATABASE_URL is not set")
+    engine = db.create_db_engine(PG_URL)
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+           ) -> Iterator[Engine]:
+    """A migrated, empty database: a fresh SQLite file, or the truncated PostgreSQL database."""
+    if request.param == "postgresql":
+        pg = request.getfixturevalue("pg_engine")
+        _truncate(pg)
+        yield pg
+        return
+    path = tmp_path / "signoff.db"
+    shutil.copy(sqlite_template, path)
+    eng = db.create_db_engine(f"sqlite:///{path}")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def service(engine: Engine, org: OrgChart, clock: Clock) -> Service:
+    queued: list[int] = []
+    svc = Service(db.session_factory(engine), org, zone=ZONE, clock=clock, enqueue=queued.append)
+    svc.queued = queued  # type: ignore[attr-defined]
+    return svc
+
+
+# --- Redis --------------------------------------------------------------------------------------
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis when one answers; else an embedded Redis-protocol server on loopback."""
+    url = os.environ.get("SIGNOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    if _redis_answers(url):
+        yield url
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"SIGNOFF_REQUIRE_SERVICES=1 but no Redis answers at {url}")
+    from fakeredis import TcpFakeServer
+
+    port = _free_port()
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[object]:
+    """A client on a flushed database, as RQ's own suite does it."""
+    import redis
+
+    conn = redis.Redis.from_url(redis_url)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
