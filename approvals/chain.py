@@ -148,12 +148,22 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
 
 
 def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on: date) -> Permit:
-    if state.status is PostStatus.ON_HOLD:
-        step = Step.ISSUER  # re-sign, or record a clearance, for the same revision
-    else:
-        step = current_step(state, org)
+    # On hold: the issuer re-signs (or records a clearance for) the same revision.
+    step = Step.ISSUER if state.status is PostStatus.ON_HOLD else current_step(state, org)
     if step is None:
         raise InvalidTransition(Text("审批链已没有待办环节。", "No step of the chain is open."))
+    granted = policy.acting_for(state, step, actor, org, on)
+    if granted is None and state.status is PostStatus.IN_REVIEW:
+        _raise_if_decided_earlier(state, step, action, actor, org)
+    if granted is None:
+        assignment = policy.resolve_assignee(state, step, org)
+        if assignment.person is None and assignment.problem is not None:
+            raise _not_allowed(org, actor, action, assignment.problem)
+        raise _not_allowed(
+            org, actor, action,
+            Text("当前环节“{s}”应由{p}办理。", "The open step “{s_en}” belongs to {p}.")
+            .format(s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en,
+                    p=_name(org, assignment.person or "—")))
     verb = STEP_VERB[step]
     if action in (Action.CONFIRM, Action.APPROVE, Action.SIGN) and action is not verb:
         raise InvalidTransition(
@@ -171,18 +181,6 @@ def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on
         raise InvalidTransition(Text("个人信息公开依据须在签发环节由签发人记录（第十六条）。",
                                      "The personal-data clearance is recorded by the issuer at "
                                      "the sign-off step (art. 16)."))
-    granted = policy.acting_for(state, step, actor, org, on)
-    if granted is None and state.status is PostStatus.IN_REVIEW:
-        _raise_if_decided_earlier(state, step, action, actor, org)
-    if granted is None:
-        assignment = policy.resolve_assignee(state, step, org)
-        if assignment.person is None and assignment.problem is not None:
-            raise _not_allowed(org, actor, action, assignment.problem)
-        raise _not_allowed(
-            org, actor, action,
-            Text("当前环节“{s}”应由{p}办理。", "The open step “{s_en}” belongs to {p}.")
-            .format(s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en,
-                    p=_name(org, assignment.person or "—")))
     assignment, on_behalf_of = granted
     return Permit(step, on_behalf_of, assignment)
 
@@ -369,7 +367,8 @@ def new_revision(
     after = _check_transition(state, Action.NEW_REVISION)
     permit(state, Action.NEW_REVISION, actor, org, on)
     if state.revision is not None and state.revision.content_hash == revision.content_hash:
-        raise InvalidInput(Text("新排版稿与当前版本内容完全相同；如需原稿重新提交，请由管理员执行“原稿重新提交”并填写说明。",
+        raise InvalidInput(Text("新排版稿与当前版本内容完全相同；"
+                                "如需原稿重新提交，请由管理员执行“原稿重新提交”并填写说明。",
                                 "The new revision is identical to the current one; to resubmit "
                                 "unchanged content an admin uses “resubmit” with a comment."))
     return Result(Action.NEW_REVISION, state.status, after, actor, restart=True,

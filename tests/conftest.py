@@ -97,9 +97,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = db.create_db_engine(f"sqlite:///{path}")
     db.upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
     return path
 
 

@@ -96,7 +96,7 @@ def test_a_new_revision_voids_every_approval_and_restarts_from_the_drafter(org: 
     assert state.decisions == ()
     assert state.run == 2
     assert chain.current_step(state, org) is Step.DRAFTER_CONFIRM
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(NotAllowed):
         act(state, org, "sign", "wang_min")
 
 

@@ -1,0 +1,190 @@
+"""The org-chart file and settings: the example passes, every broken copy names file, key and reason."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from approvals.errors import ConfigError
+from approvals.orgfile import Problem, check_org, load_org
+from approvals.settings import load_settings
+from approvals.states import Step
+from tests.conftest import EXAMPLE_ORG
+
+
+def example() -> dict[str, Any]:
+    with EXAMPLE_ORG.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def problems_of(data: dict[str, Any]) -> list[Problem]:
+    return check_org(data, "org.toml")[1]
+
+
+def errors_of(data: dict[str, Any]) -> dict[str, str]:
+    return {p.key: p.reason.en for p in problems_of(data) if p.severity == "error"}
+
+
+def test_the_example_org_chart_passes_without_errors() -> None:
+    chart, problems = check_org(example(), str(EXAMPLE_ORG))
+    assert chart is not None
+    assert [p for p in problems if p.severity == "error"] == []
+    assert chart.issuer == "wang_min" and len(chart.departments) >= 4
+    assert chart.departments["jyk"].supervising_leader == "chen_gang"
+
+
+def test_the_example_has_a_person_with_two_roles_and_a_dated_deputy() -> None:
+    chart = load_org(EXAMPLE_ORG)
+    assert "liu_yang" in chart.admins and chart.departments["fxk"].head == "liu_yang"
+    (deputy,) = chart.delegations
+    assert deputy.start < deputy.end and deputy.steps == (Step.REVIEWER,)
+
+
+def test_an_unknown_person_in_a_department_is_named_with_its_key() -> None:
+    data = example()
+    data["departments"]["jyk"]["members"].append("nobody")
+    assert errors_of(data) == {"departments.jyk.members[2]": "“nobody” is not listed in [people]"}
+
+
+def test_a_department_without_a_leader_is_an_error_naming_the_key() -> None:
+    data = example()
+    del data["departments"]["jck"]["supervising_leader"]
+    assert errors_of(data) == {"departments.jck.supervising_leader": "required key is missing"}
+
+
+def test_a_delegation_cycle_is_an_error() -> None:
+    data = example()
+    data["delegations"].append({"deputy": "chen_gang", "principal": "sun_li",
+                                "start": data["delegations"][0]["start"],
+                                "end": data["delegations"][0]["end"]})
+    errors = errors_of(data)
+    assert list(errors) == ["delegations[0]"]
+    assert "cycle" in errors["delegations[0]"]
+
+
+def test_delegations_that_never_overlap_are_no_cycle() -> None:
+    data = example()
+    data["delegations"].append({"deputy": "chen_gang", "principal": "sun_li",
+                                "start": "2027-03-01", "end": "2027-03-05"})
+    data["delegations"][1]["start"] = tomllib.loads("d = 2027-03-01")["d"]
+    data["delegations"][1]["end"] = tomllib.loads("d = 2027-03-05")["d"]
+    assert errors_of(data) == {}
+
+
+def test_a_url_where_a_domain_belongs_is_an_error() -> None:
+    data = example()
+    data["sources"]["domains"].append("https://www.mem.gov.cn/")
+    assert "not a URL" in errors_of(data)["sources.domains[4]"]
+
+
+def test_a_typo_in_a_key_is_reported_as_unknown() -> None:
+    data = example()
+    data["chain"]["allow_same_person_in_two_step"] = True
+    assert errors_of(data) == {"chain.allow_same_person_in_two_step": "unknown key (a typo?)"}
+
+
+def test_a_chain_without_reviewer_or_issuer_breaks_art_28() -> None:
+    data = example()
+    data["chain"]["steps"] = ["drafter_confirm", "dept_head"]
+    data["chain"]["reject_allowed_at"] = ["dept_head"]
+    reasons = [p.reason for p in problems_of(data) if p.key == "chain.steps"]
+    assert len(reasons) == 2
+    assert all("第二十八条" in r.zh and "art. 28" in r.en for r in reasons)
+
+
+def test_an_unknown_step_name_lists_the_valid_ones() -> None:
+    data = example()
+    data["chain"]["steps"] = ["drafter_confirm", "boss", "reviewer", "issuer"]
+    (problem,) = problems_of(data)
+    assert problem.key == "chain.steps[1]"
+    assert "dept_head" in problem.reason.en
+
+
+def test_a_footer_without_the_issuer_placeholder_breaks_art_28() -> None:
+    data = example()
+    data["footer"]["template"] = "拟稿：{drafter} 审核：{reviewer} 签发：{signer}"
+    errors = errors_of(data)
+    assert "unknown placeholders: signer" in errors["footer.template"] or \
+        "missing placeholders" in errors["footer.template"]
+    assert {p.reason.zh for p in problems_of(data)} >= {"未知占位符：signer"}
+
+
+def test_a_reviewer_who_is_also_the_issuer_without_a_fallback_is_warned() -> None:
+    data = example()
+    del data["chain"]["fallback"]
+    del data["unit"]["principal_leader"]
+    warnings = {p.key for p in problems_of(data) if p.severity == "warning"}
+    assert {"departments.fxk.supervising_leader", "departments.bgs.supervising_leader"} <= warnings
+    assert errors_of(data) == {}
+
+
+def test_check_reports_every_error_at_once() -> None:
+    data = example()
+    data["unit"]["issuer"] = "ghost"
+    data["people"]["li_na"]["telegram_id"] = 700002
+    data["delegations"][0]["end"] = tomllib.loads("d = 2026-01-01")["d"]
+    assert set(errors_of(data)) == {"unit.issuer", "people.li_na.telegram_id",
+                                    "delegations[0].end"}
+
+
+def test_load_org_raises_one_config_error_listing_file_key_and_reason(tmp_path: Path) -> None:
+    data = example()
+    data["departments"]["jyk"]["head"] = "nobody"
+    path = tmp_path / "broken.toml"
+    path.write_bytes(tomli_w.dumps(data).encode())
+    with pytest.raises(ConfigError) as info:
+        load_org(path)
+    assert f"{path}: departments.jyk.head: error: “nobody” is not listed in [people]" in \
+        info.value.message("en")
+    assert "错误" in info.value.message("zh-CN")
+
+
+def test_a_toml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "org.toml"
+    path.write_text("[unit]\nname = \"x\"\nissuer = \n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_org(path)
+    assert str(path) in info.value.message("en") and "line 3" in info.value.message("en")
+
+
+def test_settings_come_from_a_toml_file_and_the_environment_wins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "signoff.toml"
+    path.write_text('database_url = "sqlite:///a.db"\norg_file = "org.toml"\nlanguage = "en"\n',
+                    encoding="utf-8")
+    monkeypatch.setenv("SIGNOFF_LANGUAGE", "zh-CN")
+    settings = load_settings(path)
+    assert settings.database_url == "sqlite:///a.db"
+    assert settings.org_file == tmp_path / "org.toml"  # relative to the settings file
+    assert settings.language == "zh-CN"
+
+
+def test_a_bad_database_url_in_a_settings_file_names_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "signoff.toml"
+    path.write_text('database_url = "mysql://root@localhost/x"\nredis_url = "localhost:6379"\n',
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    keys = {(p.file, p.key) for p in info.value.problems}
+    assert keys == {(str(path), "database_url"), (str(path), "redis_url")}
+
+
+def test_a_bad_url_in_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNOFF_REDIS_URL", "http://127.0.0.1:6379")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.file == "environment SIGNOFF_REDIS_URL"
+
+
+def test_the_secret_key_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    monkeypatch.setenv("SIGNOFF_SECRET_KEY_FILE", str(secret))
+    key = load_settings().secret_key
+    assert key is not None and key.get_secret_value() == "s3cret"
