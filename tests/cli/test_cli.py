@@ -1,0 +1,131 @@
+"""The `signoff` command as people use it: one clear line per error, non-zero exits."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from signoff.cli import main
+from tests.conftest import EXAMPLE_ORG
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings pointing at a fresh SQLite file and the example org chart."""
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("SIGNOFF_ORG_FILE", str(EXAMPLE_ORG))
+    monkeypatch.delenv("SIGNOFF_CONFIG", raising=False)
+    monkeypatch.delenv("SIGNOFF_LANGUAGE", raising=False)
+    return db
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_config_check_passes_the_example() -> None:
+    result = run("config", "check", str(EXAMPLE_ORG))
+    assert result.exit_code == 0, result.output
+    assert "通过" in result.output
+
+
+def test_config_check_names_file_key_and_reason_for_each_error(tmp_path: Path) -> None:
+    broken = tmp_path / "org.toml"
+    text = EXAMPLE_ORG.read_text(encoding="utf-8")
+    text = text.replace('head = "zhang_wei"', 'head = "zhang_wie"')
+    text = text.replace('"*.gov.cn",', '"https://www.gov.cn/",')
+    broken.write_text(text, encoding="utf-8")
+    result = run("--lang", "en", "config", "check", str(broken))
+    assert result.exit_code == 2
+    assert f"{broken}: departments.jyk.head: error: “zhang_wie” is not listed in [people]" in \
+        result.stderr
+    assert f"{broken}: sources.domains[0]: error:" in result.stderr
+    assert "2 error(s)" in result.stderr
+
+
+def test_config_check_reads_a_settings_file_and_rejects_a_bad_url(tmp_path: Path) -> None:
+    settings = tmp_path / "signoff.toml"
+    settings.write_text('redis_url = "localhost:6379"\n', encoding="utf-8")
+    result = run("config", "check", str(settings))
+    assert result.exit_code == 2
+    assert f"{settings}: redis_url: 错误:" in result.stderr
+
+
+def test_the_whole_chain_from_the_command_line(env: Path, tmp_path: Path) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    material = tmp_path / "post.md"
+    material.write_text("# 我局开展安全生产宣传月活动\n\n本月我局在全区开展**安全生产**宣传。\n",
+                        encoding="utf-8")
+    created = run("post", "new", "--as", "李娜", "--file", str(material))
+    assert created.exit_code == 0 and "稿件 #1 已提交" in created.output
+    assert run("act", "1", "new_revision", "--as", "he_jing").exit_code == 0
+    for action, person in [("confirm", "li_na"), ("approve", "zhang_wei"),
+                           ("approve", "chen_gang"), ("sign", "wang_min")]:
+        result = run("act", "1", action, "--as", person)
+        assert result.exit_code == 0, result.output + result.stderr
+    shown = run("post", "show", "1")
+    assert "已签发，待发布" in shown.output
+    assert shown.output.count("2026-") >= 6 or "时间线" in shown.output
+    listed = run("--lang", "en", "post", "list")
+    assert "signed, queued" in listed.output and "我局开展安全生产宣传月活动" in listed.output
+
+
+def test_errors_are_one_line_in_the_persons_language_with_distinct_exit_codes(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    run("act", "1", "new_revision", "--as", "he_jing")
+    outsider = run("act", "1", "confirm", "--as", "xu_fang")
+    assert outsider.exit_code == 3
+    assert outsider.stderr.startswith("错误：徐芳无权") and outsider.stderr.count("\n") == 1
+    english = run("act", "1", "confirm", "--as", "guo_qiang")  # 郭强 prefers English
+    assert english.exit_code == 3 and english.stderr.startswith("error: 郭强 may not")
+    stale = run("act", "1", "confirm", "--as", "li_na", "--revision", "deadbeef")
+    assert stale.exit_code == 4 and "旧版本" in stale.stderr
+    missing = run("post", "show", "42")
+    assert missing.exit_code == 6 and "42" in missing.stderr
+    bad_date = run("post", "new", "--as", "li_na", "--title", "x", "--body", "y",
+                   "--formed-on", "2026-13-01")
+    assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.stderr
+
+
+def test_an_unmigrated_database_says_what_to_run(env: Path) -> None:
+    result = run("post", "list")
+    assert result.exit_code == 2
+    assert "signoff db upgrade" in result.stderr
+
+
+def test_audit_verify_names_the_row_after_a_direct_sql_edit(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    run("act", "1", "new_revision", "--as", "he_jing")
+    ok = run("audit", "verify")
+    assert ok.exit_code == 0 and ok.output.startswith("ok")
+    with sqlite3.connect(env) as conn:
+        conn.execute("UPDATE audit_log SET actor = 'wang_min' WHERE seq = 2")
+    broken = run("--lang", "en", "audit", "verify")
+    assert broken.exit_code == 7
+    assert "row 2 was edited" in broken.stderr
+
+
+def test_signoff_demo_runs_the_chain_end_to_end_and_exits_zero() -> None:
+    script = Path(sys.executable).with_name("signoff")  # the installed console script
+    result = subprocess.run([str(script), "demo"], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "代陈刚签" in out and "旧版本" in out and "第十六条" in out
+    assert "哈希链完整" in out and "已签发待发布：#1, #2" in out
+
+
+def test_the_demo_speaks_english_on_request() -> None:
+    result = subprocess.run([sys.executable, "-m", "signoff", "--lang", "en", "demo"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "for Chen Gang" in result.stdout or "for 陈刚" in result.stdout
+    assert "hash chain intact" in result.stdout
