@@ -103,6 +103,8 @@ def verify(session: Session) -> Report:
         prev, expected_seq = row.hash, row.seq + 1
     head = session.get(AuditHead, 1)
     last_seq = expected_seq - 1
+    if head is None and report.rows:
+        report.problems.append((last_seq, Text("链头记录缺失（被删除）", "the chain head row is missing (deleted)")))
     if head is not None and (head.seq != last_seq or head.hash != prev):
         if head.seq > last_seq:
             report.problems.append((head.seq, Text(

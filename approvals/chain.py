@@ -124,7 +124,9 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
     if action is Action.WITHDRAW:
         if state.status in (PostStatus.SIGNED, PostStatus.ON_HOLD, PostStatus.FAILED):
             # A signed post waiting for its time: the admin or the issuer may withdraw it.
-            if org.is_admin(actor) or actor == org.issuer:
+            signed = state.decision_for(Step.ISSUER)
+            if org.is_admin(actor) or actor == org.issuer or (
+                    signed is not None and actor in (signed.actor, signed.principal)):
                 return Permit()
             raise _not_allowed(org, actor, action, Text("已签发的稿件只能由管理员或签发人撤回。",
                                                         "Only an admin or the issuer may withdraw "

@@ -343,6 +343,7 @@ class Service:
         new_rev = result.revision if result.action is Action.NEW_REVISION else None
         if new_rev is not None:
             values["revision_number"] = new_rev.number
+            values["title"] = new_rev.content.title  # lists show the title as laid out
         changed = s.execute(
             update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
             .values(**values).execution_options(synchronize_session=False)

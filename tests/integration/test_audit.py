@@ -87,3 +87,10 @@ def test_appends_keep_the_chain_whole_across_many_posts(service: Service, who: P
         service.create_post(drafter=who.drafter, title=f"稿件{i}", body="正文")
     report = service.verify_audit()
     assert report.ok and report.rows == 15
+
+
+def test_a_deleted_chain_head_is_reported(service: Service, who: Personas, engine: Engine) -> None:
+    busy_log(service, who)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_head"))
+    assert problems(service) == [(8, "the chain head row is missing (deleted)")]
