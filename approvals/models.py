@@ -65,6 +65,16 @@ class Post(Base):
     repost_source: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     cover_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Publishing: "publish" (freepublish) or "mass_send" (pushed to followers); when, and the result.
+    publish_mode: Mapped[str] = mapped_column(String(16), default="publish")
+    scheduled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A worker's claim is a lease: a worker that dies loses it, and another may take over.
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    article_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    problem_zh: Mapped[str] = mapped_column(Text, default="")  # why it is on hold or failed
+    problem_en: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -147,6 +157,52 @@ class Asset(Base):
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PublishIntent(Base):
+    """The outbox: written with the sign-off in one transaction; the dispatcher puts it on the queue.
+
+    The database is the source of truth; Redis may be wiped at any time and the reconciler puts
+    every pending intent back.
+    """
+
+    __tablename__ = "publish_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # publish | preview
+    revision_hash: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending|done|cancelled
+    job_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    enqueue_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Publication(Base):
+    """What the official account knows of one revision: every external id, saved as soon as known."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("post_id", "revision_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_hash: Mapped[str] = mapped_column(String(64))
+    thumb_media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    images: Mapped[str] = mapped_column(Text, default="{}")  # JSON: asset sha256 -> uploaded URL
+    content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    draft_media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    preview_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    submit_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    publish_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    clientmsgid: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    article_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    article_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

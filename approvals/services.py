@@ -374,6 +374,7 @@ class Service:
         except IntegrityError:
             raise AlreadyDecided(ALREADY_DECIDED) from None
         rev = new_rev or state.revision
+        self._outbox(s, post, result, rev, now)
         detail: dict[str, object] = {
             "from": result.status_before.value, "to": result.status_after.value,
             "run": values.get("run", post.run),
@@ -401,6 +402,22 @@ class Service:
         return ActOutcome(post.id, result.action, result.status_before, result.status_after,
                           result.step, d.on_behalf_of if d else None,
                           new_rev.number if new_rev else post.revision_number, result.findings)
+
+    def _outbox(self, s: Session, post: m.Post, result: chain.Result, rev: RevisionInfo | None,
+                now: datetime) -> None:
+        # The publish intent is written in the same transaction as the sign-off: the database,
+        # not the queue, is the source of truth (a dispatcher puts intents on the queue).
+        if result.status_after is PostStatus.SIGNED and rev is not None:
+            due = post.scheduled_at if post.scheduled_at is not None else now
+            s.add(m.PublishIntent(post_id=post.id, kind="publish", revision_hash=rev.content_hash,
+                                  due_at=due, created_at=now))
+        elif result.action is Action.NEW_REVISION and rev is not None:
+            s.add(m.PublishIntent(post_id=post.id, kind="preview", revision_hash=rev.content_hash,
+                                  due_at=now, created_at=now))
+        if result.status_after is PostStatus.WITHDRAWN:
+            s.execute(update(m.PublishIntent).where(
+                m.PublishIntent.post_id == post.id, m.PublishIntent.state == "pending")
+                .values(state="cancelled", done_at=now))
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = None
     language: Literal["zh-CN", "en"] = "zh-CN"
     timezone: str = "Asia/Shanghai"
+    # The official account (a compatible simulator may stand in: only the base URL changes).
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wechat_appid: str = ""
+    wechat_secret: SecretStr | None = None
+    wechat_secret_file: Path | None = None
+    wechat_timeout_seconds: float = 15.0
+    # Publishing worker
+    queue_name: str = "signoff"
+    publish_lease_seconds: float = 120.0  # a claim a dead worker held is taken over after this
+    publish_poll_seconds: float = 60.0  # how long one job polls freepublish/get before retrying
+    publish_retries: int = 5
+    reconcile_every_seconds: float = 30.0
 
     @field_validator("database_url")
     @classmethod
@@ -60,14 +72,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone: {value!r}") from None
         return value
 
+    @field_validator("wechat_api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value if value.endswith("/") else value + "/"
+
     @model_validator(mode="after")
-    def _secret_from_file(self) -> Settings:
-        # Secrets may come from a file (SIGNOFF_SECRET_KEY_FILE), as container platforms mount them.
-        if self.secret_key is None and self.secret_key_file is not None:
-            try:
-                self.secret_key = SecretStr(self.secret_key_file.read_text().strip())
-            except OSError as exc:
-                raise ValueError(f"secret_key_file cannot be read: {exc.strerror}") from None
+    def _secrets_from_files(self) -> Settings:
+        # Secrets may come from files (SIGNOFF_*_FILE), as container platforms mount them.
+        for name in ("secret_key", "wechat_secret"):
+            path = getattr(self, f"{name}_file")
+            if getattr(self, name) is None and path is not None:
+                try:
+                    setattr(self, name, SecretStr(path.read_text().strip()))
+                except OSError as exc:
+                    raise ValueError(f"{name}_file cannot be read: {exc.strerror}") from None
         return self
 
     @property

@@ -375,6 +375,85 @@ def audit_verify(obj: Ctx) -> None:
          else f"审计日志已被破坏：发现 {len(report.problems)} 处问题", 7)
 
 
+# --- scheduling and the worker -----------------------------------------------------------------
+
+
+@post.command("schedule")
+@click.argument("post_id", type=int)
+@click.option("--as", "as_person", required=True, help="An admin or the operator.")
+@click.option("--at", "at", default=None,
+              help="Local time to publish (YYYY-MM-DDTHH:MM); omit to publish once signed.")
+@click.option("--mode", type=click.Choice(["publish", "mass_send"]), default=None,
+              help="publish (发布) or mass_send (群发 to all followers).")
+@click.pass_obj
+@handled
+def post_schedule(obj: Ctx, post_id: int, as_person: str, at: str | None, mode: str | None) -> None:
+    """Set, change or clear when (and how) a post is published."""
+    from datetime import datetime
+
+    from approvals.publishing import Publishing
+
+    svc = obj.service()
+    when = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM。",
+                                    "Invalid time “{v}”; use YYYY-MM-DDTHH:MM.").format(v=at)) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=svc.zone)
+    key = svc.org.find_person(as_person).key if svc.org.find_person(as_person) else as_person
+    Publishing(svc).schedule(post_id, key, at=when, mode=mode)
+    lang = obj.lang(as_person)
+    shown = when.isoformat(timespec="minutes") if when else ("once signed" if lang == "en" else "签发后立即")
+    click.echo(f"post #{post_id}: publish {shown}" if lang == "en" else f"稿件 #{post_id}：发布时间 {shown}")
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option("--reconcile/--no-reconcile", default=True,
+              help="Also run the reconciler beside the worker (default: on).")
+@click.option("--name", default=None, help="Worker name (default: host and pid).")
+@click.pass_obj
+@handled
+def worker_cmd(obj: Ctx, burst: bool, reconcile: bool, name: str | None) -> None:
+    """Run a publishing worker (an RQ worker with a scheduler) and, by default, the reconciler."""
+    from signoff.runner import run_worker
+
+    sys.exit(run_worker(obj.settings, burst=burst, reconcile=reconcile, name=name))
+
+
+@main.command("reconcile")
+@click.option("--every", "every", type=float, default=None,
+              help="Repeat every N seconds (default: one pass).")
+@click.pass_obj
+@handled
+def reconcile_cmd(obj: Ctx, every: float | None) -> None:
+    """Put due publish intents on the queue; re-enqueue what Redis lost or a dead worker held."""
+    from signoff.runner import reconcile_loop
+
+    reconcile_loop(obj.settings, every)
+
+
+@main.group()
+def sim() -> None:
+    """Bundled simulators of the outside world."""
+
+
+@sim.command("wechat")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=8765)
+@click.option("--callback-url", default=None, help="Where to POST PUBLISHJOBFINISH events.")
+@click.option("--publish-delay", type=float, default=2.0, help="Seconds a publish stays in progress.")
+def sim_wechat(host: str, port: int, callback_url: str | None, publish_delay: float) -> None:
+    """Run the WeChat Official Account API simulator (point SIGNOFF_WECHAT_API_BASE at it)."""
+    from signoff.sims.wechat import SimConfig, serve
+
+    click.echo(f"WeChat simulator on http://{host}:{port}/cgi-bin/  (control: /_sim/state)")
+    serve(host, port, SimConfig(callback_url=callback_url, publish_delay_seconds=publish_delay))
+
+
 # --- demo ---------------------------------------------------------------------------------------
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +24,7 @@ from approvals.models import Base
 from approvals.org import OrgChart
 from approvals.orgfile import load_org
 from approvals.services import Service
+from signoff.embedded import embedded_redis, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = ROOT / "config" / "org.example.toml"
@@ -148,41 +147,17 @@ def service(engine: Engine, org: OrgChart, clock: Clock) -> Service:
 # --- Redis --------------------------------------------------------------------------------------
 
 
-def _redis_answers(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except (redis.RedisError, OSError):
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A real Redis when one answers; else an embedded Redis-protocol server on loopback."""
     url = os.environ.get("SIGNOFF_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    if _redis_answers(url):
+    if redis_answers(url):
         yield url
         return
     if REQUIRE_SERVICES:
         pytest.fail(f"SIGNOFF_REQUIRE_SERVICES=1 but no Redis answers at {url}")
-    from fakeredis import TcpFakeServer
-
-    port = _free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with embedded_redis() as embedded:
+        yield embedded
 
 
 @pytest.fixture

@@ -1,0 +1,59 @@
+"""Everything a job needs, built once per process from settings (never at import time)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from approvals import db
+from approvals.orgfile import load_org
+from approvals.publishing import Publishing
+from approvals.services import Service
+from approvals.settings import Settings, load_settings
+from worker.client import SignoffWeChatClient
+from worker.publisher import Publisher
+
+
+@dataclass
+class WorkerContext:
+    """Settings, storage, queue and the WeChat client of one worker process."""
+
+    settings: Settings
+    service: Service
+    publishing: Publishing
+    redis: Redis
+    queue: Queue
+    client: SignoffWeChatClient
+
+    def publisher(self) -> Publisher:
+        """A publisher with this process's client and the configured lease and polling."""
+        return Publisher(self.publishing, self.client,
+                         lease_seconds=self.settings.publish_lease_seconds,
+                         poll_seconds=self.settings.publish_poll_seconds)
+
+
+def build_context(settings: Settings) -> WorkerContext:
+    """Wire the worker's dependencies from settings."""
+    engine = db.create_db_engine(settings.database_url)
+    service = Service(db.session_factory(engine), load_org(settings.org_file), zone=settings.zone)
+    redis = Redis.from_url(settings.redis_url)
+    secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else ""
+    client = SignoffWeChatClient(settings.wechat_appid, secret, api_base=settings.wechat_api_base,
+                                 redis=redis, timeout=settings.wechat_timeout_seconds)
+    return WorkerContext(settings, service, Publishing(service), redis,
+                         make_queue(redis, settings.queue_name), client)
+
+
+def make_queue(redis: Redis, name: str) -> Queue:
+    """The publishing queue; jobs carry only ids, as JSON."""
+    return Queue(name, connection=redis, serializer=JSONSerializer)
+
+
+@cache
+def context() -> WorkerContext:
+    """This process's context (jobs run in forked work horses that inherit nothing built later)."""
+    return build_context(load_settings())

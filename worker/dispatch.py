@@ -1,0 +1,121 @@
+"""The dispatcher and reconciler: the database's intents onto the queue, whatever Redis forgot."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from redis.exceptions import LockError
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from approvals.models import PublishIntent
+from approvals.publishing import Publishing
+from approvals.settings import Settings
+
+LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+
+
+@dataclass
+class Report:
+    """What one pass did."""
+
+    enqueued: int = 0
+    scheduled: int = 0
+    requeued: int = 0
+    alive: int = 0
+    cancelled: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """For logs and job results."""
+        return asdict(self)
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+class Dispatcher:
+    """Reads pending intents from the database and makes sure each has one live job."""
+
+    def __init__(self, publishing: Publishing, queue: Queue, settings: Settings) -> None:
+        self.publishing = publishing
+        self.queue = queue
+        self.settings = settings
+
+    def _job(self, job_id: str | None) -> Job | None:
+        if job_id is None:
+            return None
+        try:
+            return Job.fetch(job_id, connection=self.queue.connection,
+                             serializer=self.queue.serializer)
+        except NoSuchJobError:
+            return None
+
+    def reconcile(self) -> Report:
+        """One pass: enqueue new intents, re-enqueue lost or dead ones, cancel withdrawn ones."""
+        # One pass at a time across every worker host.
+        lock = self.queue.connection.lock("signoff:reconcile", timeout=60, blocking_timeout=30)
+        if not lock.acquire():
+            return Report()
+        try:
+            return self._pass()
+        finally:
+            with contextlib.suppress(LockError):
+                lock.release()
+
+    def _pass(self) -> Report:
+        report = Report()
+        stuck = set(self.publishing.stuck_posts())
+        for intent in self.publishing.pending_intents():
+            job = self._job(intent.job_id)
+            status = job.get_status(refresh=False) if job is not None else None
+            dead = status == JobStatus.STARTED and intent.post_id in stuck
+            if job is not None and status in LIVE and not dead:
+                report.alive += 1
+                continue
+            if intent.job_id is not None:
+                report.requeued += 1  # Redis lost it, it failed, or its worker died
+            self._enqueue(intent, report)
+        report.cancelled = self._cancel_withdrawn()
+        return report
+
+    def _enqueue(self, intent: PublishIntent, report: Report) -> None:
+        kind = "publish" if intent.kind == "publish" else "preview"
+        job_id = f"{kind}-{intent.post_id}-{intent.id}-{intent.enqueue_count + 1}"
+        if intent.kind == "publish":
+            func, args = "worker.jobs.publish_post", (intent.post_id, intent.id)
+            retry = Retry(max=self.settings.publish_retries, interval=[2, 5, 15, 30, 60])
+        else:
+            func, args = "worker.jobs.prepare_preview", (intent.post_id, intent.revision_hash)
+            retry = Retry(max=3, interval=[2, 10, 30])
+        options = {"job_id": job_id, "retry": retry, "result_ttl": 86400,
+                   "failure_ttl": 7 * 86400,
+                   "job_timeout": int(self.settings.publish_poll_seconds) + 300}
+        due = _utc(intent.due_at)
+        try:
+            if due > datetime.now(UTC):
+                # enqueue_at ignores unique= in RQ 2.12: create the job, then schedule it uniquely.
+                job = self.queue.create_job(func, args=args, job_id=job_id, retry=retry,
+                                            timeout=options["job_timeout"], result_ttl=86400,
+                                            failure_ttl=7 * 86400)
+                self.queue.schedule_job(job, due, unique=True)
+                report.scheduled += 1
+            else:
+                self.queue.enqueue(func, *args, unique=True, **options)
+                report.enqueued += 1
+        except DuplicateJobError:
+            return  # another reconciler enqueued this very id a moment ago
+        self.publishing.mark_enqueued(intent.id, job_id)
+
+    def _cancel_withdrawn(self) -> int:
+        cancelled = 0
+        for job_id in self.publishing.recently_cancelled_job_ids():
+            job = self._job(job_id)
+            if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED,
+                                                                     JobStatus.SCHEDULED):
+                job.cancel()
+                cancelled += 1
+        return cancelled

@@ -1,0 +1,58 @@
+"""RQ jobs. Each takes ids and loads fresh state: it never trusts its arguments."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from rq import get_current_job
+
+from approvals.errors import Text
+from worker.context import context
+from worker.errors import PublishError
+
+
+def worker_name() -> str:
+    """Who holds a claim: host, process and job."""
+    job = get_current_job()
+    return f"{socket.gethostname()}:{os.getpid()}:{job.id if job else 'direct'}"
+
+
+def publish_post(post_id: int, intent_id: int | None = None) -> str:
+    """Publish a signed post (claim, re-check every gate, upload, draft, submit, record)."""
+    job = get_current_job()
+    # The last attempt marks the post failed instead of raising for another retry.
+    final = job is None or not job.retries_left
+    return context().publisher().publish(post_id, worker_name(), intent_id=intent_id,
+                                         final_attempt=final)
+
+
+def prepare_preview(post_id: int, revision_hash: str) -> str:
+    """Create the WeChat draft of a new revision and keep its temporary preview link."""
+    ctx = context()
+    snap = ctx.publishing.preview_snapshot(post_id, revision_hash)
+    if snap is None:
+        ctx.publishing.finish_preview(post_id, revision_hash)
+        return "skipped (no longer the current revision)"
+    publisher = ctx.publisher()
+    try:
+        media_id = publisher.ensure_draft(snap)
+        draft = ctx.client.draft.get(media_id)
+    except PublishError:
+        raise
+    items = draft.get("news_item") or [{}]
+    url = items[0].get("url")
+    ctx.publishing.record(post_id, revision_hash, preview_url=url)
+    ctx.publishing.finish_preview(post_id, revision_hash)
+    return url or ""
+
+
+def reconcile() -> dict[str, int]:
+    """Put due intents on the queue and re-enqueue anything Redis lost (a periodic job too)."""
+    from worker.dispatch import Dispatcher
+
+    ctx = context()
+    return Dispatcher(ctx.publishing, ctx.queue, ctx.settings).reconcile().as_dict()
+
+
+__all__ = ["PublishError", "Text", "prepare_preview", "publish_post", "reconcile"]

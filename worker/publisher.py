@@ -1,0 +1,261 @@
+"""Publish one signed post: claim, re-check, upload, draft, submit, learn the result — resumably."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any, TypeVar
+
+import requests
+from wechatpy.exceptions import WeChatClientException
+
+from approvals.errors import Text
+from approvals.publishing import Publishing, Snapshot
+from worker.client import SignoffWeChatClient
+from worker.covers import default_cover
+from worker.errors import PublishError, from_network, from_wechat
+from worker.render import article_html, clientmsgid
+
+T = TypeVar("T")
+
+UPLOAD_COVER = Text("上传封面", "uploading the cover")
+UPLOAD_IMAGE = Text("上传正文图片", "uploading an in-article image")
+DRAFT_ADD = Text("创建草稿", "creating the draft")
+DRAFT_UPDATE = Text("更新草稿", "updating the draft")
+DRAFT_GET = Text("读取草稿", "reading the draft")
+SUBMIT = Text("提交发布", "submitting for publishing")
+POLL = Text("查询发布结果", "checking the publishing result")
+FIND = Text("核对已发布文章", "looking for the published article")
+MASS_SEND = Text("群发", "mass sending")
+MASS_GET = Text("查询群发结果", "checking the mass send")
+
+PUBLISH_STATUS = {
+    2: Text("原创声明校验未通过", "the originality check failed"),
+    3: Text("发布失败", "publishing failed"),
+    4: Text("未通过平台审核", "rejected by the platform's review"),
+    5: Text("发布后已被删除", "deleted after publishing"),
+    6: Text("发布后已被封禁", "banned after publishing"),
+}
+
+
+class LostClaim(Exception):
+    """Another worker took the post over (our lease expired): stop without touching it."""
+
+
+class Publisher:
+    """Runs the publishing steps for one post, saving every external id as soon as it is known."""
+
+    def __init__(self, publishing: Publishing, client: SignoffWeChatClient, *,
+                 lease_seconds: float = 120.0, poll_seconds: float = 60.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.publishing = publishing
+        self.client = client
+        self.lease = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep
+
+    def publish(self, post_id: int, worker: str, *, intent_id: int | None = None,
+                final_attempt: bool = True) -> str:
+        """Publish the post; returns what happened. Raises PublishError when a retry should follow."""
+        claim = self.publishing.claim(post_id, worker, self.lease, intent_id=intent_id)
+        if claim.snapshot is None:
+            return "held" if claim.held else f"skipped ({claim.reason})"
+        snap = claim.snapshot
+        try:
+            if snap.mode == "mass_send":
+                url, article_id, detail = self._mass_send(snap, worker)
+            else:
+                url, article_id, detail = self._freepublish(snap, worker)
+        except LostClaim:
+            return "skipped (another worker took over)"
+        except PublishError as err:
+            self.publishing.record(post_id, snap.revision_hash, last_error=err.text.en)
+            if err.permanent or final_attempt:
+                self.publishing.mark_failed(post_id, worker, err.text)
+                return "failed"
+            self.publishing.release(post_id, worker)
+            raise
+        if not self.publishing.mark_published(post_id, worker, url=url, article_id=article_id,
+                                              detail=detail):
+            return "skipped (another worker took over)"
+        return "published"
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _call(self, doing: Text, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        try:
+            return fn(*args, **kw)
+        except WeChatClientException as exc:
+            raise from_wechat(exc, doing) from exc
+        except requests.RequestException as exc:
+            raise from_network(exc, doing) from exc
+
+    def _keep(self, snap: Snapshot, worker: str) -> None:
+        if not self.publishing.renew(snap.post_id, worker, self.lease):
+            raise LostClaim
+
+    def ensure_draft(self, snap: Snapshot, worker: str | None = None) -> str:
+        """The draft media_id for this revision: created, or reused and brought up to date."""
+        pid, h = snap.post_id, snap.revision_hash
+        pub = self.publishing.publication(pid, h)
+        thumb = pub.thumb_media_id
+        if thumb is None:
+            cover = (snap.cover.filename, snap.cover.data, snap.cover.mime) if snap.cover \
+                else default_cover()
+            # Bytes, not a file object: a retried upload must send the bytes again.
+            thumb = self._call(UPLOAD_COVER, self.client.material.add, "image", cover)["media_id"]
+            self.publishing.record(pid, h, thumb_media_id=thumb)
+        images: dict[str, str] = json.loads(pub.images or "{}")
+        for sha, asset in snap.images.items():
+            if sha not in images:
+                images[sha] = self._call(UPLOAD_IMAGE, self.client.media.upload_image,
+                                         (asset.filename, asset.data, asset.mime))
+                self.publishing.record(pid, h, images=images)
+        if worker is not None:
+            self._keep(snap, worker)
+        content = article_html(snap.body_html, snap.footer, images)
+        digest = hashlib.sha256(content.encode()).hexdigest()
+        article = {
+            "title": snap.title, "author": snap.author, "digest": snap.digest, "content": content,
+            "content_source_url": snap.repost_source if (snap.repost_source or "").startswith(
+                ("http://", "https://")) else "",
+            "thumb_media_id": thumb, "need_open_comment": 0, "only_fans_can_comment": 0,
+        }
+        if pub.draft_media_id is None:
+            media_id = self._call(DRAFT_ADD, self.client.draft.add, [article])["media_id"]
+            self.publishing.record(pid, h, draft_media_id=media_id, content_sha256=digest)
+            return str(media_id)
+        if pub.content_sha256 != digest:
+            # The preview draft of this revision, brought up to date with the final footer.
+            self._call(DRAFT_UPDATE, self.client.draft.update, pub.draft_media_id, 0, article)
+            self.publishing.record(pid, h, content_sha256=digest)
+        return pub.draft_media_id
+
+    def _freepublish(self, snap: Snapshot, worker: str) -> tuple[str | None, str | None, dict[str, Any]]:
+        pid, h = snap.post_id, snap.revision_hash
+        pub = self.publishing.publication(pid, h)
+        publish_id = pub.publish_id
+        if publish_id is None:
+            media_id = self.ensure_draft(snap, worker)
+            pub = self.publishing.publication(pid, h)
+            if pub.submit_started_at is not None:
+                # A previous attempt died between submitting and saving the publish_id: the
+                # submission may have gone through. Never submit twice on a guess.
+                found = self._uncertain_submission(snap, pub, media_id)
+                if found is not None:
+                    return found
+            self._keep(snap, worker)
+            self.publishing.record(pid, h, submit_started_at=self.publishing.service.now())
+            res = self._call(SUBMIT, self.client.freepublish.submit, media_id)
+            publish_id = str(res["publish_id"])
+            self.publishing.record(pid, h, publish_id=publish_id)
+        deadline, delay = time.monotonic() + self.poll_seconds, 0.2
+        while True:
+            self._keep(snap, worker)
+            res = self._call(POLL, self.client.freepublish.get, publish_id)
+            status = int(res.get("publish_status", 1))
+            if status == 0:
+                items = res.get("article_detail", {}).get("item") or []
+                url = items[0]["article_url"] if items else None
+                article_id = str(res.get("article_id") or "") or None
+                self.publishing.record(pid, h, article_id=article_id, article_url=url)
+                return url, article_id, {"publish_id": publish_id}
+            if status in PUBLISH_STATUS:
+                why = PUBLISH_STATUS[status]
+                raise PublishError(Text(f"微信发布未成功：{why.zh}（publish_status={status}，"
+                                        f"fail_idx={res.get('fail_idx')}）",
+                                        f"WeChat did not publish: {why.en} (publish_status="
+                                        f"{status}, fail_idx={res.get('fail_idx')})"), permanent=True)
+            if time.monotonic() > deadline:
+                raise PublishError(Text("发布仍在进行中，稍后再查询", "still publishing; will check "
+                                        "again"), permanent=False)
+            self.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _draft_exists(self, media_id: str) -> bool:
+        try:
+            self.client.draft.get(media_id)
+        except WeChatClientException as exc:
+            if exc.errcode == 40007:
+                return False
+            raise from_wechat(exc, DRAFT_GET) from exc
+        except requests.RequestException as exc:
+            raise from_network(exc, DRAFT_GET) from exc
+        return True
+
+    def _uncertain_submission(self, snap: Snapshot, pub: Any, media_id: str
+                              ) -> tuple[str | None, str | None, dict[str, Any]] | None:
+        """The article if the earlier submission went through; None when it is safe to submit."""
+        found = self._find_published(snap, pub.content_sha256)
+        if found is not None:
+            return found
+        started = pub.submit_started_at
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=UTC)
+        waited = (self.publishing.service.now() - started).total_seconds()
+        if waited < self.poll_seconds:
+            # It may still be publishing: look again later rather than risk a second article.
+            raise PublishError(Text("此前的发布提交结果尚不确定，稍后再核对（请勿手工重复发布）",
+                                    "an earlier submission's outcome is not known yet; will check "
+                                    "again (do not publish it by hand)"), permanent=False)
+        if self._draft_exists(media_id):
+            return None  # long enough: the draft is still in the box, so it was never submitted
+        raise PublishError(Text("此前的发布已提交，但文章未出现在已发布列表中（可能发布失败），"
+                                "请在公众号平台核实后再重试", "an earlier submission was accepted but "
+                                "the article never appeared among the published ones (it may have "
+                                "failed); check the official account before retrying"),
+                           permanent=True)
+
+    def _find_published(self, snap: Snapshot, content_sha: str | None
+                        ) -> tuple[str | None, str | None, dict[str, Any]] | None:
+        res = self._call(FIND, self.client.freepublish.batchget, 0, 20, 0)
+        for item in res.get("item", []):
+            for news in item.get("content", {}).get("news_item", []):
+                body = news.get("content", "")
+                if news.get("title") == snap.title and (
+                        hashlib.sha256(body.encode()).hexdigest() == content_sha):
+                    url = news.get("url")
+                    self.publishing.record(snap.post_id, snap.revision_hash,
+                                           article_id=item.get("article_id"), article_url=url)
+                    return url, item.get("article_id"), {"recovered": True}
+        return None
+
+    def _mass_send(self, snap: Snapshot, worker: str) -> tuple[str | None, str | None, dict[str, Any]]:
+        pid, h = snap.post_id, snap.revision_hash
+        pub = self.publishing.publication(pid, h)
+        msg_id = pub.msg_id
+        if msg_id is None:
+            media_id = self.ensure_draft(snap, worker)
+            cid = pub.clientmsgid or clientmsgid(pid, h)
+            self.publishing.record(pid, h, clientmsgid=cid)
+            self._keep(snap, worker)
+            try:
+                res = self.client.message.send_mass_article(media_id, is_to_all=True,
+                                                            client_msg_id=cid)
+            except WeChatClientException as exc:
+                if exc.errcode != 45065:
+                    raise from_wechat(exc, MASS_SEND) from exc
+                # The same clientmsgid was sent already: that send is ours; follow it.
+                res = exc.response.json() if exc.response is not None else {}
+            except requests.RequestException as exc:
+                raise from_network(exc, MASS_SEND) from exc
+            msg_id = str(res["msg_id"])
+            self.publishing.record(pid, h, msg_id=msg_id)
+        deadline, delay = time.monotonic() + self.poll_seconds, 0.2
+        while True:
+            self._keep(snap, worker)
+            res = self._call(MASS_GET, self.client.message.get_mass, msg_id)
+            status = res.get("msg_status")
+            if status == "SEND_SUCCESS":
+                return None, None, {"msg_id": msg_id, "mode": "mass_send"}
+            if status in ("SEND_FAIL", "DELETE"):
+                raise PublishError(Text(f"群发失败（{status}）", f"the mass send failed ({status})"),
+                                   permanent=True)
+            if time.monotonic() > deadline:
+                raise PublishError(Text("群发仍在进行中，稍后再查询", "still sending; will check "
+                                        "again"), permanent=False)
+            self.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,15 @@
+"""Settings module for the stock RQ worker:
+
+    rq worker -c worker.rqsettings -S rq.serializers.JSONSerializer --with-scheduler
+
+It reads signoff's own settings (SIGNOFF_* and SIGNOFF_CONFIG). Run `signoff reconcile --every 30`
+beside stock workers: it puts the database's publish intents on the queue.
+"""
+
+from __future__ import annotations
+
+from approvals.settings import load_settings
+
+_settings = load_settings()
+REDIS_URL = _settings.redis_url
+QUEUES = [_settings.queue_name]
