@@ -308,6 +308,8 @@ class Publishing:
             state = load_state(s, post)
             if state.revision is None or state.revision.content_hash != revision_hash:
                 return None
+            if state.status not in (PostStatus.IN_REVIEW, PostStatus.CHANGES_REQUESTED):
+                return None  # signed already: the publish job makes the draft itself
             return self._snapshot(s, post, state)
 
     def finish_preview(self, post_id: int, revision_hash: str) -> None:

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     publish_lease_seconds: float = 120.0  # a claim a dead worker held is taken over after this
     publish_poll_seconds: float = 60.0  # how long one job polls freepublish/get before retrying
     publish_retries: int = 5
+    publish_retry_seconds: list[int] = [2, 5, 15, 30, 60]  # backoff between transient failures
     reconcile_every_seconds: float = 30.0
 
     @field_validator("database_url")

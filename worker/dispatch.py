@@ -10,12 +10,15 @@ from redis.exceptions import LockError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 
 from approvals.models import PublishIntent
 from approvals.publishing import Publishing
 from approvals.settings import Settings
 
 LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
+# A scheduled job this long overdue has no live scheduler to move it to the queue.
+STALL_SECONDS = 15.0
 
 
 @dataclass
@@ -69,10 +72,17 @@ class Dispatcher:
     def _pass(self) -> Report:
         report = Report()
         stuck = set(self.publishing.stuck_posts())
+        scheduled = ScheduledJobRegistry(queue=self.queue)
+        now = datetime.now(UTC)
         for intent in self.publishing.pending_intents():
             job = self._job(intent.job_id)
             status = job.get_status(refresh=False) if job is not None else None
+            # Started by a worker that died (its lease ran out), or waiting on a scheduler that
+            # died holding the queue's scheduler lock (a retry long overdue): both need a new job.
             dead = status == JobStatus.STARTED and intent.post_id in stuck
+            if status == JobStatus.SCHEDULED and job is not None:
+                when = scheduled.get_scheduled_time(job)
+                dead = when is not None and (now - _utc(when)).total_seconds() > STALL_SECONDS
             if job is not None and status in LIVE and not dead:
                 report.alive += 1
                 continue
@@ -87,7 +97,8 @@ class Dispatcher:
         job_id = f"{kind}-{intent.post_id}-{intent.id}-{intent.enqueue_count + 1}"
         if intent.kind == "publish":
             func, args = "worker.jobs.publish_post", (intent.post_id, intent.id)
-            retry = Retry(max=self.settings.publish_retries, interval=[2, 5, 15, 30, 60])
+            retry = Retry(max=self.settings.publish_retries,
+                          interval=self.settings.publish_retry_seconds)
         else:
             func, args = "worker.jobs.prepare_preview", (intent.post_id, intent.revision_hash)
             retry = Retry(max=3, interval=[2, 10, 30])

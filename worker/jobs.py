@@ -33,13 +33,9 @@ def prepare_preview(post_id: int, revision_hash: str) -> str:
     snap = ctx.publishing.preview_snapshot(post_id, revision_hash)
     if snap is None:
         ctx.publishing.finish_preview(post_id, revision_hash)
-        return "skipped (no longer the current revision)"
-    publisher = ctx.publisher()
-    try:
-        media_id = publisher.ensure_draft(snap)
-        draft = ctx.client.draft.get(media_id)
-    except PublishError:
-        raise
+        return "skipped (no longer a revision under review)"
+    media_id = ctx.publisher().ensure_draft(snap)
+    draft = ctx.client.draft.get(media_id)
     items = draft.get("news_item") or [{}]
     url = items[0].get("url")
     ctx.publishing.record(post_id, revision_hash, preview_url=url)

@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
@@ -189,12 +189,12 @@ class Publisher:
     def _uncertain_submission(self, snap: Snapshot, pub: Any, media_id: str
                               ) -> tuple[str | None, str | None, dict[str, Any]] | None:
         """The article if the earlier submission went through; None when it is safe to submit."""
-        found = self._find_published(snap, pub.content_sha256)
-        if found is not None:
-            return found
         started = pub.submit_started_at
         if started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
+        found = self._find_published(snap, started)
+        if found is not None:
+            return found
         waited = (self.publishing.service.now() - started).total_seconds()
         if waited < self.poll_seconds:
             # It may still be publishing: look again later rather than risk a second article.
@@ -209,14 +209,18 @@ class Publisher:
                                 "failed); check the official account before retrying"),
                            permanent=True)
 
-    def _find_published(self, snap: Snapshot, content_sha: str | None
+    def _find_published(self, snap: Snapshot, since: datetime
                         ) -> tuple[str | None, str | None, dict[str, Any]] | None:
-        res = self._call(FIND, self.client.freepublish.batchget, 0, 20, 0)
+        """An article published since `since` with this revision's title and author, if any.
+
+        The platform rewrites article HTML, so the content cannot be compared byte for byte.
+        """
+        res = self._call(FIND, self.client.freepublish.batchget, 0, 20, 1)
         for item in res.get("item", []):
+            if int(item.get("update_time") or 0) < since.timestamp() - 60:
+                continue
             for news in item.get("content", {}).get("news_item", []):
-                body = news.get("content", "")
-                if news.get("title") == snap.title and (
-                        hashlib.sha256(body.encode()).hexdigest() == content_sha):
+                if news.get("title") == snap.title and news.get("author", "") == snap.author:
                     url = news.get("url")
                     self.publishing.record(snap.post_id, snap.revision_hash,
                                            article_id=item.get("article_id"), article_url=url)

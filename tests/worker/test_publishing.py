@@ -1,0 +1,206 @@
+"""Publishing end to end: real RQ worker processes, real Redis, the WeChat simulator as a server."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from approvals.states import PostStatus
+from signoff.sims.wechat import SimControl
+from tests.conftest import EXAMPLE_ORG, Personas
+from tests.worker.conftest import Bench, wait_for
+
+PUBLISHED = PostStatus.PUBLISHED.value
+
+
+def test_a_signed_post_is_published_once_with_the_art_28_footer(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    pid = bench.signed_post(who)
+    assert bench.reconcile()["enqueued"] == 2  # the revision's preview draft, and the publish
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED)
+    (article,) = control.published()
+    assert "拟稿：李娜　审核：陈刚　签发：王敏" in article["content"]
+    assert article["title"] == "我局开展冬季防汛应急演练"
+    view = bench.service.view(pid)
+    assert view.post.article_url == article["url"]
+    assert view.timeline[-1].action == "post.mark_published"
+    assert control.calls("freepublish/submit") == 1
+    assert bench.service.verify_audit().ok
+
+
+def test_mass_send_mode_pushes_to_followers_with_a_short_clientmsgid(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    pid = bench.signed_post(who, mode="mass_send")
+    bench.reconcile()
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED)
+    sends = control.state()["mass_sends"]
+    assert len(sends) == 1
+    assert len(sends[0]["clientmsgid"]) <= 32 and sends[0]["clientmsgid"].isascii()
+    assert control.calls("freepublish/submit") == 0
+
+
+def test_a_scheduled_post_waits_for_its_time(bench: Bench, control: SimControl,
+                                            who: Personas) -> None:
+    at = datetime.now(UTC) + timedelta(seconds=4)
+    pid = bench.signed_post(who, at=at)
+    assert bench.reconcile()["scheduled"] == 1
+    bench.start_worker("w1")
+    time.sleep(1.5)
+    assert bench.status(pid) == PostStatus.SIGNED.value
+    bench.wait_status(pid, PUBLISHED)
+    assert datetime.now(UTC) >= at
+    assert len(control.published()) == 1
+
+
+def test_rescheduling_and_withdrawing_cancel_the_old_jobs(bench: Bench, control: SimControl,
+                                                          who: Personas) -> None:
+    later = datetime.now(UTC) + timedelta(hours=2)
+    moved = bench.signed_post(who, title="改期的稿件", at=later)
+    dropped = bench.signed_post(who, title="撤回的稿件", at=later)
+    bench.reconcile()
+    bench.publishing.schedule(moved, who.admin, at=datetime.now(UTC) + timedelta(seconds=1))
+    bench.service.act(dropped, "withdraw", who.admin, comment="活动取消")
+    report = bench.reconcile()
+    assert report["cancelled"] == 3 and report["scheduled"] == 1  # incl. a preview job
+    bench.start_worker("w1")
+    bench.wait_status(moved, PUBLISHED)
+    assert [a["title"] for a in control.published()] == ["改期的稿件"]
+    assert bench.status(dropped) == PostStatus.WITHDRAWN.value
+
+
+@pytest.mark.parametrize("endpoint", ["material/add_material", "draft/add",
+                                      "freepublish/submit", "freepublish/get"])
+def test_a_worker_killed_during_each_external_step_is_resumed_and_publishes_once(
+        bench: Bench, control: SimControl, who: Personas, endpoint: str) -> None:
+    pid = bench.signed_post(who)
+    # Hold the step's answer so the worker is killed with the request in flight.
+    control.inject(endpoint, "latency", times=1, seconds=3)
+    bench.reconcile()
+    first = bench.start_worker("doomed")
+    wait_for(lambda: control.calls(endpoint) >= 1, 30)
+    bench.kill(first)
+    assert bench.status(pid) == PostStatus.PUBLISHING.value
+    bench.start_worker("survivor")
+    # The reconciler notices the dead worker's lease expire and puts the post back on the queue.
+    bench.start_reconciler()
+    bench.wait_status(pid, PUBLISHED, timeout=60)
+    assert "'requeued': 1" in (bench.tmp / "reconciler.log").read_text()
+    assert len(control.published()) == 1
+    assert control.calls("freepublish/submit") == 1
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_racing_workers_publish_every_post_exactly_once(bench: Bench, control: SimControl,
+                                                        who: Personas, workers: int) -> None:
+    posts = [bench.signed_post(who, title=f"并发发布{i}") for i in range(6)]
+    bench.reconcile()
+    # Duplicate jobs for the same posts, as a double dispatch or an abandoned-job retry makes.
+    queue = bench.dispatcher().queue
+    for pid in posts:
+        queue.enqueue("worker.jobs.publish_post", pid)
+    for i in range(workers):
+        bench.start_worker(f"w{i}")
+    for pid in posts:
+        bench.wait_status(pid, PUBLISHED, timeout=60)
+    titles = sorted(a["title"] for a in control.published())
+    assert titles == sorted(f"并发发布{i}" for i in range(6))
+    assert control.calls("freepublish/submit") == 6
+
+
+def test_redis_losing_every_queued_job_is_repaired_by_the_reconciler(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    posts = [bench.signed_post(who, title=f"重启{i}") for i in range(4)]
+    assert bench.reconcile()["enqueued"] == 8  # a preview and a publish job per post
+    bench.redis.flushall()  # Redis restarted with no persistence
+    bench.start_worker("w1")
+    assert bench.reconcile()["requeued"] == 8
+    for pid in posts:
+        bench.wait_status(pid, PUBLISHED)
+    assert len(control.published()) == 4
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "errcode", "errcode": -1, "times": 2},
+    {"kind": "http_status", "status": 502, "times": 1},
+    {"kind": "drop", "times": 1},
+    {"kind": "errcode", "errcode": 45011, "times": 1},
+])
+def test_transient_faults_are_retried_with_backoff_until_published(
+        bench: Bench, control: SimControl, who: Personas, fault: dict[str, object]) -> None:
+    pid = bench.signed_post(who)
+    params = dict(fault)
+    control.inject("draft/add", str(params.pop("kind")), **params)  # type: ignore[arg-type]
+    bench.reconcile()
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED, timeout=60)
+    assert control.calls("draft/add") == 1 + int(fault["times"])  # type: ignore[call-overload]
+    assert len(control.published()) == 1
+
+
+def test_a_permanent_error_marks_the_post_failed_with_the_reason_and_an_admin_can_retry(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    pid = bench.signed_post(who)
+    control.inject("freepublish/submit", "errcode", errcode=48001, times=1)
+    bench.reconcile()
+    bench.start_worker("w1")
+    bench.wait_status(pid, PostStatus.FAILED.value)
+    post = bench.service.view(pid).post
+    assert "48001" in post.problem_zh and "认证" in post.problem_zh
+    assert "verification" in post.problem_en
+    assert control.calls("freepublish/submit") == 1
+    bench.service.act(pid, "retry", who.admin, comment="已开通发布权限")
+    bench.reconcile()
+    bench.wait_status(pid, PUBLISHED)
+    assert len(control.published()) == 1
+
+
+def test_a_publish_the_platform_fails_is_reported_failed(bench: Bench, control: SimControl,
+                                                        who: Personas) -> None:
+    pid = bench.signed_post(who)
+    control.inject("freepublish/submit", "publish_outcome", status=4, times=1)
+    bench.reconcile()
+    bench.start_worker("w1")
+    bench.wait_status(pid, PostStatus.FAILED.value)
+    assert "未通过平台审核" in bench.service.view(pid).post.problem_zh
+    assert control.published() == []
+
+
+def test_a_post_whose_gates_no_longer_hold_is_put_on_hold_not_published(
+        bench: Bench, control: SimControl, who: Personas, tmp_path: Path) -> None:
+    pid = bench.signed_post(who)
+    with EXAMPLE_ORG.open("rb") as fh:
+        data = tomllib.load(fh)
+    data["unit"]["issuer"] = "zhou_jian"  # the issuer was replaced after the sign-off
+    changed = tmp_path / "org.toml"
+    changed.write_bytes(tomli_w.dumps(data).encode())
+    bench.env["SIGNOFF_ORG_FILE"] = str(changed)
+    bench.reconcile()
+    bench.start_worker("w1")
+    bench.wait_status(pid, PostStatus.ON_HOLD.value)
+    post = bench.service.view(pid).post
+    assert "第二十八条" in post.problem_zh and "王敏" in post.problem_zh
+    assert control.published() == [] and control.calls("draft/add") == 0
+
+
+def test_a_token_invalidation_storm_with_several_workers_ends_and_publishes(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    posts = [bench.signed_post(who, title=f"令牌{i}") for i in range(6)]
+    control.inject("*", "token_invalid", times=8)
+    bench.reconcile()
+    for i in range(3):
+        bench.start_worker(f"w{i}")
+    wait_for(lambda: control.state()["tokens_issued"] >= 1, 30)
+    control.invalidate_tokens()
+    for pid in posts:
+        bench.wait_status(pid, PUBLISHED, timeout=90)
+    assert len(control.published()) == 6
+    # Refreshes are shared through Redis under a lock: a handful, not one per call per worker.
+    assert control.state()["tokens_issued"] <= 12
+
