@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +15,7 @@ from approvals import db
 from approvals.errors import SignoffError, Text
 from approvals.orgfile import load_org
 from approvals.services import RevisionInput, Service
-from approvals.states import ACTION_LABEL, STATUS_LABEL
+from approvals.states import ACTION_LABEL, STATUS_LABEL, PostStatus
 from signoff import render
 from signoff.paths import example_org_file
 
@@ -139,6 +141,15 @@ def run_demo(lang: str = "zh-CN") -> int:
              comment="联系人郭强书面同意公开其工作手机号，用于群众咨询")
         step("zhou_jian", "sign", revision_hash=h)
 
+        # --- publishing: the RQ worker publishes both posts on the bundled WeChat simulator ---
+        say("\n— 发布：RQ 工作进程在微信公众号模拟器上发布",
+            "\n— Publishing: an RQ worker publishes to the bundled WeChat simulator")
+        published = publish_all(svc, Path(tmp), say)
+        for post_id in (first, pid):
+            post = svc.view(post_id).post
+            click.echo(f"  #{post_id} {STATUS_LABEL[PostStatus(post.status)].get(lang)}  "
+                       f"{post.article_url or ''}")
+
         # --- timelines and the audit log ------------------------------------------------------
         for post_id in (first, pid):
             click.echo("")
@@ -149,9 +160,37 @@ def run_demo(lang: str = "zh-CN") -> int:
             f"链头 {report.head_hash[:16]}…",
             f"audit log: {report.rows} rows, hash chain {'intact' if report.ok else 'BROKEN'}, "
             f"head {report.head_hash[:16]}…")
-        say(f"已签发待发布：{', '.join('#' + str(i) for i in queued)}（发布由后续的 RQ 工作进程完成）",
-            f"signed and queued: {', '.join('#' + str(i) for i in queued)} (publishing is the "
-            "RQ worker's part, a later issue)")
         engine.dispose()
-        return 0 if report.ok and queued == [first, pid] else 1
+        return 0 if report.ok and queued == [first, pid] and published == 2 else 1
+
+
+def publish_all(svc: Service, tmp: Path, say: Callable[[str, str], None]) -> int:
+    """Dispatch the outbox and run an RQ worker in burst mode against the simulator."""
+    from rq import SimpleWorker
+
+    from approvals.settings import Settings
+    from signoff.embedded import some_redis
+    from signoff.sims.wechat import SimConfig, WeChatSim
+    from worker.context import build_context, install
+    from worker.dispatch import Dispatcher
+
+    sim_config = SimConfig(publish_delay_seconds=0.3)
+    with WeChatSim(sim_config) as sim, some_redis("redis://127.0.0.1:6379/0") as (url, embedded):
+        say(f"  微信模拟器：{sim.base_url}；Redis：{url}{'（内置）' if embedded else ''}",
+            f"  WeChat simulator: {sim.base_url}; Redis: {url}{' (embedded)' if embedded else ''}")
+        settings = Settings(database_url=f"sqlite:///{tmp / 'demo.db'}", redis_url=url,
+                            wechat_api_base=sim.base_url, wechat_appid=sim_config.appid,
+                            wechat_secret=sim_config.secret,
+                            queue_name=f"signoff-demo-{os.getpid()}", publish_poll_seconds=20)
+        ctx = build_context(settings, service=svc)
+        install(ctx)
+        try:
+            Dispatcher(ctx.publishing, ctx.queue, settings).reconcile()
+            SimpleWorker([ctx.queue], connection=ctx.redis, serializer=ctx.queue.serializer
+                         ).work(burst=True, logging_level="WARNING")
+            ctx.queue.delete(delete_jobs=True)
+        finally:
+            install(None)
+            ctx.redis.close()
+        return len(sim.control.published())
 

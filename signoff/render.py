@@ -27,6 +27,7 @@ EVENT_LABEL = {
     "post.created": Text("提交稿件", "handed in the material"),
     "gates.passed": Text("门槛检查通过", "gates passed"),
     "gates.refused": Text("门槛检查未通过，签发被拒", "gates refused the sign-off"),
+    "post.schedule": Text("安排发布时间", "scheduled publishing"),
 }
 
 
@@ -44,7 +45,7 @@ def local_time(at: datetime, zone: ZoneInfo) -> str:
 
 def event_line(e: TimelineEntry, org: OrgChart, zone: ZoneInfo, lang: str) -> str:
     """One timeline row: when, who, what, on which revision, with comments and 代签."""
-    who = org.name_of(e.actor)
+    who = t(Text("发布程序", "publisher"), lang) if e.actor == "worker" else org.name_of(e.actor)
     d = e.detail
     if e.action in EVENT_LABEL:
         what = t(EVENT_LABEL[e.action], lang)
@@ -64,6 +65,10 @@ def event_line(e: TimelineEntry, org: OrgChart, zone: ZoneInfo, lang: str) -> st
     if d.get("revision"):
         rev = t(Text("第{n}版", "rev. {n}"), lang).format(n=d["revision"])
         parts.append(f"{rev} {str(d.get('revision_hash', ''))[:8]}")
+    if d.get("url"):
+        parts.append(str(d["url"]))
+    if d.get("reason_zh"):
+        parts.append(str(d["reason_en" if lang == "en" else "reason_zh"]))
     if d.get("comment"):
         parts.append(t(Text("意见：{c}", "comment: {c}"), lang).format(c=d["comment"]))
     findings = d.get("findings")
@@ -100,6 +105,14 @@ def post_view(v: PostView, org: OrgChart, zone: ZoneInfo, lang: str,
     est = (" (estimated)" if en else "（预估）") if p.due_estimated else ""
     lines.append(f"formed on {p.formed_on}; publish by {p.due_on}{est} (art. 14: 20 working days)"
                  if en else f"信息形成：{p.formed_on}  公开期限：{p.due_on}{est}（第十四条，20个工作日）")
+    if p.article_url:
+        lines.append(("article: " if en else "文章链接：") + p.article_url)
+    if p.status in (PostStatus.ON_HOLD, PostStatus.FAILED) and p.problem_zh:
+        lines.append(("problem: " + p.problem_en) if en else ("问题：" + p.problem_zh))
+    if p.scheduled_at is not None and p.status not in (PostStatus.PUBLISHED,):
+        when = local_time(p.scheduled_at, zone)
+        lines.append(f"scheduled for {when} ({p.publish_mode})" if en else
+                     f"计划发布时间：{when}（{'群发' if p.publish_mode == 'mass_send' else '发布'}）")
     if p.repost_source:
         lines.append(("source: " if en else "来源：") + p.repost_source)
     if v.revision is not None:

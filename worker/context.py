@@ -36,10 +36,12 @@ class WorkerContext:
                          poll_seconds=self.settings.publish_poll_seconds)
 
 
-def build_context(settings: Settings) -> WorkerContext:
-    """Wire the worker's dependencies from settings."""
-    engine = db.create_db_engine(settings.database_url)
-    service = Service(db.session_factory(engine), load_org(settings.org_file), zone=settings.zone)
+def build_context(settings: Settings, service: Service | None = None) -> WorkerContext:
+    """Wire the worker's dependencies from settings (and an existing service, if given)."""
+    if service is None:
+        engine = db.create_db_engine(settings.database_url)
+        service = Service(db.session_factory(engine), load_org(settings.org_file),
+                          zone=settings.zone)
     redis = Redis.from_url(settings.redis_url)
     secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else ""
     client = SignoffWeChatClient(settings.wechat_appid, secret, api_base=settings.wechat_api_base,
@@ -53,7 +55,20 @@ def make_queue(redis: Redis, name: str) -> Queue:
     return Queue(name, connection=redis, serializer=JSONSerializer)
 
 
-@cache
+_installed: WorkerContext | None = None
+
+
+def install(ctx: WorkerContext | None) -> None:
+    """Use `ctx` for jobs run in this process (an embedded worker: the demo, the benchmark)."""
+    global _installed
+    _installed = ctx
+
+
 def context() -> WorkerContext:
-    """This process's context (jobs run in forked work horses that inherit nothing built later)."""
+    """This process's context: the installed one, else one built from settings on first use."""
+    return _installed or _from_settings()
+
+
+@cache
+def _from_settings() -> WorkerContext:
     return build_context(load_settings())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -94,7 +95,9 @@ class Dispatcher:
 
     def _enqueue(self, intent: PublishIntent, report: Report) -> None:
         kind = "publish" if intent.kind == "publish" else "preview"
-        job_id = f"{kind}-{intent.post_id}-{intent.id}-{intent.enqueue_count + 1}"
+        # Job ids are global to the Redis server: the queue's name keeps deployments apart.
+        prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
+        job_id = f"{prefix}-{kind}-{intent.post_id}-{intent.id}-{intent.enqueue_count + 1}"
         if intent.kind == "publish":
             func, args = "worker.jobs.publish_post", (intent.post_id, intent.id)
             retry = Retry(max=self.settings.publish_retries,
@@ -107,7 +110,7 @@ class Dispatcher:
                    "job_timeout": int(self.settings.publish_poll_seconds) + 300}
         due = _utc(intent.due_at)
         try:
-            if due > datetime.now(UTC):
+            if due > self.publishing.service.now():
                 # enqueue_at ignores unique= in RQ 2.12: create the job, then schedule it uniquely.
                 job = self.queue.create_job(func, args=args, job_id=job_id, retry=retry,
                                             timeout=options["job_timeout"], result_ttl=86400,
