@@ -1,0 +1,144 @@
+"""Publishing throughput: N signed posts end to end against the WeChat simulator at zero latency.
+
+    python bench/publish.py [--posts 60] [--workers 2] [--database-url URL] [--redis-url URL]
+
+Prints the publish throughput and per-post latency percentiles (enqueue → published), and the
+bare RQ throughput of a no-op job measured in the same run with the same worker class and the
+same number of workers, as a ratio. Uses a real Redis at --redis-url when one answers, else the
+embedded one; a temporary SQLite database unless --database-url is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from approvals import db  # noqa: E402
+from approvals.orgfile import load_org  # noqa: E402
+from approvals.publishing import Publishing  # noqa: E402
+from approvals.services import RevisionInput, Service  # noqa: E402
+from approvals.settings import Settings  # noqa: E402
+from signoff.embedded import some_redis  # noqa: E402
+from signoff.sims.wechat import SimConfig, WeChatSim  # noqa: E402
+from worker.context import build_context  # noqa: E402
+from worker.dispatch import Dispatcher  # noqa: E402
+
+ORG = ROOT / "config" / "org.example.toml"
+
+
+def sign_posts(svc: Service, n: int) -> list[int]:
+    """N posts walked through the whole chain (not timed)."""
+    ids = []
+    for i in range(n):
+        pid = svc.create_post(drafter="li_na", title=f"基准测试稿件{i}", body=f"第{i}篇正文。")
+        svc.act(pid, "new_revision", "he_jing", revision=RevisionInput())
+        h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+        for action, who in [("confirm", "li_na"), ("approve", "zhang_wei"),
+                            ("approve", "chen_gang"), ("sign", "wang_min")]:
+            svc.act(pid, action, who, revision_hash=h)
+        ids.append(pid)
+    return ids
+
+
+def run_workers(env: dict[str, str], workers: int) -> float:
+    """Start `workers` burst workers (the same class `signoff worker` runs); seconds until all exit."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "signoff", "worker", "--burst", "--no-reconcile"],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for _ in range(workers)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise SystemExit(f"worker failed: {err.decode()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def job_window(queue: object, prefix: str) -> tuple[float, list[float]]:
+    """(seconds from the first job's start to the last job's end, each job's own duration)."""
+    from rq.job import Job
+    from rq.registry import FinishedJobRegistry
+
+    registry = FinishedJobRegistry(queue=queue)  # type: ignore[arg-type]
+    jobs = [j for j in Job.fetch_many(registry.get_job_ids(), connection=queue.connection,  # type: ignore[attr-defined]
+                                      serializer=queue.serializer) if j and j.id.startswith(prefix)]  # type: ignore[attr-defined]
+    start = min(j.started_at for j in jobs)
+    end = max(j.ended_at for j in jobs)
+    return (end - start).total_seconds(), [(j.ended_at - j.started_at).total_seconds() for j in jobs]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--posts", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp, \
+            WeChatSim(SimConfig(publish_delay_seconds=0.0, mass_send_delay_seconds=0.0)) as sim, \
+            some_redis(args.redis_url) as (redis_url, embedded):
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        engine = db.create_db_engine(url)
+        db.upgrade(engine)
+        svc = Service(db.session_factory(engine), load_org(ORG))
+        queue_name = f"bench-{os.getpid()}"
+        settings = Settings(database_url=url, redis_url=redis_url, wechat_api_base=sim.base_url,
+                            wechat_appid=SimConfig().appid, wechat_secret=SimConfig().secret,
+                            queue_name=queue_name, org_file=ORG)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SIGNOFF_DATABASE_URL": url,
+               "SIGNOFF_REDIS_URL": redis_url, "SIGNOFF_ORG_FILE": str(ORG),
+               "SIGNOFF_WECHAT_API_BASE": sim.base_url, "SIGNOFF_WECHAT_APPID": SimConfig().appid,
+               "SIGNOFF_WECHAT_SECRET": SimConfig().secret, "SIGNOFF_QUEUE_NAME": queue_name}
+        ctx = build_context(settings, service=svc)
+        publishing = Publishing(svc)
+
+        # Baseline: the same number of the same workers draining N no-op jobs.
+        for i in range(args.posts):
+            ctx.queue.enqueue("time.time", job_id=f"{queue_name}-noop-{i}")
+        noop_wall = run_workers(env, args.workers)
+        noop_seconds, _ = job_window(ctx.queue, f"{queue_name}-noop-")
+
+        ids = sign_posts(svc, args.posts)
+        for pid in ids:  # previews are not what is measured here
+            publishing.finish_preview(pid, svc.view(pid).revision.content_hash)  # type: ignore[union-attr]
+        Dispatcher(publishing, ctx.queue, settings).reconcile()
+        publish_wall = run_workers(env, args.workers)
+        publish_seconds, latencies = job_window(ctx.queue, f"{queue_name}-publish-")
+        for pid in ids:
+            view = svc.view(pid)
+            assert view.post.status == "published", (pid, view.post.status, view.post.problem_en)
+        published = len(sim.control.published())
+        ctx.queue.delete(delete_jobs=True)
+        ctx.redis.close()
+
+    noop_rate, publish_rate = args.posts / noop_seconds, args.posts / publish_seconds
+    print(f"posts {args.posts}, workers {args.workers}, redis {'embedded' if embedded else redis_url}, "
+          f"database {url.split(':')[0]}")
+    print(f"published on the simulator: {published} (expected {args.posts})")
+    print(f"publish throughput: {publish_rate:.1f} posts/s ({publish_seconds:.2f} s from the first "
+          f"job's start to the last job's end; {publish_wall:.2f} s with worker start-up)")
+    print(f"per-post job time (claim → published): p50 {percentile(latencies, 50):.3f} s, "
+          f"p90 {percentile(latencies, 90):.3f} s, p99 {percentile(latencies, 99):.3f} s, "
+          f"max {max(latencies):.3f} s, mean {statistics.fmean(latencies):.3f} s")
+    print(f"bare RQ no-op throughput: {noop_rate:.1f} jobs/s ({noop_seconds:.2f} s; {noop_wall:.2f} s "
+          "with worker start-up)")
+    print(f"ratio publish/no-op: {publish_rate / noop_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main()
