@@ -100,6 +100,7 @@ class PostView:
     assignee: policy.Assignment | None
     findings: list[policy.Finding] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    preview_url: str | None = None  # the WeChat draft's temporary link for this revision
 
 
 class Service:
@@ -436,8 +437,13 @@ class Service:
             step = chain.current_step(state, self.org)
             assignee = policy.resolve_assignee(state, step, self.org) if step else None
             findings = policy.evaluate(state, self.org) if state.revision else []
+            preview = None
+            if revision is not None:
+                preview = s.scalar(select(m.Publication.preview_url).where(
+                    m.Publication.post_id == post.id,
+                    m.Publication.revision_hash == revision.content_hash))
             return PostView(post, state, revision, step, assignee, findings,
-                            self._timeline(s, post.id))
+                            self._timeline(s, post.id), preview)
 
     def allowed_actions(self, post_id: int, person: str) -> list[Action]:
         """What `person` may do on the post now (the buttons and forms are built from this)."""

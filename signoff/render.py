@@ -120,6 +120,8 @@ def post_view(v: PostView, org: OrgChart, zone: ZoneInfo, lang: str,
         lines.append(f"revision {r.number}: {r.content_hash}  laid out by {org.name_of(r.made_by)}"
                      if en else
                      f"当前版本：第{r.number}版 {r.content_hash}  排版：{org.name_of(r.made_by)}")
+        if v.preview_url:
+            lines.append(("preview (temporary link): " if en else "预览（临时链接）：") + v.preview_url)
         if v.findings:
             lines.append("gates now:" if en else "门槛检查：")
             lines.extend(findings_lines(v.findings, lang))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -204,3 +206,40 @@ def test_a_token_invalidation_storm_with_several_workers_ends_and_publishes(
     # Refreshes are shared through Redis under a lock: a handful, not one per call per worker.
     assert control.state()["tokens_issued"] <= 12
 
+
+
+def test_a_new_revision_gets_a_preview_draft_whose_link_is_kept_and_reused_for_publishing(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    svc = bench.service
+    pid = svc.create_post(drafter=who.drafter, title="预览链接测试", body="正文内容。")
+    svc.act(pid, "new_revision", who.operator)
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    bench.reconcile()
+    bench.start_worker("w1")
+    pub = wait_for(lambda: (p := bench.publishing.publication(pid, h)).preview_url and p, 30)
+    assert "tempkey=" in pub.preview_url and control.calls("draft/add") == 1
+    for action, person in [("confirm", who.drafter), ("approve", who.head),
+                           ("approve", who.leader), ("sign", who.issuer)]:
+        svc.act(pid, action, person, revision_hash=h)
+    bench.reconcile()
+    bench.wait_status(pid, PUBLISHED)
+    # The preview draft was brought up to date (the footer now names reviewer and issuer) and
+    # published: no second draft.
+    assert control.calls("draft/add") == 1 and control.calls("draft/update") == 1
+    assert "签发：王敏" in control.published()[0]["content"]
+
+
+def test_the_stock_rq_worker_runs_the_jobs_with_signoffs_settings(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    pid = bench.signed_post(who)
+    bench.reconcile()
+    rq = Path(sys.executable).with_name("rq")
+    with (bench.tmp / "rq.log").open("ab") as log:
+        proc = subprocess.Popen([str(rq), "worker", "-c", "worker.rqsettings", "-S",
+                                 "rq.serializers.JSONSerializer", "--with-scheduler",
+                                 bench.env["SIGNOFF_QUEUE_NAME"]],
+                                env=bench.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, cwd=bench.tmp)
+    bench.procs.append(proc)
+    bench.wait_status(pid, PUBLISHED)
+    assert len(control.published()) == 1
