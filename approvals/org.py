@@ -82,11 +82,15 @@ class SourceAllowlist:
 
 
 def _host_of(url: str) -> str | None:
+    # Official links need no backslashes, whitespace or user info; browsers read those
+    # differently from urlsplit (a backslash ends the host), so refuse them outright.
+    if "\\" in url or any(ch.isspace() for ch in url.strip()):
+        return None
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
         return None
     return parts.hostname.rstrip(".").lower()
 

@@ -209,8 +209,8 @@ def gate_four_eyes(state: PostState, org: OrgChart) -> list[Finding]:
         if state.drafter in who:
             findings.append(Finding(
                 "self_approval",
-                Text("{p}不能审核自己拟写的稿件（“{s}”）。",
-                     "{p} cannot approve their own draft (“{s_en}”).")
+                Text("{p}不能审核自己拟写的稿件（“{s}”；第二十五、二十八条）。",
+                     "{p} cannot approve their own draft (“{s_en}”; art. 25, 28).")
                 .format(p=org.name_of(state.drafter), s=STEP_LABEL[d.step].zh,
                         s_en=STEP_LABEL[d.step].en),
                 "25,28",
@@ -218,8 +218,8 @@ def gate_four_eyes(state: PostState, org: OrgChart) -> list[Finding]:
         if maker is not None and maker in who:
             findings.append(Finding(
                 "maker_approves",
-                Text("排版人{p}不能审核自己制作的排版稿（“{s}”）。",
-                     "{p} made this revision and cannot approve it (“{s_en}”).")
+                Text("排版人{p}不能审核自己制作的排版稿（“{s}”；第二十五、二十七条）。",
+                     "{p} made this revision and cannot approve it (“{s_en}”; art. 25, 27).")
                 .format(p=org.name_of(maker), s=STEP_LABEL[d.step].zh, s_en=STEP_LABEL[d.step].en),
                 "25,27",
             ))
@@ -228,8 +228,8 @@ def gate_four_eyes(state: PostState, org: OrgChart) -> list[Finding]:
                 allowed = org.chain.allow_same_person_in_two_steps
                 findings.append(Finding(
                     "same_person_two_steps",
-                    Text("{p}同时办理了“{a}”和“{b}”两个环节{x}。",
-                         "{p} took both “{a_en}” and “{b_en}”{x_en}.")
+                    Text("{p}同时办理了“{a}”和“{b}”两个环节{x}（第二十八条）。",
+                         "{p} took both “{a_en}” and “{b_en}”{x_en} (art. 28).")
                     .format(p=org.name_of(person), a=STEP_LABEL[seen[person]].zh,
                             b=STEP_LABEL[d.step].zh, a_en=STEP_LABEL[seen[person]].en,
                             b_en=STEP_LABEL[d.step].en,
@@ -246,14 +246,15 @@ def gate_four_eyes(state: PostState, org: OrgChart) -> list[Finding]:
 def gate_current_revision(state: PostState) -> list[Finding]:
     """Every approval of this run refers to the revision that would be published."""
     if state.revision is None:
-        return [Finding("no_revision", Text("本稿还没有排版稿。", "The post has no laid-out revision."),
-                        "27")]
+        return [Finding("no_revision", Text("本稿还没有排版稿（第二十七条）。",
+                                            "The post has no laid-out revision (art. 27)."), "27")]
     stale = [d for d in state.decisions if d.revision_hash != state.revision.content_hash]
     return [
         Finding(
             "stale_approval",
-            Text("“{s}”的决定针对的是旧版本（{h}），不是当前版本。",
-                 "The “{s_en}” decision refers to an older revision ({h}), not the current one.")
+            Text("“{s}”的决定针对的是旧版本（{h}），不是当前版本（第二十七条）。",
+                 "The “{s_en}” decision refers to an older revision ({h}), not the current one "
+                 "(art. 27).")
             .format(s=STEP_LABEL[d.step].zh, s_en=STEP_LABEL[d.step].en, h=d.revision_hash[:12]),
             "27",
         )

@@ -267,36 +267,30 @@ class Publishing:
                        article_id: str | None, detail: dict[str, Any] | None = None) -> bool:
         """PUBLISHING → PUBLISHED, with the article URL; False when the post is not this worker's."""
         now = self.service.now()
-        with self.sessions() as s, s.begin():
-            post = s.get(m.Post, post_id)
-            if post is None or post.status != PostStatus.PUBLISHING.value or post.claimed_by != worker:
-                return False
-            s.execute(update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version).values(
-                status=PostStatus.PUBLISHED.value, version=post.version + 1, article_url=url,
-                published_at=now, problem_zh="", problem_en="", lease_until=None, updated_at=now)
-                .execution_options(synchronize_session=False))
-            self.finish_intents(s, post_id, "publish")
-            audit.append(s, actor="worker", action="post.mark_published", post_id=post_id, at=now,
-                         detail={"from": PostStatus.PUBLISHING.value,
-                                 "to": PostStatus.PUBLISHED.value, "url": url,
-                                 "article_id": article_id, **(detail or {})})
-            return True
+        return self._finish(post_id, worker, PostStatus.PUBLISHED, "post.mark_published",
+                            {"article_url": url, "published_at": now, "problem_zh": "",
+                             "problem_en": ""},
+                            {"url": url, "article_id": article_id, **(detail or {})})
 
     def mark_failed(self, post_id: int, worker: str, reason: Text) -> bool:
         """PUBLISHING → FAILED with the reason in both languages, for an admin to retry."""
+        return self._finish(post_id, worker, PostStatus.FAILED, "post.fail",
+                            {"problem_zh": reason.zh, "problem_en": reason.en},
+                            {"reason_zh": reason.zh, "reason_en": reason.en})
+
+    def _finish(self, post_id: int, worker: str, status: PostStatus, action: str,
+                values: dict[str, Any], detail: dict[str, Any]) -> bool:
         now = self.service.now()
         with self.sessions() as s, s.begin():
             post = s.get(m.Post, post_id)
             if post is None or post.status != PostStatus.PUBLISHING.value or post.claimed_by != worker:
                 return False
             s.execute(update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version).values(
-                status=PostStatus.FAILED.value, version=post.version + 1, problem_zh=reason.zh,
-                problem_en=reason.en, lease_until=None, updated_at=now)
-                .execution_options(synchronize_session=False))
+                status=status.value, version=post.version + 1, lease_until=None, updated_at=now,
+                **values).execution_options(synchronize_session=False))
             self.finish_intents(s, post_id, "publish")
-            audit.append(s, actor="worker", action="post.fail", post_id=post_id, at=now,
-                         detail={"from": PostStatus.PUBLISHING.value, "to": PostStatus.FAILED.value,
-                                 "reason_zh": reason.zh, "reason_en": reason.en})
+            audit.append(s, actor="worker", action=action, post_id=post_id, at=now,
+                         detail={"from": PostStatus.PUBLISHING.value, "to": status.value, **detail})
             return True
 
     def preview_snapshot(self, post_id: int, revision_hash: str) -> Snapshot | None:

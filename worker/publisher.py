@@ -152,9 +152,7 @@ class Publisher:
             res = self._call(SUBMIT, self.client.freepublish.submit, media_id)
             publish_id = str(res["publish_id"])
             self.publishing.record(pid, h, publish_id=publish_id)
-        deadline, delay = time.monotonic() + self.poll_seconds, 0.2
-        while True:
-            self._keep(snap, worker)
+        def check() -> tuple[str | None, str | None, dict[str, Any]] | None:
             res = self._call(POLL, self.client.freepublish.get, publish_id)
             status = int(res.get("publish_status", 1))
             if status == 0:
@@ -169,9 +167,21 @@ class Publisher:
                                         f"fail_idx={res.get('fail_idx')}）",
                                         f"WeChat did not publish: {why.en} (publish_status="
                                         f"{status}, fail_idx={res.get('fail_idx')})"), permanent=True)
+            return None
+
+        return self._poll(snap, worker, check, Text("发布仍在进行中，稍后再查询",
+                                                    "still publishing; will check again"))
+
+    def _poll(self, snap: Snapshot, worker: str, check: Callable[[], T | None], pending: Text) -> T:
+        """Call `check` with growing pauses until it answers, or give up for a later retry."""
+        deadline, delay = time.monotonic() + self.poll_seconds, 0.2
+        while True:
+            self._keep(snap, worker)
+            result = check()
+            if result is not None:
+                return result
             if time.monotonic() > deadline:
-                raise PublishError(Text("发布仍在进行中，稍后再查询", "still publishing; will check "
-                                        "again"), permanent=False)
+                raise PublishError(pending, permanent=False)
             self.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -232,6 +242,11 @@ class Publisher:
         pub = self.publishing.publication(pid, h)
         msg_id = pub.msg_id
         if msg_id is None:
+            if pub.clientmsgid and pub.draft_media_id and not self._draft_exists(pub.draft_media_id):
+                # A send with our clientmsgid went out (it used the draft up) before the msg_id
+                # was saved: send again from a fresh draft with the same clientmsgid, and WeChat
+                # answers 45065 with the first send's msg_id instead of sending twice.
+                self.publishing.record(pid, h, draft_media_id=None, content_sha256=None)
             media_id = self.ensure_draft(snap, worker)
             cid = pub.clientmsgid or clientmsgid(pid, h)
             self.publishing.record(pid, h, clientmsgid=cid)
@@ -248,18 +263,15 @@ class Publisher:
                 raise from_network(exc, MASS_SEND) from exc
             msg_id = str(res["msg_id"])
             self.publishing.record(pid, h, msg_id=msg_id)
-        deadline, delay = time.monotonic() + self.poll_seconds, 0.2
-        while True:
-            self._keep(snap, worker)
-            res = self._call(MASS_GET, self.client.message.get_mass, msg_id)
-            status = res.get("msg_status")
+
+        def check() -> tuple[str | None, str | None, dict[str, Any]] | None:
+            status = self._call(MASS_GET, self.client.message.get_mass, msg_id).get("msg_status")
             if status == "SEND_SUCCESS":
                 return None, None, {"msg_id": msg_id, "mode": "mass_send"}
             if status in ("SEND_FAIL", "DELETE"):
                 raise PublishError(Text(f"群发失败（{status}）", f"the mass send failed ({status})"),
                                    permanent=True)
-            if time.monotonic() > deadline:
-                raise PublishError(Text("群发仍在进行中，稍后再查询", "still sending; will check "
-                                        "again"), permanent=False)
-            self.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            return None
+
+        return self._poll(snap, worker, check, Text("群发仍在进行中，稍后再查询",
+                                                    "still sending; will check again"))
