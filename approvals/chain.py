@@ -400,8 +400,11 @@ def clear_pii(
         InvalidTransition, StaleRevision, NotAllowed, InvalidInput (bad basis, no reason).
     """
     after = _check_transition(state, Action.CLEAR_PII)
+    if actor not in org.people:
+        raise _not_allowed(org, actor, Action.CLEAR_PII, Text("此人不在组织架构中。",
+                                                               "They are not in the org chart."))
+    current = _check_revision(state, revision_hash)  # stale before anything else, as in decide
     granted = permit(state, Action.CLEAR_PII, actor, org, on)
-    current = _check_revision(state, revision_hash)
     try:
         basis = ClearanceBasis(basis)
     except ValueError:
