@@ -323,7 +323,11 @@ class ChainWalk(RuleBasedStateMachine):
         except (InvalidTransition, NotAllowed):
             permitted = False
         current = state.revision.content_hash if state.revision else None
-        stale = permitted and digest is not None and digest != current
+        # As in decide: a stale hash is refused as stale once the action applies to the status
+        # and the actor is known, before entitlement is judged.
+        considered = (next_status(state.status, Action.CLEAR_PII) is not None
+                      and who in org.people and state.revision is not None)
+        stale = considered and digest is not None and digest != current
         try:
             result = chain.clear_pii(state, who, org, on=day, basis=basis, reason=reason,
                                      revision_hash=digest)
