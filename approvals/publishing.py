@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -62,12 +62,6 @@ class Claim:
     snapshot: Snapshot | None = None  # set when this worker now holds the post
     held: tuple[policy.Finding, ...] = ()  # blocking findings: the post was put on hold
     reason: str = ""  # why nothing is to be done (published, taken by another worker, ...)
-
-
-def _as_utc(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 class Publishing:
@@ -158,11 +152,11 @@ class Publishing:
                 intent = s.get(m.PublishIntent, intent_id)
                 if intent is None or intent.post_id != post_id or intent.state != "pending":
                     return Claim(reason="the publish intent was cancelled or is done")
-                if _as_utc(intent.due_at) > now + timedelta(seconds=5):  # type: ignore[operator]
+                if intent.due_at > now + timedelta(seconds=5):
                     return Claim(reason=f"not due until {intent.due_at.isoformat()}")
             status = PostStatus(post.status)
             if status is PostStatus.PUBLISHING:
-                lease = _as_utc(post.lease_until)
+                lease = post.lease_until  # stored and read back as aware UTC
                 if post.claimed_by != worker and lease is not None and lease > now:
                     return Claim(reason=f"claimed by {post.claimed_by} until {lease.isoformat()}")
             elif status is not PostStatus.SIGNED:
@@ -328,7 +322,7 @@ class Publishing:
         with self.sessions() as s:
             rows = s.execute(select(m.Post.id, m.Post.lease_until).where(
                 m.Post.status == PostStatus.PUBLISHING.value)).all()
-        return [pid for pid, lease in rows if lease is None or _as_utc(lease) <= now]
+        return [pid for pid, lease in rows if lease is None or lease <= now]
 
 
 __all__ = ["Asset", "Claim", "Publishing", "Snapshot"]

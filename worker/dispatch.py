@@ -108,7 +108,7 @@ class Dispatcher:
         options = {"job_id": job_id, "retry": retry, "result_ttl": 86400,
                    "failure_ttl": 7 * 86400,
                    "job_timeout": int(self.settings.publish_poll_seconds) + 300}
-        due = _utc(intent.due_at)
+        due = intent.due_at
         try:
             if due > self.publishing.service.now():
                 # enqueue_at ignores unique= in RQ 2.12: create the job, then schedule it uniquely.

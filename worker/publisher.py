@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -199,9 +199,7 @@ class Publisher:
     def _uncertain_submission(self, snap: Snapshot, pub: Any, media_id: str
                               ) -> tuple[str | None, str | None, dict[str, Any]] | None:
         """The article if the earlier submission went through; None when it is safe to submit."""
-        started = pub.submit_started_at
-        if started.tzinfo is None:
-            started = started.replace(tzinfo=UTC)
+        started = pub.submit_started_at  # aware UTC, as every stored time
         found = self._find_published(snap, started)
         if found is not None:
             return found
