@@ -216,6 +216,8 @@ class Publication(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     revision_hash: Mapped[str] = mapped_column(String(64))
+    # An admin's retry after a failure starts a new attempt: the failed attempt's ids are cleared.
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
     thumb_media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     images: Mapped[str] = mapped_column(Text, default="{}")  # JSON: asset sha256 -> uploaded URL
     content_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

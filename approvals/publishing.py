@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from approvals import audit, policy
 from approvals import models as m
-from approvals.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound, Text
+from approvals.errors import AlreadyDecided, InvalidInput, InvalidTransition, NotAllowed, NotFound, Text
 from approvals.records import PostState
 from approvals.services import Service, load_state
 from approvals.states import PostStatus, Step
@@ -119,10 +119,17 @@ class Publishing:
                 raise InvalidTransition(Text("稿件已在发布或已结束，不能再改发布时间。",
                                              "The post is being published or closed; its time "
                                              "can no longer change."))
-            post.scheduled_at = at
+            values: dict[str, Any] = {"scheduled_at": at, "version": post.version + 1,
+                                      "updated_at": now}
             if mode is not None:
-                post.publish_mode = mode
-            post.version += 1
+                values["publish_mode"] = mode
+            changed = s.execute(update(m.Post).where(m.Post.id == post_id,
+                                                     m.Post.version == post.version)
+                                .values(**values).execution_options(synchronize_session=False)).rowcount
+            if changed != 1:
+                raise AlreadyDecided(Text("稿件刚刚已被他人处理，请刷新后再安排。",
+                                          "Someone changed the post a moment ago; refresh and "
+                                          "schedule again."))
             if post.status == PostStatus.SIGNED:
                 # Reschedule: the pending intent is replaced; the dispatcher cancels its job.
                 self.finish_intents(s, post_id, "publish", "cancelled")
@@ -131,7 +138,8 @@ class Publishing:
                 s.add(m.PublishIntent(post_id=post_id, kind="publish", revision_hash=rev.content_hash,
                                       due_at=at or now, created_at=now))
             audit.append(s, actor=actor, action="post.schedule", post_id=post_id, at=now,
-                         detail={"at": at.isoformat() if at else None, "mode": post.publish_mode})
+                         detail={"at": at.isoformat() if at else None,
+                                 "mode": mode or post.publish_mode})
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -164,9 +172,12 @@ class Publishing:
             state = load_state(s, post)
             findings = policy.evaluate(state, self.org)
             blocking = policy.blocking(findings)
-            if blocking:
-                self._hold(s, post, blocking, now)
+            if blocking and not self._submitted(s, post_id, state):
+                if not self._hold(s, post, blocking, now):
+                    return Claim(reason="another process changed the post first")
                 return Claim(held=tuple(blocking))
+            # Once WeChat has the submission, a taken-over job only follows it to its end: the
+            # article may already be live, and holding the post would hide that.
             changed = s.execute(
                 update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version)
                 .values(status=PostStatus.PUBLISHING.value, claimed_by=worker,
@@ -199,17 +210,30 @@ class Publishing:
                       .values(lease_until=self.service.now())
                       .execution_options(synchronize_session=False))
 
-    def _hold(self, s: Session, post: m.Post, blocking: list[policy.Finding], now: datetime) -> None:
+    def _submitted(self, s: Session, post_id: int, state: PostState) -> bool:
+        if state.revision is None:
+            return False
+        pub = s.scalars(select(m.Publication).where(
+            m.Publication.post_id == post_id,
+            m.Publication.revision_hash == state.revision.content_hash)).one_or_none()
+        return pub is not None and bool(pub.publish_id or pub.msg_id or pub.submit_started_at
+                                        or pub.clientmsgid)
+
+    def _hold(self, s: Session, post: m.Post, blocking: list[policy.Finding], now: datetime) -> bool:
         zh = "发布前复核未通过，已暂缓发布：" + "；".join(f.text.zh for f in blocking)
         en = "The publish-time check failed; the post is on hold: " + " ".join(f.text.en for f in blocking)
-        s.execute(update(m.Post).where(m.Post.id == post.id).values(
-            status=PostStatus.ON_HOLD.value, version=post.version + 1, problem_zh=zh, problem_en=en,
-            claimed_by=None, lease_until=None, updated_at=now)
-            .execution_options(synchronize_session=False))
+        changed = s.execute(update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
+                            .values(status=PostStatus.ON_HOLD.value, version=post.version + 1,
+                                    problem_zh=zh, problem_en=en, claimed_by=None, lease_until=None,
+                                    updated_at=now)
+                            .execution_options(synchronize_session=False)).rowcount
+        if changed != 1:
+            return False
         self.finish_intents(s, post.id, "publish", "cancelled")
         audit.append(s, actor="worker", action="post.hold", post_id=post.id, at=now,
                      detail={"from": post.status, "to": PostStatus.ON_HOLD.value,
                              "findings": [f.as_dict() for f in blocking]})
+        return True
 
     def _snapshot(self, s: Session, post: m.Post, state: PostState) -> Snapshot:
         assert state.revision is not None
@@ -300,13 +324,13 @@ class Publishing:
                 return None  # signed already: the publish job makes the draft itself
             return self._snapshot(s, post, state)
 
-    def finish_preview(self, post_id: int, revision_hash: str) -> None:
+    def finish_preview(self, post_id: int, revision_hash: str, state: str = "done") -> None:
         """Close the preview intent of this revision."""
         with self.sessions() as s, s.begin():
             s.execute(update(m.PublishIntent).where(
                 m.PublishIntent.post_id == post_id, m.PublishIntent.kind == "preview",
                 m.PublishIntent.revision_hash == revision_hash, m.PublishIntent.state == "pending")
-                .values(state="done", done_at=self.service.now()))
+                .values(state=state, done_at=self.service.now()))
 
     def recently_cancelled_job_ids(self) -> list[str]:
         """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""

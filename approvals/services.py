@@ -415,6 +415,15 @@ class Service:
         elif result.action is Action.NEW_REVISION and rev is not None:
             s.add(m.PublishIntent(post_id=post.id, kind="preview", revision_hash=rev.content_hash,
                                   due_at=now, created_at=now))
+        if result.action is Action.RETRY and rev is not None:
+            # A new attempt after a failure: the failed attempt's WeChat ids (a dead draft, a
+            # failed publish_id, a used clientmsgid) would only bring the same failure back.
+            s.execute(update(m.Publication).where(
+                m.Publication.post_id == post.id, m.Publication.revision_hash == rev.content_hash)
+                .values(attempt=m.Publication.attempt + 1, thumb_media_id=None, images="{}",
+                        content_sha256=None, draft_media_id=None, submit_started_at=None,
+                        publish_id=None, clientmsgid=None, msg_id=None, article_id=None,
+                        article_url=None, updated_at=now))
         if result.status_after is PostStatus.WITHDRAWN:
             s.execute(update(m.PublishIntent).where(
                 m.PublishIntent.post_id == post.id, m.PublishIntent.state == "pending")

@@ -91,6 +91,7 @@ TRANSITIONS: dict[tuple[PostStatus, Action], PostStatus] = {
     (S.ON_HOLD, A.SIGN): S.SIGNED,  # the currently entitled issuer re-signs the same revision
     (S.ON_HOLD, A.CLEAR_PII): S.ON_HOLD,
     (S.ON_HOLD, A.NEW_REVISION): S.IN_REVIEW,
+    (S.ON_HOLD, A.RESUBMIT): S.IN_REVIEW,  # the chain restarts with the people entitled now
     (S.ON_HOLD, A.WITHDRAW): S.WITHDRAWN,
     (S.FAILED, A.RETRY): S.SIGNED,
     (S.FAILED, A.WITHDRAW): S.WITHDRAWN,

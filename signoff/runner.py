@@ -31,8 +31,13 @@ def reconcile_loop(settings: Settings, every: float | None) -> None:
     ctx = build_context(settings)
     dispatcher = Dispatcher(ctx.publishing, ctx.queue, settings)
     while True:
-        report = dispatcher.reconcile()
-        print(f"reconcile: {report.as_dict()}", flush=True)
+        try:
+            print(f"reconcile: {dispatcher.reconcile().as_dict()}", flush=True)
+        except Exception:
+            if every is None:
+                raise
+            # Redis or the database blinked: the next pass repairs what this one missed.
+            log.exception("reconcile pass failed; trying again in %s s", every)
         if every is None:
             return
         time.sleep(every)

@@ -20,6 +20,7 @@ from approvals.settings import Settings
 LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 # A scheduled job this long overdue has no live scheduler to move it to the queue.
 STALL_SECONDS = 15.0
+MAX_PREVIEW_TRIES = 3
 
 
 @dataclass
@@ -61,7 +62,8 @@ class Dispatcher:
     def reconcile(self) -> Report:
         """One pass: enqueue new intents, re-enqueue lost or dead ones, cancel withdrawn ones."""
         # One pass at a time across every worker host.
-        lock = self.queue.connection.lock("signoff:reconcile", timeout=60, blocking_timeout=30)
+        lock = self.queue.connection.lock(f"signoff:reconcile:{self.queue.name}", timeout=60,
+                                          blocking_timeout=30)
         if not lock.acquire():
             return Report()
         try:
@@ -82,8 +84,17 @@ class Dispatcher:
             # died holding the queue's scheduler lock (a retry long overdue): both need a new job.
             dead = status == JobStatus.STARTED and intent.post_id in stuck
             if status == JobStatus.SCHEDULED and job is not None:
-                when = scheduled.get_scheduled_time(job)
+                try:
+                    when = scheduled.get_scheduled_time(job)
+                except NoSuchJobError:  # the scheduler moved it to the queue a moment ago
+                    when = None
                 dead = when is not None and (now - _utc(when)).total_seconds() > STALL_SECONDS
+            if intent.kind == "preview" and intent.enqueue_count >= MAX_PREVIEW_TRIES and (
+                    job is None or status not in LIVE):
+                # A preview that keeps failing is not worth more quota; the publish job will
+                # make the draft itself.
+                self.publishing.finish_preview(intent.post_id, intent.revision_hash, "cancelled")
+                continue
             if job is not None and status in LIVE and not dead:
                 report.alive += 1
                 continue

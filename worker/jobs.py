@@ -10,6 +10,7 @@ from rq import get_current_job
 from approvals.errors import Text
 from worker.context import context
 from worker.errors import PublishError
+from worker.publisher import DRAFT_GET
 
 
 def worker_name() -> str:
@@ -34,8 +35,16 @@ def prepare_preview(post_id: int, revision_hash: str) -> str:
     if snap is None:
         ctx.publishing.finish_preview(post_id, revision_hash)
         return "skipped (no longer a revision under review)"
-    media_id = ctx.publisher().ensure_draft(snap)
-    draft = ctx.client.draft.get(media_id)
+    publisher = ctx.publisher()
+    try:
+        media_id = publisher.ensure_draft(snap)
+        draft = publisher.call(DRAFT_GET, ctx.client.draft.get, media_id)
+    except PublishError as err:
+        ctx.publishing.record(post_id, revision_hash, last_error=err.text.en)
+        if err.permanent:  # e.g. an image WeChat refuses: retrying only burns quota
+            ctx.publishing.finish_preview(post_id, revision_hash, "cancelled")
+            return f"failed ({err.text.en})"
+        raise
     items = draft.get("news_item") or [{}]
     url = items[0].get("url")
     ctx.publishing.record(post_id, revision_hash, preview_url=url)

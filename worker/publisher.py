@@ -71,7 +71,11 @@ class Publisher:
                 url, article_id, detail = self._freepublish(snap, worker)
         except LostClaim:
             return "skipped (another worker took over)"
-        except PublishError as err:
+        except Exception as exc:
+            err = exc if isinstance(exc, PublishError) else PublishError(
+                Text(f"发布时出现意外错误：{type(exc).__name__}: {exc}",
+                     f"unexpected error while publishing: {type(exc).__name__}: {exc}"),
+                permanent=False)
             self.publishing.record(post_id, snap.revision_hash, last_error=err.text.en)
             if err.permanent or final_attempt:
                 self.publishing.mark_failed(post_id, worker, err.text)
@@ -85,7 +89,8 @@ class Publisher:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _call(self, doing: Text, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    def call(self, doing: Text, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Call the WeChat client, turning its failures into PublishError."""
         try:
             return fn(*args, **kw)
         except WeChatClientException as exc:
@@ -106,14 +111,16 @@ class Publisher:
             cover = (snap.cover.filename, snap.cover.data, snap.cover.mime) if snap.cover \
                 else default_cover()
             # Bytes, not a file object: a retried upload must send the bytes again.
-            thumb = self._call(UPLOAD_COVER, self.client.material.add, "image", cover)["media_id"]
+            thumb = self.call(UPLOAD_COVER, self.client.material.add, "image", cover)["media_id"]
             self.publishing.record(pid, h, thumb_media_id=thumb)
         images: dict[str, str] = json.loads(pub.images or "{}")
         for sha, asset in snap.images.items():
             if sha not in images:
-                images[sha] = self._call(UPLOAD_IMAGE, self.client.media.upload_image,
+                images[sha] = self.call(UPLOAD_IMAGE, self.client.media.upload_image,
                                          (asset.filename, asset.data, asset.mime))
                 self.publishing.record(pid, h, images=images)
+                if worker is not None:
+                    self._keep(snap, worker)
         if worker is not None:
             self._keep(snap, worker)
         content = article_html(snap.body_html, snap.footer, images)
@@ -125,12 +132,12 @@ class Publisher:
             "thumb_media_id": thumb, "need_open_comment": 0, "only_fans_can_comment": 0,
         }
         if pub.draft_media_id is None:
-            media_id = self._call(DRAFT_ADD, self.client.draft.add, [article])["media_id"]
+            media_id = self.call(DRAFT_ADD, self.client.draft.add, [article])["media_id"]
             self.publishing.record(pid, h, draft_media_id=media_id, content_sha256=digest)
             return str(media_id)
         if pub.content_sha256 != digest:
             # The preview draft of this revision, brought up to date with the final footer.
-            self._call(DRAFT_UPDATE, self.client.draft.update, pub.draft_media_id, 0, article)
+            self.call(DRAFT_UPDATE, self.client.draft.update, pub.draft_media_id, 0, article)
             self.publishing.record(pid, h, content_sha256=digest)
         return pub.draft_media_id
 
@@ -149,11 +156,11 @@ class Publisher:
                     return found
             self._keep(snap, worker)
             self.publishing.record(pid, h, submit_started_at=self.publishing.service.now())
-            res = self._call(SUBMIT, self.client.freepublish.submit, media_id)
+            res = self.call(SUBMIT, self.client.freepublish.submit, media_id)
             publish_id = str(res["publish_id"])
             self.publishing.record(pid, h, publish_id=publish_id)
         def check() -> tuple[str | None, str | None, dict[str, Any]] | None:
-            res = self._call(POLL, self.client.freepublish.get, publish_id)
+            res = self.call(POLL, self.client.freepublish.get, publish_id)
             status = int(res.get("publish_status", 1))
             if status == 0:
                 items = res.get("article_detail", {}).get("item") or []
@@ -209,12 +216,12 @@ class Publisher:
             raise PublishError(Text("此前的发布提交结果尚不确定，稍后再核对（请勿手工重复发布）",
                                     "an earlier submission's outcome is not known yet; will check "
                                     "again (do not publish it by hand)"), permanent=False)
-        if self._draft_exists(media_id):
-            return None  # long enough: the draft is still in the box, so it was never submitted
-        raise PublishError(Text("此前的发布已提交，但文章未出现在已发布列表中（可能发布失败），"
-                                "请在公众号平台核实后再重试", "an earlier submission was accepted but "
-                                "the article never appeared among the published ones (it may have "
-                                "failed); check the official account before retrying"),
+        # A draft still in the box may be one still publishing, or one whose publishing failed:
+        # only a person can tell, and a second submission could put two articles online.
+        raise PublishError(Text("此前的发布提交结果无法确认：已发布列表中未找到文章。请在公众号平台核实，"
+                                "确认未发布后由管理员重试", "an earlier submission could not be "
+                                "confirmed: the article is not among the published ones. Check the "
+                                "official account; if it is not there, an admin retries"),
                            permanent=True)
 
     def _find_published(self, snap: Snapshot, since: datetime
@@ -223,7 +230,7 @@ class Publisher:
 
         The platform rewrites article HTML, so the content cannot be compared byte for byte.
         """
-        res = self._call(FIND, self.client.freepublish.batchget, 0, 20, 1)
+        res = self.call(FIND, self.client.freepublish.batchget, 0, 20, 1)
         for item in res.get("item", []):
             if int(item.get("update_time") or 0) < since.timestamp() - 60:
                 continue
@@ -246,7 +253,7 @@ class Publisher:
                 # answers 45065 with the first send's msg_id instead of sending twice.
                 self.publishing.record(pid, h, draft_media_id=None, content_sha256=None)
             media_id = self.ensure_draft(snap, worker)
-            cid = pub.clientmsgid or clientmsgid(pid, h)
+            cid = pub.clientmsgid or clientmsgid(pid, h, pub.attempt)
             self.publishing.record(pid, h, clientmsgid=cid)
             self._keep(snap, worker)
             try:
@@ -263,7 +270,7 @@ class Publisher:
             self.publishing.record(pid, h, msg_id=msg_id)
 
         def check() -> tuple[str | None, str | None, dict[str, Any]] | None:
-            status = self._call(MASS_GET, self.client.message.get_mass, msg_id).get("msg_status")
+            status = self.call(MASS_GET, self.client.message.get_mass, msg_id).get("msg_status")
             if status == "SEND_SUCCESS":
                 return None, None, {"msg_id": msg_id, "mode": "mass_send"}
             if status in ("SEND_FAIL", "DELETE"):

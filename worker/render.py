@@ -20,6 +20,6 @@ def article_html(body_html: str, footer: str, image_urls: dict[str, str]) -> str
     return f'{body}<section style="margin-top:2em;color:#888;font-size:14px">{lines}</section>'
 
 
-def clientmsgid(post_id: int, revision_hash: str) -> str:
-    """The mass-send de-dup key: ASCII, at most 32 characters, one per post and revision."""
-    return f"so{post_id}-{revision_hash[:20]}"[:32]
+def clientmsgid(post_id: int, revision_hash: str, attempt: int = 0) -> str:
+    """The mass-send de-dup key: ASCII, at most 32 characters, one per post, revision and attempt."""
+    return f"so{post_id}-{attempt}-{revision_hash[:16]}"[:32]

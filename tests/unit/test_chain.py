@@ -280,3 +280,12 @@ def test_a_chain_without_the_dept_head_step_skips_it(org: OrgChart) -> None:
     assert chain.current_step(state, short) is Step.REVIEWER
     state = act(act(state, short, "approve", "chen_gang"), short, "sign", "wang_min")
     assert state.status is PostStatus.SIGNED
+
+
+def test_an_on_hold_post_can_be_resubmitted_to_the_people_entitled_now(org: OrgChart) -> None:
+    signed = act(through_reviewer(org), org, "sign", "wang_min")
+    held = replace(signed, status=PostStatus.ON_HOLD)
+    again = chain.apply(held, chain.resubmit(held, "zhao_xue", org, on=DAY,
+                                             comment="分管领导调整，重新审批"))
+    assert again.status is PostStatus.IN_REVIEW and again.decisions == ()
+    assert chain.current_step(again, org) is Step.DRAFTER_CONFIRM

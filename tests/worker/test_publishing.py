@@ -178,6 +178,27 @@ def test_a_publish_the_platform_fails_is_reported_failed(bench: Bench, control: 
     bench.wait_status(pid, PostStatus.FAILED.value)
     assert "未通过平台审核" in bench.service.view(pid).post.problem_zh
     assert control.published() == []
+    # The admin's retry is a new attempt: the failed publish_id is not polled again.
+    bench.service.act(pid, "retry", who.admin, comment="已修改后重新发布")
+    bench.reconcile()
+    bench.wait_status(pid, PUBLISHED)
+    assert control.calls("freepublish/submit") == 2 and len(control.published()) == 1
+
+
+def test_a_submission_that_cannot_be_confirmed_is_failed_for_a_person_not_resubmitted(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    pid = bench.signed_post(who)
+    # The connection drops on submit: WeChat may or may not have the submission.
+    control.inject("freepublish/submit", "drop", times=1)
+    bench.reconcile()
+    bench.start_worker("w1")
+    bench.wait_status(pid, PostStatus.FAILED.value)
+    assert "无法确认" in bench.service.view(pid).post.problem_zh
+    assert control.calls("freepublish/submit") == 1  # never a second submission on a guess
+    bench.service.act(pid, "retry", who.admin, comment="已在公众号平台核实未发布")
+    bench.reconcile()
+    bench.wait_status(pid, PUBLISHED)
+    assert len(control.published()) == 1
 
 
 def test_a_post_whose_gates_no_longer_hold_is_put_on_hold_not_published(

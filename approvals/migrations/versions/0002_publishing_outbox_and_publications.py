@@ -22,6 +22,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('post_id', sa.Integer(), nullable=False),
     sa.Column('revision_hash', sa.String(length=64), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False, server_default='0'),
     sa.Column('thumb_media_id', sa.String(length=128), nullable=True),
     sa.Column('images', sa.Text(), nullable=False),
     sa.Column('content_sha256', sa.String(length=64), nullable=True),
