@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import mimetypes
+import os
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -420,6 +421,11 @@ def post_schedule(obj: Ctx, post_id: int, as_person: str, at: str | None, mode: 
 def worker_cmd(obj: Ctx, burst: bool, reconcile: bool, name: str | None) -> None:
     """Run a publishing worker (an RQ worker with a scheduler) and, by default, the reconciler."""
     from signoff.runner import run_worker
+
+    if obj.config:
+        # Jobs build their settings in forked work horses, and the reconciler in a child process:
+        # both read SIGNOFF_CONFIG, so --config must reach them through the environment.
+        os.environ["SIGNOFF_CONFIG"] = str(Path(obj.config).resolve())
 
     sys.exit(run_worker(obj.settings, burst=burst, reconcile=reconcile, name=name))
 
