@@ -183,12 +183,18 @@ def test_information_not_classed_proactive_cannot_be_signed(service: Service,
     assert "第十三条" in info.value.message("zh-CN")
 
 
+def at_reviewer(svc: Service, who: Personas) -> tuple[int, str]:
+    """A laid-out post confirmed by the drafter and approved by her head: the reviewer is next."""
+    pid = laid_out(svc, who)
+    h = current_hash(svc, pid)
+    svc.act(pid, "confirm", who.drafter, revision_hash=h)
+    svc.act(pid, "approve", who.head, revision_hash=h)
+    return pid, h
+
+
 def test_a_deputy_signs_for_the_leader_and_the_record_says_so(service: Service,
                                                               who: Personas) -> None:
-    pid = laid_out(service, who)
-    h = current_hash(service, pid)
-    service.act(pid, "confirm", who.drafter, revision_hash=h)
-    service.act(pid, "approve", who.head, revision_hash=h)
+    pid, h = at_reviewer(service, who)
     out = service.act(pid, "approve", who.deputy, revision_hash=h)
     assert out.on_behalf_of == who.leader
     assert service.view(pid).timeline[-1].detail["on_behalf_of"] == who.leader
@@ -200,10 +206,7 @@ def test_a_deputy_signs_for_the_leader_and_the_record_says_so(service: Service,
 def test_after_the_delegation_ends_the_deputy_is_refused(service: Service, who: Personas,
                                                          clock: Clock) -> None:
     clock.set_day(2026, 12, 21)
-    pid = laid_out(service, who)
-    h = current_hash(service, pid)
-    service.act(pid, "confirm", who.drafter, revision_hash=h)
-    service.act(pid, "approve", who.head, revision_hash=h)
+    pid, h = at_reviewer(service, who)
     with pytest.raises(NotAllowed):
         service.act(pid, "approve", who.deputy, revision_hash=h)
 
@@ -242,10 +245,7 @@ def test_bad_input_is_refused_with_a_clear_message(service: Service, who: Person
 
 def test_the_same_step_decided_twice_in_a_row_answers_already_decided(
         service: Service, who: Personas) -> None:
-    pid = laid_out(service, who)
-    h = current_hash(service, pid)
-    service.act(pid, "confirm", who.drafter, revision_hash=h)
-    service.act(pid, "approve", who.head, revision_hash=h)
+    pid, h = at_reviewer(service, who)
     with pytest.raises(AlreadyDecided):
         service.act(pid, "approve", who.head, revision_hash=h)
     with service.sessions() as s:

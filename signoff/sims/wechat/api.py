@@ -127,14 +127,19 @@ _MATERIAL_TYPES: dict[str, tuple[set[str], int, int]] = {
 }
 
 
-@route("material/add_material")
-def add_material(state: SimState, call: Call) -> dict[str, Any]:
-    """Store a permanent image or thumb material; only these may be draft covers."""
+def _read_typed_upload(call: Call) -> tuple[str, Any, bytes, str]:
+    """The ?type= of an upload and its file, checked against that type's formats and size."""
     media_type = call.args.get("type", "")
     if media_type not in _MATERIAL_TYPES:
         raise ApiError(40004)
     formats, limit, errcode = _MATERIAL_TYPES[media_type]
-    upload, data, fmt = _read_upload(call, formats, limit, errcode)
+    return (media_type, *_read_upload(call, formats, limit, errcode))
+
+
+@route("material/add_material")
+def add_material(state: SimState, call: Call) -> dict[str, Any]:
+    """Store a permanent image or thumb material; only these may be draft covers."""
+    media_type, upload, data, fmt = _read_typed_upload(call)
     media_id = state.opaque(32)
     url = f"http://{IMAGE_HOST}/sz_mmbiz_{_URL_FORMAT[fmt]}/{state.opaque(60)}/0?wx_fmt={fmt}"
     _store(state, call, media_type, upload, data, url, media_id)
@@ -145,11 +150,7 @@ def add_material(state: SimState, call: Call) -> dict[str, Any]:
 @route("media/upload")
 def upload_temporary(state: SimState, call: Call) -> dict[str, Any]:
     """Store a temporary image; its media_id is refused as a draft cover (40007), as on the platform."""
-    media_type = call.args.get("type", "")
-    if media_type not in _MATERIAL_TYPES:
-        raise ApiError(40004)
-    formats, limit, errcode = _MATERIAL_TYPES[media_type]
-    upload, data, fmt = _read_upload(call, formats, limit, errcode)
+    media_type, upload, data, fmt = _read_typed_upload(call)
     media_id = state.opaque(48)
     url = f"http://{IMAGE_HOST}/sz_mmbiz_{_URL_FORMAT[fmt]}/{state.opaque(60)}/0"
     _store(state, call, "temporary", upload, data, url, media_id)
