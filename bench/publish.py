@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from approvals import db  # noqa: E402
-from approvals.orgfile import load_org  # noqa: E402
-from approvals.publishing import Publishing  # noqa: E402
-from approvals.services import RevisionInput, Service  # noqa: E402
-from approvals.settings import Settings  # noqa: E402
+from approvals.config.orgfile import load_org  # noqa: E402
+from approvals.config.settings import Settings  # noqa: E402
+from approvals.services.actions import RevisionInput, Service  # noqa: E402
+from approvals.services.publishing import Publishing  # noqa: E402
+from approvals.store import db  # noqa: E402
 from signoff.embedded import some_redis  # noqa: E402
 from signoff.sims.wechat import SimConfig, WeChatSim  # noqa: E402
 from worker.context import build_context  # noqa: E402

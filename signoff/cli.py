@@ -15,8 +15,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from approvals import db
-from approvals.errors import (
+from approvals import present as render
+from approvals.config.orgfile import check_org, load_org, read_toml
+from approvals.config.settings import Settings, load_settings
+from approvals.rules.errors import (
     ConfigError,
     GateBlocked,
     InvalidInput,
@@ -27,11 +29,9 @@ from approvals.errors import (
     Text,
     normalize_language,
 )
-from approvals.orgfile import check_org, load_org, read_toml
-from approvals.services import RevisionInput, Service
-from approvals.settings import Settings, load_settings
-from approvals.states import ACTION_LABEL, STATUS_LABEL, PostStatus
-from signoff import render
+from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, PostStatus
+from approvals.services.actions import RevisionInput, Service
+from approvals.store import db
 
 EXIT_CODES: dict[type[SignoffError], int] = {
     InvalidInput: 2, ConfigError: 2, NotAllowed: 3, InvalidTransition: 4, GateBlocked: 5,
@@ -392,7 +392,7 @@ def post_schedule(obj: Ctx, post_id: int, as_person: str, at: str | None, mode: 
     """Set, change or clear when (and how) a post is published."""
     from datetime import datetime
 
-    from approvals.publishing import Publishing
+    from approvals.services.publishing import Publishing
 
     svc = obj.service()
     when = None

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from approvals import db
-from approvals.errors import SignoffError, Text
-from approvals.orgfile import load_org
-from approvals.services import RevisionInput, Service
-from approvals.states import ACTION_LABEL, STATUS_LABEL, PostStatus
-from signoff import render
+from approvals import present as render
+from approvals.config.orgfile import load_org
+from approvals.rules.errors import SignoffError, Text
+from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, PostStatus
+from approvals.services.actions import RevisionInput, Service
+from approvals.store import db
 from signoff.paths import example_org_file
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -168,7 +168,7 @@ def publish_all(svc: Service, tmp: Path, say: Callable[[str, str], None]) -> int
     """Dispatch the outbox and run an RQ worker in burst mode against the simulator."""
     from rq import SimpleWorker
 
-    from approvals.settings import Settings
+    from approvals.config.settings import Settings
     from signoff.embedded import some_redis
     from signoff.sims.wechat import SimConfig, WeChatSim
     from worker.context import build_context, install

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from approvals.settings import Settings
+from approvals.config.settings import Settings
 
 log = logging.getLogger("signoff.worker")
 

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, text
 
-from approvals import db
-from approvals.models import Base
-from approvals.org import OrgChart
-from approvals.orgfile import load_org
-from approvals.services import Service
+from approvals.config.orgfile import load_org
+from approvals.rules.org import OrgChart
+from approvals.services.actions import Service
+from approvals.store import db
+from approvals.store.models import Base
 from signoff.embedded import embedded_redis, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent

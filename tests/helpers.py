@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from approvals import chain
-from approvals.org import OrgChart
-from approvals.records import PostState, RevisionInfo
-from approvals.revisions import RevisionContent
-from approvals.states import Action, Category, Classification, PostStatus
+from approvals.rules import chain
+from approvals.rules.org import OrgChart
+from approvals.rules.records import PostState, RevisionInfo
+from approvals.rules.revisions import RevisionContent
+from approvals.rules.states import Action, Category, Classification, PostStatus
 
 DAY = date(2026, 12, 8)  # inside the example chart's delegation range (2026-12-07..18)
 

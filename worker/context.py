@@ -9,11 +9,11 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from approvals import db
-from approvals.orgfile import load_org
-from approvals.publishing import Publishing
-from approvals.services import Service
-from approvals.settings import Settings, load_settings
+from approvals.config.orgfile import load_org
+from approvals.config.settings import Settings, load_settings
+from approvals.services.actions import Service
+from approvals.services.publishing import Publishing
+from approvals.store import db
 from worker.client import SignoffWeChatClient
 from worker.publisher import Publisher
 

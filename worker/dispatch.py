@@ -13,9 +13,9 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from approvals.models import PublishIntent
-from approvals.publishing import Publishing
-from approvals.settings import Settings
+from approvals.config.settings import Settings
+from approvals.services.publishing import Publishing
+from approvals.store.models import PublishIntent
 
 LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 # A scheduled job this long overdue has no live scheduler to move it to the queue.

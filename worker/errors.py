@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from approvals.errors import Text
+from approvals.rules.errors import Text
 
 # Worth retrying with backoff: busy, rate limits, token trouble, server and network errors.
 TRANSIENT_CODES = frozenset({-1, 45011, 40001, 40014, 42001, 45066, 53501})

@@ -7,7 +7,7 @@ import socket
 
 from rq import get_current_job
 
-from approvals.errors import Text
+from approvals.rules.errors import Text
 from worker.context import context
 from worker.errors import PublishError
 from worker.publisher import DRAFT_GET

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from approvals.errors import Text
-from approvals.publishing import Publishing, Snapshot
+from approvals.rules.errors import Text
+from approvals.services.publishing import Publishing, Snapshot
 from worker.client import SignoffWeChatClient
 from worker.covers import default_cover
 from worker.errors import PublishError, from_network, from_wechat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from approvals.publishing import ASSET_SRC
+from approvals.services.publishing import ASSET_SRC
 
 
 def article_html(body_html: str, footer: str, image_urls: dict[str, str]) -> str:

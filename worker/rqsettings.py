@@ -8,7 +8,7 @@ beside stock workers: it puts the database's publish intents on the queue.
 
 from __future__ import annotations
 
-from approvals.settings import load_settings
+from approvals.config.settings import load_settings
 
 _settings = load_settings()
 REDIS_URL = _settings.redis_url

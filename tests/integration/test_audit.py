@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from approvals import audit
-from approvals.models import AuditEntry
-from approvals.services import RevisionInput, Service
+from approvals.services.actions import RevisionInput, Service
+from approvals.store import audit
+from approvals.store.models import AuditEntry
 from tests.conftest import Personas
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, func, select
 
-from approvals import models as m
-from approvals.errors import AlreadyDecided, SignoffError
-from approvals.services import Service
+from approvals.rules.errors import AlreadyDecided, SignoffError
+from approvals.services.actions import Service
+from approvals.store import models as m
 from tests.conftest import Personas
 
 

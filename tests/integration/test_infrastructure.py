@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
-from approvals import db
-from approvals.models import Base
+from approvals.store import db
+from approvals.store.models import Base
 
 
 def test_the_migrations_build_exactly_the_schema_the_models_describe(engine: Engine) -> None:

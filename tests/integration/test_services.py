@@ -7,9 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, func, select
 
-from approvals import chain
-from approvals import models as m
-from approvals.errors import (
+from approvals.rules import chain
+from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
     InvalidInput,
@@ -18,8 +17,9 @@ from approvals.errors import (
     NotFound,
     StaleRevision,
 )
-from approvals.services import RevisionInput, Service, load_state
-from approvals.states import Action, PostStatus
+from approvals.rules.states import Action, PostStatus
+from approvals.services.actions import RevisionInput, Service, load_state
+from approvals.store import models as m
 from tests.conftest import Clock, Personas
 
 BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"

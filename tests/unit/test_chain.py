@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from approvals import chain
-from approvals.errors import (
+from approvals.rules import chain
+from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
     InvalidInput,
@@ -16,9 +16,9 @@ from approvals.errors import (
     NotAllowed,
     StaleRevision,
 )
-from approvals.org import ChainConfig, OrgChart
-from approvals.records import Outcome
-from approvals.states import TERMINAL, TRANSITIONS, Action, PostStatus, Step
+from approvals.rules.org import ChainConfig, OrgChart
+from approvals.rules.records import Outcome
+from approvals.rules.states import TERMINAL, TRANSITIONS, Action, PostStatus, Step
 from tests.helpers import DAY, act, draft, laid_out, revision, through_reviewer
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import tomli_w
 
-from approvals.errors import ConfigError
-from approvals.orgfile import Problem, check_org, load_org
-from approvals.settings import load_settings
-from approvals.states import Step
+from approvals.config.orgfile import Problem, check_org, load_org
+from approvals.config.settings import load_settings
+from approvals.rules.errors import ConfigError
+from approvals.rules.states import Step
 from tests.conftest import EXAMPLE_ORG
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from approvals.content import sanitize, to_html
-from approvals.errors import InvalidInput
+from approvals.rules.content import sanitize, to_html
+from approvals.rules.errors import InvalidInput
 
 
 def test_plain_text_becomes_escaped_paragraphs() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from approvals.deadlines import due_date, is_working_day, working_days_between
+from approvals.rules.deadlines import due_date, is_working_day, working_days_between
 
 
 def test_twenty_working_days_in_an_ordinary_stretch_are_four_weeks() -> None:

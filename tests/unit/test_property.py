@@ -33,8 +33,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from approvals import chain, policy
-from approvals.errors import (
+from approvals.config.orgfile import load_org
+from approvals.rules import chain, gates
+from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
     InvalidInput,
@@ -43,10 +44,9 @@ from approvals.errors import (
     SignoffError,
     StaleRevision,
 )
-from approvals.orgfile import load_org
-from approvals.records import Outcome, PostState, RevisionInfo
-from approvals.revisions import RevisionContent
-from approvals.states import (
+from approvals.rules.records import Outcome, PostState, RevisionInfo
+from approvals.rules.revisions import RevisionContent
+from approvals.rules.states import (
     STEP_VERB,
     SYSTEM_ACTIONS,
     TRANSITIONS,
@@ -169,7 +169,7 @@ class ChainWalk(RuleBasedStateMachine):
         org, step = self.org, self._open_step()
         holder = self.state.drafter
         if step is not None:
-            holder = policy.resolve_assignee(self.state, step, org).person or org.issuer
+            holder = gates.resolve_assignee(self.state, step, org).person or org.issuer
         return {
             "@holder": holder,
             "@deputy": next((g.deputy for g in org.delegations if g.principal == holder),
@@ -233,7 +233,7 @@ class ChainWalk(RuleBasedStateMachine):
             if next_status(state.status, verb) is None:
                 assert type(err) is InvalidTransition
             if isinstance(err, GateBlocked):
-                assert verb is Action.SIGN and policy.blocking(list(err.findings))
+                assert verb is Action.SIGN and gates.blocking(list(err.findings))
             if isinstance(err, InvalidInput):
                 assert verb in chain.COMMENT_REQUIRED and not comment.strip()
             return
@@ -356,7 +356,7 @@ class ChainWalk(RuleBasedStateMachine):
     # Rules that only run where they apply, so that the later statuses are reached as well.
 
     @precondition(lambda self: self._open_step() is Step.ISSUER and any(
-        f.code == "personal_data" for f in policy.gate_personal_data(self.state, self.org)))
+        f.code == "personal_data" for f in gates.gate_personal_data(self.state, self.org)))
     @rule(actor=st.sampled_from(("@holder", "@deputy", "@drafter", "mallory")), which=HASHES,
           basis=st.sampled_from(("consent", "public_interest")), day=st.sampled_from(DAYS))
     def the_issuer_records_a_clearance(self, actor: str, which: str, basis: str, day: date) -> None:
@@ -417,7 +417,7 @@ class ChainWalk(RuleBasedStateMachine):
         s = self.state
         if s.status not in AFTER_SIGNING:
             return
-        findings = policy.blocking(policy.evaluate(s, self.sign_org))
+        findings = gates.blocking(gates.evaluate(s, self.sign_org))
         assert not findings, [f.code for f in findings]
         for step in self.sign_org.chain.steps:
             d = s.decision_for(step)
@@ -465,7 +465,7 @@ class ChainWalk(RuleBasedStateMachine):
                 assert Action.CLEAR_PII not in listed, f"clear_pii offered to {person}: {err!r}"
             else:
                 has_pii = any(f.code.startswith("personal_data")
-                              for f in policy.gate_personal_data(s, org))
+                              for f in gates.gate_personal_data(s, org))
                 assert (Action.CLEAR_PII in listed) == has_pii
             ALREADY_ASKED.add(key)  # only once answered right, so a failure replays when shrunk
 

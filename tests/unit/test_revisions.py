@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from approvals.revisions import RevisionContent
+from approvals.rules.revisions import RevisionContent
 
 BASE = RevisionContent(title="我局开展应急演练", body_html="<p>正文</p>", category="publicity",
                        author="吴江应急", digest="摘要", cover_sha256="ab" * 32,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from approvals.scan import (
+from approvals.rules.scan import (
     Hit,
     find_classification_markers,
     find_personal_data,

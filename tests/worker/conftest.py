@@ -17,11 +17,11 @@ import pytest
 from redis import Redis
 from sqlalchemy import Engine
 
-from approvals import db
-from approvals.org import OrgChart
-from approvals.publishing import Publishing
-from approvals.services import RevisionInput, Service
-from approvals.settings import load_settings
+from approvals.config.settings import load_settings
+from approvals.rules.org import OrgChart
+from approvals.services.actions import RevisionInput, Service
+from approvals.services.publishing import Publishing
+from approvals.store import db
 from signoff.sims.wechat import SimConfig, SimControl, WeChatSim
 from tests.conftest import EXAMPLE_ORG, ZONE, Personas
 from worker.context import make_queue

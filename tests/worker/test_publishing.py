@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from approvals.states import PostStatus
+from approvals.rules.states import PostStatus
 from signoff.sims.wechat import SimControl
 from tests.conftest import EXAMPLE_ORG, Personas
 from tests.worker.conftest import Bench, wait_for

@@ -13,9 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from approvals.errors import ConfigError, Text
+from approvals.rules.errors import ConfigError, Text
 
-MIGRATIONS = "approvals:migrations"
+MIGRATIONS = "approvals.store:migrations"
 
 
 def create_db_engine(url: str, **kw: Any) -> Engine:

@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from approvals import audit, policy
-from approvals import models as m
-from approvals.errors import AlreadyDecided, InvalidInput, InvalidTransition, NotAllowed, NotFound, Text
-from approvals.records import PostState
-from approvals.services import Service, load_state
-from approvals.states import PostStatus, Step
+from approvals.rules import gates
+from approvals.rules.errors import AlreadyDecided, InvalidInput, InvalidTransition, NotAllowed, NotFound, Text
+from approvals.rules.records import PostState
+from approvals.rules.states import PostStatus, Step
+from approvals.services.actions import Service, load_state
+from approvals.store import audit
+from approvals.store import models as m
 
 PUBLISH_MODES = ("publish", "mass_send")
 # In-article images are stored assets, referenced from the body as /assets/<sha256>.
@@ -60,7 +61,7 @@ class Claim:
     """The outcome of trying to claim a post for publishing."""
 
     snapshot: Snapshot | None = None  # set when this worker now holds the post
-    held: tuple[policy.Finding, ...] = ()  # blocking findings: the post was put on hold
+    held: tuple[gates.Finding, ...] = ()  # blocking findings: the post was put on hold
     reason: str = ""  # why nothing is to be done (published, taken by another worker, ...)
 
 
@@ -170,8 +171,8 @@ class Publishing:
             elif status is not PostStatus.SIGNED:
                 return Claim(reason=f"status is {status.value}")
             state = load_state(s, post)
-            findings = policy.evaluate(state, self.org)
-            blocking = policy.blocking(findings)
+            findings = gates.evaluate(state, self.org)
+            blocking = gates.blocking(findings)
             if blocking and not self._submitted(s, post_id, state):
                 if not self._hold(s, post, blocking, now):
                     return Claim(reason="another process changed the post first")
@@ -219,7 +220,7 @@ class Publishing:
         return pub is not None and bool(pub.publish_id or pub.msg_id or pub.submit_started_at
                                         or pub.clientmsgid)
 
-    def _hold(self, s: Session, post: m.Post, blocking: list[policy.Finding], now: datetime) -> bool:
+    def _hold(self, s: Session, post: m.Post, blocking: list[gates.Finding], now: datetime) -> bool:
         zh = "发布前复核未通过，已暂缓发布：" + "；".join(f.text.zh for f in blocking)
         en = "The publish-time check failed; the post is on hold: " + " ".join(f.text.en for f in blocking)
         changed = s.execute(update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)

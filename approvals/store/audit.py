@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from approvals.errors import Text
-from approvals.models import AuditEntry, AuditHead
+from approvals.rules.errors import Text
+from approvals.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
 

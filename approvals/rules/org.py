@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
 
-from approvals.states import Step
+from approvals.rules.states import Step
 
 
 @dataclass(frozen=True)

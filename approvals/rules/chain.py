@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from approvals import policy
-from approvals.errors import (
+from approvals.rules import gates
+from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
     InvalidInput,
@@ -15,9 +15,9 @@ from approvals.errors import (
     StaleRevision,
     Text,
 )
-from approvals.org import OrgChart
-from approvals.policy import Assignment, Finding
-from approvals.records import (
+from approvals.rules.gates import Assignment, Finding
+from approvals.rules.org import OrgChart
+from approvals.rules.records import (
     Clearance,
     ClearanceBasis,
     DecisionRecord,
@@ -25,7 +25,7 @@ from approvals.records import (
     PostState,
     RevisionInfo,
 )
-from approvals.states import (
+from approvals.rules.states import (
     ACTION_LABEL,
     STATUS_LABEL,
     STEP_LABEL,
@@ -154,11 +154,11 @@ def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on
     step = Step.ISSUER if state.status is PostStatus.ON_HOLD else current_step(state, org)
     if step is None:
         raise InvalidTransition(Text("审批链已没有待办环节。", "No step of the chain is open."))
-    granted = policy.acting_for(state, step, actor, org, on)
+    granted = gates.acting_for(state, step, actor, org, on)
     if granted is None and state.status is PostStatus.IN_REVIEW:
         _raise_if_decided_earlier(state, step, action, actor, org)
     if granted is None:
-        assignment = policy.resolve_assignee(state, step, org)
+        assignment = gates.resolve_assignee(state, step, org)
         if assignment.person is None and assignment.problem is not None:
             raise _not_allowed(org, actor, action, assignment.problem)
         raise _not_allowed(
@@ -220,7 +220,7 @@ def allowed_actions(state: PostState, person: str, org: OrgChart, on: date) -> l
 
 
 def _has_personal_data(state: PostState, org: OrgChart) -> bool:
-    return any(f.code.startswith("personal_data") for f in policy.gate_personal_data(state, org))
+    return any(f.code.startswith("personal_data") for f in gates.gate_personal_data(state, org))
 
 
 def _check_revision(state: PostState, revision_hash: str | None) -> str:
@@ -292,8 +292,8 @@ def decide(
     findings: tuple[Finding, ...] = ()
     if action is Action.SIGN:
         kept = tuple(d for d in state.decisions if d.step is not Step.ISSUER)
-        findings = tuple(policy.evaluate(replace(state, decisions=(*kept, decision)), org))
-        refused = policy.blocking(list(findings))
+        findings = tuple(gates.evaluate(replace(state, decisions=(*kept, decision)), org))
+        refused = gates.blocking(list(findings))
         if refused:
             raise GateBlocked(
                 Text("签发被拒绝：" + "；".join(f.text.zh for f in refused),

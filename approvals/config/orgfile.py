@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from approvals.errors import ConfigError, Text
-from approvals.org import (
+from approvals.rules.errors import ConfigError, Text
+from approvals.rules.org import (
     ChainConfig,
     Delegation,
     Department,
@@ -23,7 +23,7 @@ from approvals.org import (
     Person,
     SourceAllowlist,
 )
-from approvals.states import Step
+from approvals.rules.states import Step
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 STEP_ORDER = list(Step)

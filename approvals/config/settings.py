@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from approvals.errors import ConfigError, Text
-from approvals.orgfile import Problem, pydantic_problems, read_toml
+from approvals.config.orgfile import Problem, pydantic_problems, read_toml
+from approvals.rules.errors import ConfigError, Text
 
 ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from approvals.errors import Text
+from approvals.rules.errors import Text
 
 
 class PostStatus(StrEnum):

@@ -7,12 +7,12 @@ from datetime import date
 
 import pytest
 
-from approvals import chain, policy
-from approvals.errors import GateBlocked, NotAllowed, Text
-from approvals.org import Delegation, OrgChart, SourceAllowlist
-from approvals.policy import Finding
-from approvals.records import Clearance, ClearanceBasis, DecisionRecord, Outcome, PostState
-from approvals.states import STEP_VERB, Category, PostStatus, Step
+from approvals.rules import chain, gates
+from approvals.rules.errors import GateBlocked, NotAllowed, Text
+from approvals.rules.gates import Finding
+from approvals.rules.org import Delegation, OrgChart, SourceAllowlist
+from approvals.rules.records import Clearance, ClearanceBasis, DecisionRecord, Outcome, PostState
+from approvals.rules.states import STEP_VERB, Category, PostStatus, Step
 from tests.conftest import Personas
 from tests.helpers import DAY, act, draft, laid_out, revision, through_reviewer
 
@@ -165,14 +165,14 @@ def test_an_empty_allowlist_allows_nothing() -> None:
 
 
 def test_a_proactive_disclosure_passes_the_classification_gate(org: OrgChart) -> None:
-    assert policy.gate_classification(laid_out(org)) == []
+    assert gates.gate_classification(laid_out(org)) == []
 
 
 @pytest.mark.parametrize("classification", ["on_request", "not_disclosed"])
 def test_a_post_not_classed_proactive_is_blocked_citing_art_13(org: OrgChart,
                                                                classification: str) -> None:
     state = laid_out(org, classification=classification)
-    finding = only(policy.gate_classification(state), "not_proactive")
+    finding = only(gates.gate_classification(state), "not_proactive")
     assert finding.blocking
     assert_cites(finding, "13")
     with pytest.raises(GateBlocked) as info:
@@ -188,7 +188,7 @@ def _repost(org: OrgChart, source: str | None) -> PostState:
 
 
 def test_a_repost_without_a_source_is_blocked(org: OrgChart) -> None:
-    finding = only(policy.gate_repost_source(_repost(org, None), org), "source_missing")
+    finding = only(gates.gate_repost_source(_repost(org, None), org), "source_missing")
     assert finding.blocking
     assert_cites(finding, "28")
 
@@ -197,7 +197,7 @@ def test_a_repost_without_a_source_is_blocked(org: OrgChart) -> None:
                                     "某某自媒体"])
 def test_a_repost_from_a_source_off_the_allowlist_is_blocked(org: OrgChart, source: str) -> None:
     state = through_reviewer(org, _repost(org, source))
-    finding = only(policy.gate_repost_source(state, org), "source_not_official")
+    finding = only(gates.gate_repost_source(state, org), "source_not_official")
     assert finding.blocking
     assert_cites(finding, "28")
     assert source in finding.text.zh
@@ -209,24 +209,24 @@ def test_a_repost_from_a_source_off_the_allowlist_is_blocked(org: OrgChart, sour
 def test_a_repost_from_an_official_channel_passes_and_can_be_signed(org: OrgChart,
                                                                     source: str) -> None:
     state = _repost(org, source)
-    assert policy.gate_repost_source(state, org) == []
+    assert gates.gate_repost_source(state, org) == []
     assert signed(org, state).status is PostStatus.SIGNED
 
 
 def test_a_post_that_is_not_a_repost_needs_no_source(org: OrgChart) -> None:
-    assert policy.gate_repost_source(laid_out(org), org) == []
+    assert gates.gate_repost_source(laid_out(org), org) == []
 
 
 def test_a_source_named_on_any_post_must_still_be_official(org: OrgChart) -> None:
     state = laid_out(org, revision(source="https://www.example.com/"))
     assert state.category is Category.PUBLICITY
-    assert codes(policy.gate_repost_source(state, org)) == {"source_not_official"}
+    assert codes(gates.gate_repost_source(state, org)) == {"source_not_official"}
 
 
 def test_a_source_delisted_after_signing_blocks_at_publish_time(org: OrgChart) -> None:
     state = signed(org, _repost(org, "应急管理部"))
     delisted = replace(org, sources=replace(org.sources, accounts=("新华社",)))
-    assert codes(policy.blocking(policy.evaluate(state, delisted))) == {"source_not_official"}
+    assert codes(gates.blocking(gates.evaluate(state, delisted))) == {"source_not_official"}
 
 
 # --- art. 15, 18, 26: nothing classified ------------------------------------------------------
@@ -236,7 +236,7 @@ def test_a_source_delisted_after_signing_blocks_at_publish_time(org: OrgChart) -
                                   "<p>本文为内部资料，注意保存</p>", "<p>【秘密】关于演练的通知</p>"])
 def test_a_classification_marking_blocks_citing_art_15_18_26(org: OrgChart, body: str) -> None:
     state = through_reviewer(org, laid_out(org, revision(body=body)))
-    findings = policy.gate_classified(state)
+    findings = gates.gate_classified(state)
     assert findings and all(f.code == "classified_marker" and f.blocking for f in findings)
     assert_cites(findings[0], "15,18,26")
     with pytest.raises(GateBlocked):
@@ -245,19 +245,19 @@ def test_a_classification_marking_blocks_citing_art_15_18_26(org: OrgChart, body
 
 def test_a_marking_in_the_title_blocks_too(org: OrgChart) -> None:
     state = laid_out(org, revision(title="【机密】关于演练的通知"))
-    finding = only(policy.gate_classified(state), "classified_marker")
+    finding = only(gates.gate_classified(state), "classified_marker")
     assert "标题" in finding.text.zh and "title" in finding.text.en
 
 
 def test_a_benign_mention_of_the_secrecy_law_only_asks_for_a_second_look(org: OrgChart) -> None:
     body = f"<p>依据{SECRECY_LAW}，我局开展保密教育。</p>"
     state = laid_out(org, revision(body=body))
-    finding = only(policy.gate_classified(state), "classified_mention")
+    finding = only(gates.gate_classified(state), "classified_mention")
     assert not finding.blocking
     assert_cites(finding, "18")
     done = signed(org, state)
     assert done.status is PostStatus.SIGNED
-    assert policy.blocking(policy.evaluate(done, org)) == []
+    assert gates.blocking(gates.evaluate(done, org)) == []
 
 
 # --- art. 16: personal data -------------------------------------------------------------------
@@ -274,7 +274,7 @@ def _with_pii(org: OrgChart, body: str = f"<p>联系人身份证号{ID_NUMBER}�
 def test_personal_data_blocks_citing_art_16_without_repeating_the_number(
         org: OrgChart, body: str, number: str) -> None:
     state = _with_pii(org, body)
-    finding = only(policy.gate_personal_data(state, org), "personal_data")
+    finding = only(gates.gate_personal_data(state, org), "personal_data")
     assert finding.blocking
     assert_cites(finding, "16")
     assert number not in finding.text.zh and number not in finding.text.en
@@ -288,7 +288,7 @@ def test_the_issuers_clearance_for_the_current_revision_lets_personal_data_throu
     state = chain.apply(state, chain.clear_pii(
         state, "wang_min", org, on=DAY, basis="consent", reason="本人书面同意公开",
         revision_hash=state.revision.content_hash))
-    finding = only(policy.gate_personal_data(state, org), "personal_data_cleared")
+    finding = only(gates.gate_personal_data(state, org), "personal_data_cleared")
     assert not finding.blocking
     assert_cites(finding, "16")
     assert "本人书面同意公开" in finding.text.zh
@@ -305,7 +305,7 @@ def _cleared(state: PostState, *, by: str = "wang_min", revision_hash: str | Non
 
 def test_a_clearance_for_another_revision_does_not_count(org: OrgChart) -> None:
     state = _cleared(_with_pii(org), revision_hash=revision(2, body="<p>旧版</p>").content_hash)
-    assert codes(policy.blocking(policy.gate_personal_data(state, org))) == {"personal_data"}
+    assert codes(gates.blocking(gates.gate_personal_data(state, org))) == {"personal_data"}
 
 
 @pytest.mark.parametrize("by", ["chen_gang", "zhou_jian", "zhao_xue", "mallory"])
@@ -315,14 +315,14 @@ def test_a_clearance_recorded_by_anyone_but_the_issuer_does_not_count(org: OrgCh
     with pytest.raises(NotAllowed):
         chain.clear_pii(state, by, org, on=DAY, basis="consent", reason="同意",
                         revision_hash=state.revision.content_hash)
-    assert codes(policy.blocking(policy.gate_personal_data(_cleared(state, by=by), org))) == {
+    assert codes(gates.blocking(gates.gate_personal_data(_cleared(state, by=by), org))) == {
         "personal_data"}
 
 
 def test_a_clearance_no_longer_counts_once_the_issuer_is_replaced(org: OrgChart) -> None:
     state = _cleared(_with_pii(org))
-    assert policy.blocking(policy.gate_personal_data(state, org)) == []
-    assert policy.blocking(policy.gate_personal_data(state, replace(org, issuer="zhou_jian")))
+    assert gates.blocking(gates.gate_personal_data(state, org)) == []
+    assert gates.blocking(gates.gate_personal_data(state, replace(org, issuer="zhou_jian")))
 
 
 def test_a_deputys_clearance_counts_only_inside_the_delegation(org: OrgChart) -> None:
@@ -330,10 +330,10 @@ def test_a_deputys_clearance_counts_only_inside_the_delegation(org: OrgChart) ->
         "sun_li", "wang_min", date(2026, 12, 7), date(2026, 12, 18), (Step.ISSUER,))))
     state = _with_pii(covered)
     inside = _cleared(state, by="sun_li", on_behalf_of="wang_min")
-    assert policy.blocking(policy.gate_personal_data(inside, covered)) == []
+    assert gates.blocking(gates.gate_personal_data(inside, covered)) == []
     outside = _cleared(state, by="sun_li", on_behalf_of="wang_min", on=date(2026, 12, 19))
-    assert policy.blocking(policy.gate_personal_data(outside, covered))
-    assert policy.blocking(policy.gate_personal_data(inside, org))  # no such delegation
+    assert gates.blocking(gates.gate_personal_data(outside, covered))
+    assert gates.blocking(gates.gate_personal_data(inside, org))  # no such delegation
 
 
 def test_a_new_revision_drops_the_clearance_and_personal_data_blocks_again(org: OrgChart) -> None:
@@ -341,18 +341,18 @@ def test_a_new_revision_drops_the_clearance_and_personal_data_blocks_again(org: 
     again = chain.apply(state, chain.new_revision(
         state, "he_jing", org, revision(2, body=f"<p>联系电话{MOBILE}</p>"), on=DAY))
     assert again.clearance is None
-    assert codes(policy.blocking(policy.gate_personal_data(again, org))) == {"personal_data"}
+    assert codes(gates.blocking(gates.gate_personal_data(again, org))) == {"personal_data"}
 
 
 # --- art. 25, 27, 28: drafter, reviewer and issuer recorded and entitled ----------------------
 
 
 def test_a_fully_signed_post_passes_every_gate(org: OrgChart) -> None:
-    assert policy.evaluate(signed(org), org) == []
+    assert gates.evaluate(signed(org), org) == []
 
 
 def test_every_step_without_an_approval_is_named(org: OrgChart) -> None:
-    findings = policy.gate_metadata(laid_out(org), org)
+    findings = gates.gate_metadata(laid_out(org), org)
     assert codes(findings) == {"drafter_confirm_missing", "dept_head_missing", "reviewer_missing",
                                "issuer_missing"}
     for finding in findings:
@@ -363,13 +363,13 @@ def test_every_step_without_an_approval_is_named(org: OrgChart) -> None:
 def test_a_request_for_changes_is_not_an_approval(org: OrgChart) -> None:
     state = act(act(laid_out(org), org, "confirm", "li_na"), org, "request_changes", "zhang_wei",
                 comment="人数有误")
-    assert "dept_head_missing" in codes(policy.gate_metadata(state, org))
+    assert "dept_head_missing" in codes(gates.gate_metadata(state, org))
 
 
 def test_a_drafter_outside_the_posts_department_is_blocked(org: OrgChart) -> None:
     state = with_decisions(laid_out(org, drafter="xu_fang"), (Step.DRAFTER_CONFIRM, "xu_fang"),
                            *FULL_CHAIN[1:])
-    finding = only(policy.gate_metadata(state, org), "drafter_not_in_department")
+    finding = only(gates.gate_metadata(state, org), "drafter_not_in_department")
     assert finding.blocking
     assert_cites(finding, "28")
     assert "徐芳" in finding.text.zh and "应急救援科" in finding.text.zh
@@ -378,13 +378,13 @@ def test_a_drafter_outside_the_posts_department_is_blocked(org: OrgChart) -> Non
 def test_a_drafter_who_left_the_department_blocks_a_signed_post(org: OrgChart) -> None:
     state = signed(org)
     moved = with_department(org, "jyk", members=("zhang_wei",))
-    assert codes(policy.blocking(policy.evaluate(state, moved))) == {"drafter_not_in_department"}
+    assert codes(gates.blocking(gates.evaluate(state, moved))) == {"drafter_not_in_department"}
 
 
 def test_a_drafter_not_in_the_org_chart_is_blocked(org: OrgChart) -> None:
     state = with_decisions(laid_out(org, drafter="mallory"), (Step.DRAFTER_CONFIRM, "mallory"),
                            *FULL_CHAIN[1:])
-    finding = only(policy.gate_metadata(state, org), "drafter_unknown")
+    finding = only(gates.gate_metadata(state, org), "drafter_unknown")
     assert finding.blocking
     assert_cites(finding, "28")
 
@@ -392,7 +392,7 @@ def test_a_drafter_not_in_the_org_chart_is_blocked(org: OrgChart) -> None:
 def test_a_reviewer_no_longer_entitled_after_a_reorganisation_blocks(org: OrgChart) -> None:
     state = signed(org)
     reorganised = with_department(org, "jyk", supervising_leader="sun_li")
-    finding = only(policy.gate_metadata(state, reorganised), "reviewer_not_entitled")
+    finding = only(gates.gate_metadata(state, reorganised), "reviewer_not_entitled")
     assert finding.blocking
     assert_cites(finding, "28")
     assert "陈刚" in finding.text.zh and "孙丽" in finding.text.zh
@@ -401,18 +401,18 @@ def test_a_reviewer_no_longer_entitled_after_a_reorganisation_blocks(org: OrgCha
 def test_a_department_head_no_longer_entitled_blocks(org: OrgChart) -> None:
     state = signed(org)
     reorganised = with_department(org, "jyk", head="huang_tao")
-    assert codes(policy.blocking(policy.evaluate(state, reorganised))) == {"dept_head_not_entitled"}
+    assert codes(gates.blocking(gates.evaluate(state, reorganised))) == {"dept_head_not_entitled"}
 
 
 def test_an_issuer_replaced_after_signing_blocks_until_the_new_one_re_signs(org: OrgChart) -> None:
     state = signed(org)
     replaced = replace(org, issuer="zhou_jian")
-    finding = only(policy.gate_metadata(state, replaced), "issuer_not_entitled")
+    finding = only(gates.gate_metadata(state, replaced), "issuer_not_entitled")
     assert finding.blocking
     assert_cites(finding, "28")
     held = replace(state, status=PostStatus.ON_HOLD)
     resigned = act(held, replaced, "sign", "zhou_jian")
-    assert policy.blocking(policy.evaluate(resigned, replaced)) == []
+    assert gates.blocking(gates.evaluate(resigned, replaced)) == []
 
 
 def test_a_deputy_decision_is_entitled_on_a_day_the_delegation_covers(org: OrgChart) -> None:
@@ -421,7 +421,7 @@ def test_a_deputy_decision_is_entitled_on_a_day_the_delegation_covers(org: OrgCh
         reviewed = act(state, org, "approve", "sun_li", on=day)
         assert reviewed.decision_for(Step.REVIEWER).on_behalf_of == "chen_gang"
         done = act(reviewed, org, "sign", "wang_min")
-        assert policy.gate_metadata(done, org) == []
+        assert gates.gate_metadata(done, org) == []
 
 
 @pytest.mark.parametrize("day", [date(2026, 12, 6), date(2026, 12, 19)])
@@ -431,7 +431,7 @@ def test_a_deputy_decision_outside_the_delegation_dates_is_not_entitled(org: Org
     deputy = decision(Step.REVIEWER, "sun_li", base, on=day, on_behalf_of="chen_gang")
     state = replace(base, decisions=tuple(deputy if d.step is Step.REVIEWER else d
                                           for d in base.decisions))
-    finding = only(policy.gate_metadata(state, org), "reviewer_not_entitled")
+    finding = only(gates.gate_metadata(state, org), "reviewer_not_entitled")
     assert finding.blocking
     assert "孙丽" in finding.text.zh
 
@@ -441,16 +441,16 @@ def test_a_deputy_decision_no_longer_entitled_once_the_delegation_is_removed(
     state = act(act(act(laid_out(org), org, "confirm", "li_na"), org, "approve", "zhang_wei"),
                 org, "approve", "sun_li")
     state = act(state, org, "sign", "wang_min")
-    assert policy.gate_metadata(state, org) == []
+    assert gates.gate_metadata(state, org) == []
     revoked = replace(org, delegations=())
-    assert codes(policy.gate_metadata(state, revoked)) == {"reviewer_not_entitled"}
+    assert codes(gates.gate_metadata(state, revoked)) == {"reviewer_not_entitled"}
 
 
 def test_a_delegation_for_one_step_does_not_cover_another(org: OrgChart) -> None:
     base = with_decisions(laid_out(org), *FULL_CHAIN)
     for_issuer = decision(Step.ISSUER, "sun_li", base, on_behalf_of="wang_min")
     state = replace(base, decisions=(*base.decisions[:3], for_issuer))
-    assert codes(policy.gate_metadata(state, org)) == {"issuer_not_entitled"}
+    assert codes(gates.gate_metadata(state, org)) == {"issuer_not_entitled"}
 
 
 @pytest.mark.parametrize(("dropped", "code"), [(Step.REVIEWER, "reviewer_not_in_chain"),
@@ -459,7 +459,7 @@ def test_a_chain_without_a_reviewer_or_an_issuer_step_cannot_publish(org: OrgCha
                                                                      code: str) -> None:
     steps = tuple(s for s in org.chain.steps if s is not dropped)
     short = replace(org, chain=replace(org.chain, steps=steps))
-    finding = only(policy.gate_metadata(with_decisions(laid_out(org), *FULL_CHAIN), short), code)
+    finding = only(gates.gate_metadata(with_decisions(laid_out(org), *FULL_CHAIN), short), code)
     assert finding.blocking
     assert_cites(finding, "28")
 
@@ -471,7 +471,7 @@ def test_one_person_in_two_steps_blocks(org: OrgChart) -> None:
     state = with_decisions(laid_out(org), (Step.DRAFTER_CONFIRM, "li_na"),
                            (Step.DEPT_HEAD, "zhang_wei"), (Step.REVIEWER, "zhang_wei"),
                            (Step.ISSUER, "wang_min"))
-    finding = only(policy.gate_four_eyes(state, org), "same_person_two_steps")
+    finding = only(gates.gate_four_eyes(state, org), "same_person_two_steps")
     assert finding.blocking
     assert_cites(finding, "28")
     assert "张伟" in finding.text.zh and "four-eyes" in finding.text.en
@@ -483,11 +483,11 @@ def test_one_person_in_two_steps_is_only_noted_where_configuration_allows_it(
     state = laid_out(lax, drafter="guo_qiang", department="bgs")
     state = act(act(state, lax, "confirm", "guo_qiang"), lax, "approve", "ma_lin")
     state = act(act(state, lax, "approve", "wang_min"), lax, "sign", "wang_min")
-    finding = only(policy.gate_four_eyes(state, lax), "same_person_two_steps")
+    finding = only(gates.gate_four_eyes(state, lax), "same_person_two_steps")
     assert not finding.blocking
     assert "配置允许" in finding.text.zh and "allowed by configuration" in finding.text.en
-    assert policy.blocking(policy.evaluate(state, lax)) == []
-    assert policy.gate_four_eyes(state, org)[0].blocking  # the same post under the strict chart
+    assert gates.blocking(gates.evaluate(state, lax)) == []
+    assert gates.gate_four_eyes(state, org)[0].blocking  # the same post under the strict chart
 
 
 def test_a_deputy_and_the_leader_they_stand_for_count_as_one_person(org: OrgChart) -> None:
@@ -495,13 +495,13 @@ def test_a_deputy_and_the_leader_they_stand_for_count_as_one_person(org: OrgChar
     base = with_decisions(laid_out(org), *FULL_CHAIN[:3], (Step.ISSUER, "chen_gang"))
     deputy = decision(Step.REVIEWER, "sun_li", base, on_behalf_of="chen_gang")
     state = replace(base, decisions=(*base.decisions[:2], deputy, base.decisions[3]))
-    assert "same_person_two_steps" in codes(policy.blocking(policy.gate_four_eyes(state, org)))
+    assert "same_person_two_steps" in codes(gates.blocking(gates.gate_four_eyes(state, org)))
 
 
 def test_the_drafter_approving_their_own_post_blocks(org: OrgChart) -> None:
     state = with_decisions(laid_out(org), *FULL_CHAIN[:1], (Step.DEPT_HEAD, "li_na"),
                            *FULL_CHAIN[2:])
-    finding = only(policy.gate_four_eyes(state, org), "self_approval")
+    finding = only(gates.gate_four_eyes(state, org), "self_approval")
     assert finding.blocking
     assert_cites(finding, "25,28")
     assert "李娜" in finding.text.zh
@@ -510,7 +510,7 @@ def test_the_drafter_approving_their_own_post_blocks(org: OrgChart) -> None:
 def test_the_maker_of_a_revision_approving_it_blocks(org: OrgChart) -> None:
     state = laid_out(org, revision(made_by="zhang_wei"))
     state = with_decisions(state, *FULL_CHAIN)
-    finding = only(policy.gate_four_eyes(state, org), "maker_approves")
+    finding = only(gates.gate_four_eyes(state, org), "maker_approves")
     assert finding.blocking
     assert_cites(finding, "25,27")
     assert "张伟" in finding.text.zh
@@ -521,7 +521,7 @@ def test_the_drafters_own_confirmation_is_not_self_approval(org: OrgChart) -> No
     state = chain.apply(state, chain.new_revision(state, "zhao_xue", org,
                                                   revision(made_by="zhao_xue"), on=DAY))
     state = act(state, org, "confirm", "zhao_xue")
-    assert policy.gate_four_eyes(state, org) == []
+    assert gates.gate_four_eyes(state, org) == []
 
 
 # --- every approval on the revision that would be published -----------------------------------
@@ -532,14 +532,14 @@ def test_an_approval_of_an_older_revision_blocks(org: OrgChart) -> None:
     old = revision(2, body="<p>旧版正文</p>").content_hash
     state = replace(state, decisions=(replace(state.decisions[0], revision_hash=old),
                                       *state.decisions[1:]))
-    finding = only(policy.gate_current_revision(state), "stale_approval")
+    finding = only(gates.gate_current_revision(state), "stale_approval")
     assert finding.blocking
     assert_cites(finding, "27")
     assert old[:12] in finding.text.zh
 
 
 def test_a_post_without_a_revision_cannot_pass(org: OrgChart) -> None:
-    finding = only(policy.gate_current_revision(draft()), "no_revision")
+    finding = only(gates.gate_current_revision(draft()), "no_revision")
     assert finding.blocking
     assert_cites(finding, "27")
 
@@ -549,7 +549,7 @@ def test_a_post_without_a_revision_cannot_pass(org: OrgChart) -> None:
 
 def test_a_finding_is_recorded_in_the_audit_log_with_its_article_and_both_languages(
         org: OrgChart) -> None:
-    finding = only(policy.gate_classification(laid_out(org, classification="on_request")),
+    finding = only(gates.gate_classification(laid_out(org, classification="on_request")),
                    "not_proactive")
     assert finding.as_dict() == {"code": "not_proactive", "article": "13", "blocking": True,
                                  "zh": finding.text.zh, "en": finding.text.en}
@@ -558,7 +558,7 @@ def test_a_finding_is_recorded_in_the_audit_log_with_its_article_and_both_langua
 def test_blocking_keeps_only_the_blocking_findings() -> None:
     warn = Finding("classified_mention", Text("提到", "mentions"), "18", blocking=False)
     stop = Finding("classified_marker", Text("密级", "marking"), "15,18,26")
-    assert policy.blocking([warn, stop, warn]) == [stop]
+    assert gates.blocking([warn, stop, warn]) == [stop]
 
 
 # --- who takes each step ------------------------------------------------------------------------
@@ -578,19 +578,19 @@ def test_each_department_resolves_its_chain_with_the_fallback_where_the_issuer_r
     expected = [(Step.DRAFTER_CONFIRM, drafter, False), (Step.DEPT_HEAD, head, False),
                 (Step.REVIEWER, reviewer, False), (Step.ISSUER, issuer, fallback)]
     for step, person, via_fallback in expected:
-        assignment = policy.resolve_assignee(state, step, org)
+        assignment = gates.resolve_assignee(state, step, org)
         assert (assignment.person, assignment.via_fallback, assignment.problem) == (
             person, via_fallback, None), step
         if via_fallback:
             assert assignment.usual == org.issuer
         state = act(state, org, STEP_VERB[step].value, person)
     assert state.status is PostStatus.SIGNED
-    assert policy.evaluate(state, org) == []
+    assert gates.evaluate(state, org) == []
 
 
 def test_a_department_head_drafting_hands_the_head_step_to_the_fallback(org: OrgChart) -> None:
     state = laid_out(org, drafter="zhang_wei")
-    assignment = policy.resolve_assignee(state, Step.DEPT_HEAD, org)
+    assignment = gates.resolve_assignee(state, Step.DEPT_HEAD, org)
     assert (assignment.person, assignment.usual, assignment.via_fallback) == (
         "zhou_jian", "zhang_wei", True)
 
@@ -599,7 +599,7 @@ def test_a_department_head_who_laid_out_the_revision_hands_the_head_step_on(org:
     state = draft(drafter="zhao_xue", department="fxk")
     state = chain.apply(state, chain.new_revision(state, "liu_yang", org,
                                                   revision(made_by="liu_yang"), on=DAY))
-    assert policy.resolve_assignee(state, Step.DEPT_HEAD, org).person == "zhou_jian"
+    assert gates.resolve_assignee(state, Step.DEPT_HEAD, org).person == "zhou_jian"
 
 
 def test_the_principal_leader_is_the_fallback_when_none_is_configured(org: OrgChart) -> None:
@@ -607,7 +607,7 @@ def test_the_principal_leader_is_the_fallback_when_none_is_configured(org: OrgCh
     state = act(act(act(laid_out(implicit, drafter="guo_qiang", department="bgs"), implicit,
                         "confirm", "guo_qiang"), implicit, "approve", "ma_lin"),
                 implicit, "approve", "wang_min")
-    assert policy.resolve_assignee(state, Step.ISSUER, implicit).person == "zhou_jian"
+    assert gates.resolve_assignee(state, Step.ISSUER, implicit).person == "zhou_jian"
 
 
 def test_with_no_fallback_at_all_the_step_has_no_one_and_says_what_to_configure(
@@ -616,7 +616,7 @@ def test_with_no_fallback_at_all_the_step_has_no_one_and_says_what_to_configure(
     state = act(act(act(laid_out(bare, drafter="guo_qiang", department="bgs"), bare,
                         "confirm", "guo_qiang"), bare, "approve", "ma_lin"),
                 bare, "approve", "wang_min")
-    assignment = policy.resolve_assignee(state, Step.ISSUER, bare)
+    assignment = gates.resolve_assignee(state, Step.ISSUER, bare)
     assert assignment.person is None and assignment.problem is not None
     assert "fallback" in assignment.problem.zh
     assert "allow_same_person_in_two_steps" in assignment.problem.en
@@ -629,7 +629,7 @@ def test_a_fallback_already_in_the_chain_leaves_the_step_with_no_one(org: OrgCha
                                                   revision(made_by="liu_yang"), on=DAY))
     state = act(act(act(state, org, "confirm", "zhao_xue"), org, "approve", "zhou_jian"),
                 org, "approve", "wang_min")
-    assignment = policy.resolve_assignee(state, Step.ISSUER, org)
+    assignment = gates.resolve_assignee(state, Step.ISSUER, org)
     assert assignment.person is None and assignment.problem is not None
 
 
@@ -639,7 +639,7 @@ def test_configuration_allowing_one_person_in_two_steps_keeps_the_usual_holder(
     state = act(act(act(laid_out(lax, drafter="guo_qiang", department="bgs"), lax,
                         "confirm", "guo_qiang"), lax, "approve", "ma_lin"), lax, "approve",
                 "wang_min")
-    assignment = policy.resolve_assignee(state, Step.ISSUER, lax)
+    assignment = gates.resolve_assignee(state, Step.ISSUER, lax)
     assert (assignment.person, assignment.same_person_allowed, assignment.via_fallback) == (
         "wang_min", True, False)
 
@@ -647,24 +647,24 @@ def test_configuration_allowing_one_person_in_two_steps_keeps_the_usual_holder(
 def test_configuration_never_lets_the_drafter_approve_their_own_post(org: OrgChart) -> None:
     lax = replace(org, chain=replace(org.chain, allow_same_person_in_two_steps=True))
     state = laid_out(lax, drafter="zhang_wei")
-    assert policy.resolve_assignee(state, Step.DEPT_HEAD, lax).person == "zhou_jian"
+    assert gates.resolve_assignee(state, Step.DEPT_HEAD, lax).person == "zhou_jian"
 
 
 def test_an_unknown_department_has_no_one_for_its_steps(org: OrgChart) -> None:
     state = laid_out(org, department="xyz")
     for step in (Step.DEPT_HEAD, Step.REVIEWER):
-        assignment = policy.resolve_assignee(state, step, org)
+        assignment = gates.resolve_assignee(state, step, org)
         assert assignment.person is None and assignment.problem is not None
         assert "xyz" in assignment.problem.zh
-    assert policy.resolve_assignee(state, Step.ISSUER, org).person == "wang_min"
+    assert gates.resolve_assignee(state, Step.ISSUER, org).person == "wang_min"
 
 
 def test_acting_for_names_the_leader_a_deputy_stands_in_for(org: OrgChart, who: Personas) -> None:
     state = act(act(laid_out(org), org, "confirm", who.drafter), org, "approve", who.head)
-    granted = policy.acting_for(state, Step.REVIEWER, who.deputy, org, DAY)
+    granted = gates.acting_for(state, Step.REVIEWER, who.deputy, org, DAY)
     assert granted is not None and granted[1] == who.leader
-    assert policy.acting_for(state, Step.REVIEWER, who.deputy, org, date(2026, 12, 19)) is None
-    assert policy.acting_for(state, Step.REVIEWER, who.leader, org, DAY)[1] is None
+    assert gates.acting_for(state, Step.REVIEWER, who.deputy, org, date(2026, 12, 19)) is None
+    assert gates.acting_for(state, Step.REVIEWER, who.leader, org, DAY)[1] is None
     for outsider in who.outsiders:
-        assert policy.acting_for(state, Step.REVIEWER, outsider, org, DAY) is None
+        assert gates.acting_for(state, Step.REVIEWER, outsider, org, DAY) is None
 

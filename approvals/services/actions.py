@@ -14,10 +14,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from approvals import audit, chain, content, policy
-from approvals import models as m
-from approvals.deadlines import due_date
-from approvals.errors import (
+from approvals.rules import chain, content, gates
+from approvals.rules.deadlines import due_date
+from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
     InvalidInput,
@@ -25,8 +24,8 @@ from approvals.errors import (
     SignoffError,
     Text,
 )
-from approvals.org import OrgChart
-from approvals.records import (
+from approvals.rules.org import OrgChart
+from approvals.rules.records import (
     Clearance,
     ClearanceBasis,
     DecisionRecord,
@@ -34,14 +33,16 @@ from approvals.records import (
     PostState,
     RevisionInfo,
 )
-from approvals.revisions import (
+from approvals.rules.revisions import (
     AUTHOR_MAX,
     CONTENT_MAX_CHARS,
     DIGEST_MAX,
     TITLE_MAX,
     RevisionContent,
 )
-from approvals.states import Action, Category, Classification, PostStatus, Step
+from approvals.rules.states import Action, Category, Classification, PostStatus, Step
+from approvals.store import audit
+from approvals.store import models as m
 
 Enqueue = Callable[[int], None]
 E = TypeVar("E")
@@ -75,7 +76,7 @@ class ActOutcome:
     step: Step | None
     on_behalf_of: str | None
     revision_number: int
-    findings: tuple[policy.Finding, ...] = ()
+    findings: tuple[gates.Finding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class PostView:
     state: PostState
     revision: m.Revision | None
     step: Step | None
-    assignee: policy.Assignment | None
-    findings: list[policy.Finding] = field(default_factory=list)
+    assignee: gates.Assignment | None
+    findings: list[gates.Finding] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     preview_url: str | None = None  # the WeChat draft's temporary link for this revision
 
@@ -444,8 +445,8 @@ class Service:
                 m.Revision.post_id == post.id, m.Revision.number == post.revision_number)
             ).one_or_none()
             step = chain.current_step(state, self.org)
-            assignee = policy.resolve_assignee(state, step, self.org) if step else None
-            findings = policy.evaluate(state, self.org) if state.revision else []
+            assignee = gates.resolve_assignee(state, step, self.org) if step else None
+            findings = gates.evaluate(state, self.org) if state.revision else []
             preview = None
             if revision is not None:
                 preview = s.scalar(select(m.Publication.preview_url).where(

@@ -7,7 +7,7 @@ import html
 import nh3
 from markdown_it import MarkdownIt
 
-from approvals.errors import InvalidInput, Text
+from approvals.rules.errors import InvalidInput, Text
 
 FORMATS = ("text", "markdown", "html")
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from approvals.revisions import RevisionContent
-from approvals.states import Category, Classification, PostStatus, Step
+from approvals.rules.revisions import RevisionContent
+from approvals.rules.states import Category, Classification, PostStatus, Step
 
 
 class Outcome(StrEnum):

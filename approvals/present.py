@@ -6,11 +6,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from approvals.errors import Text
-from approvals.org import OrgChart
-from approvals.policy import Finding
-from approvals.services import PostView, TimelineEntry
-from approvals.states import (
+from approvals.rules.errors import Text
+from approvals.rules.gates import Finding
+from approvals.rules.org import OrgChart
+from approvals.rules.states import (
     ACTION_LABEL,
     CATEGORY_LABEL,
     CLASSIFICATION_LABEL,
@@ -22,6 +21,7 @@ from approvals.states import (
     PostStatus,
     Step,
 )
+from approvals.services.actions import PostView, TimelineEntry
 
 EVENT_LABEL = {
     "post.created": Text("提交稿件", "handed in the material"),

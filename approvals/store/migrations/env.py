@@ -1,12 +1,12 @@
-"""Alembic environment: runs migrations on the engine handed in by approvals.db."""
+"""Alembic environment: runs migrations on the engine handed in by approvals.store.db."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Engine
 
-from approvals.db import create_db_engine
-from approvals.models import Base
+from approvals.store.db import create_db_engine
+from approvals.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,7 +16,7 @@ def run_migrations_online() -> None:
     """Run migrations on the engine in config.attributes (or SIGNOFF settings' database)."""
     engine: Engine | None = config.attributes.get("engine")
     if engine is None:
-        from approvals.settings import load_settings
+        from approvals.config.settings import load_settings
 
         engine = create_db_engine(load_settings().database_url)
     with engine.connect() as connection:

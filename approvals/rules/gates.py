@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from approvals import scan
-from approvals.errors import Text
-from approvals.org import OrgChart
-from approvals.records import Outcome, PostState
-from approvals.states import STEP_LABEL, Classification, Step
+from approvals.rules import scan
+from approvals.rules.errors import Text
+from approvals.rules.org import OrgChart
+from approvals.rules.records import Outcome, PostState
+from approvals.rules.states import STEP_LABEL, Classification, Step
 
 
 @dataclass(frozen=True)
