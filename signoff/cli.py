@@ -8,15 +8,16 @@ import mimetypes
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from approvals import present as render
-from approvals.config.orgfile import check_org, load_org, read_toml
+from approvals import present
+from approvals.bootstrap import Core
+from approvals.config.orgfile import check_org, read_toml
 from approvals.config.settings import Settings, load_settings
 from approvals.rules.errors import (
     ConfigError,
@@ -29,9 +30,9 @@ from approvals.rules.errors import (
     Text,
     normalize_language,
 )
-from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, PostStatus
-from approvals.services.actions import RevisionInput, Service
+from approvals.services import Service
 from approvals.store import db
+from approvals.views import RevisionInput, ScheduleInput
 
 EXIT_CODES: dict[type[SignoffError], int] = {
     InvalidInput: 2, ConfigError: 2, NotAllowed: 3, InvalidTransition: 4, GateBlocked: 5,
@@ -42,13 +43,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Ctx:
-    """Per-invocation state: the language and lazily built settings and service."""
+    """Per-invocation state: the language and lazily built settings and core."""
 
     def __init__(self, lang: str | None, config: str | None) -> None:
         self.lang_override = normalize_language(lang) if lang else None
         self.config = config
         self._settings: Settings | None = None
-        self._service: Service | None = None
+        self._core: Core | None = None
 
     @property
     def settings(self) -> Settings:
@@ -60,8 +61,8 @@ class Ctx:
         """--lang, else the acting person's language, else the configured language."""
         if self.lang_override:
             return self.lang_override
-        if person and self._service is not None:
-            p = self._service.org.find_person(person)
+        if person and self._core is not None:
+            p = self._core.org.find_person(person)
             if p is not None:
                 return normalize_language(p.language)
         try:
@@ -69,14 +70,17 @@ class Ctx:
         except ConfigError:
             return "zh-CN"
 
+    def core(self) -> Core:
+        """The core, built once per command, handing its outbox to the queue after each commit."""
+        if self._core is None:
+            from signoff.wiring import build_core
+
+            self._core = build_core(self.settings)
+        return self._core
+
     def service(self) -> Service:
-        if self._service is None:
-            s = self.settings
-            org = load_org(s.org_file)
-            engine = db.create_db_engine(s.database_url)
-            db.require_current_schema(engine)
-            self._service = Service(db.session_factory(engine), org, zone=s.zone)
-        return self._service
+        """The façade every command calls."""
+        return self.core().service
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -282,10 +286,9 @@ def post_show(obj: Ctx, post_id: int, as_person: str | None) -> None:
     """Show a post: status, open step, gates now, and its timeline."""
     svc = obj.service()
     view = svc.view(post_id)
-    allowed = svc.allowed_actions(post_id, as_person) if as_person else None
-    click.echo(render.post_view(view, svc.org, svc.zone, obj.lang(as_person), allowed,
-                                svc.org.find_person(as_person).key if as_person
-                                and svc.org.find_person(as_person) else None))
+    person = svc.person(as_person) if as_person else None
+    allowed = svc.allowed_actions(post_id, person) if person else None
+    click.echo(present.post_view(view, svc.org, svc.zone, obj.lang(as_person), allowed, person))
 
 
 @post.command("list")
@@ -301,8 +304,7 @@ def post_list(obj: Ctx, status: str | None, include_archived: bool) -> None:
     if not posts:
         click.echo("no posts" if lang == "en" else "没有稿件")
     for p in posts:
-        label = STATUS_LABEL[PostStatus(p.status)].get(lang)
-        click.echo(f"#{p.id:<5} {label:<10} {p.due_on}  {svc.org.name_of(p.drafter):<6} {p.title}")
+        click.echo(present.post_line(p, svc.org, lang))
 
 
 # --- act ----------------------------------------------------------------------------------------
@@ -319,36 +321,51 @@ def post_list(obj: Ctx, status: str | None, include_archived: bool) -> None:
 @click.option("--title", default=None, help="new_revision: the laid-out title.")
 @click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="new_revision: the laid-out body.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default="html")
-@click.option("--author", default=None)
-@click.option("--digest", default="")
-@click.option("--source", "repost_source", default=None)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default="html",
+              help="new_revision: the body file's format (default html).")
+@click.option("--author", default=None, help="new_revision: the article's author line.")
+@click.option("--digest", default="", help="new_revision: the article's digest (摘要).")
+@click.option("--source", "repost_source", default=None,
+              help="new_revision: the repost's source (URL or official account).")
+@click.option("--at", "at", default=None,
+              help="schedule: local time to publish (YYYY-MM-DDTHH:MM); omit for once signed.")
+@click.option("--mode", type=click.Choice(["publish", "mass_send"]), default=None,
+              help="schedule: publish (发布) or mass_send (群发 to all followers).")
 @click.pass_obj
 @handled
 def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
         revision_hash: str | None, basis: str | None, title: str | None, body_file: Path | None,
-        fmt: str, author: str | None, digest: str, repost_source: str | None) -> None:
+        fmt: str, author: str | None, digest: str, repost_source: str | None, at: str | None,
+        mode: str | None) -> None:
     """Take ACTION on a post: confirm, approve, sign, request_changes, reject, withdraw,
-    new_revision, resubmit, clear_pii, retry."""
+    new_revision, resubmit, clear_pii, retry, schedule."""
     svc = obj.service()
-    revision = None
+    revision = schedule = None
     if action == "new_revision":
         revision = RevisionInput(
             title=title, body=body_file.read_text(encoding="utf-8") if body_file else None,
             body_format=fmt, author=author, digest=digest, repost_source=repost_source)
+    if action == "schedule":
+        schedule = ScheduleInput(_parse_time(at, svc), mode)
     out = svc.act(post_id, action, as_person, comment=comment, revision_hash=revision_hash,
-                  revision=revision, basis=basis)
+                  revision=revision, basis=basis, schedule=schedule)
     lang = obj.lang(as_person)
-    done = ACTION_LABEL[out.action].get(lang)
-    status = STATUS_LABEL[out.status_after].get(lang)
-    extra = ""
-    if out.on_behalf_of:
-        name = svc.org.name_of(out.on_behalf_of)
-        extra = f" (for {name})" if lang == "en" else f"（代{name}签）"
-    click.echo(f"post #{post_id}: {done}{extra} → {status}" if lang == "en"
-               else f"稿件 #{post_id}：{done}{extra} → {status}")
-    for line in render.findings_lines([f for f in out.findings if not f.blocking], lang):
+    done = present.outcome_text(out, svc.org, svc.zone, lang)
+    click.echo(f"post #{post_id}: {done}" if lang == "en" else f"稿件 #{post_id}：{done}")
+    for line in present.findings_lines([f for f in out.findings if not f.blocking], lang):
         click.echo(line)
+
+
+def _parse_time(value: str | None, svc: Service) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM。",
+                                "Invalid time “{v}”; use YYYY-MM-DDTHH:MM.").format(v=value)
+                           ) from None
+    return when.replace(tzinfo=svc.zone) if when.tzinfo is None else when
 
 
 # --- audit --------------------------------------------------------------------------------------
@@ -389,26 +406,34 @@ def audit_verify(obj: Ctx) -> None:
 @click.pass_obj
 @handled
 def post_schedule(obj: Ctx, post_id: int, as_person: str, at: str | None, mode: str | None) -> None:
-    """Set, change or clear when (and how) a post is published."""
-    from datetime import datetime
-
-    from approvals.services.publishing import Publishing
-
+    """Set, change or clear when (and how) a post is published (the `schedule` action)."""
     svc = obj.service()
-    when = None
-    if at is not None:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM。",
-                                    "Invalid time “{v}”; use YYYY-MM-DDTHH:MM.").format(v=at)) from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=svc.zone)
-    key = svc.org.find_person(as_person).key if svc.org.find_person(as_person) else as_person
-    Publishing(svc).schedule(post_id, key, at=when, mode=mode)
+    out = svc.act(post_id, "schedule", as_person, schedule=ScheduleInput(_parse_time(at, svc), mode))
     lang = obj.lang(as_person)
-    shown = when.isoformat(timespec="minutes") if when else ("once signed" if lang == "en" else "签发后立即")
-    click.echo(f"post #{post_id}: publish {shown}" if lang == "en" else f"稿件 #{post_id}：发布时间 {shown}")
+    done = present.outcome_text(out, svc.org, svc.zone, lang)
+    click.echo(f"post #{post_id}: {done}" if lang == "en" else f"稿件 #{post_id}：{done}")
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+@main.command("notifications")
+@click.option("--person", default=None, help="Only what this person (key or name) was told.")
+@click.option("--post", "post_id", type=int, default=None, help="Only notifications about this post.")
+@click.pass_obj
+@handled
+def notifications_cmd(obj: Ctx, person: str | None, post_id: int | None) -> None:
+    """The notification outbox: who was told what, through which channel, delivered or not."""
+    svc = obj.service()
+    lang = obj.lang(person)
+    rows = svc.notifications_for(person=person, post_id=post_id)
+    if not rows:
+        click.echo("no notifications" if lang == "en" else "没有通知")
+    for n in rows:
+        click.echo(present.notification_line(n, svc.org, svc.zone, lang))
+
+
+# --- the worker ---------------------------------------------------------------------------------
 
 
 @main.command("worker")

@@ -1,22 +1,30 @@
-"""`signoff demo`: a scripted chain on a temporary SQLite database, printed as it happens."""
+"""`signoff demo`: a scripted chain on a temporary SQLite database, printed as it happens.
+
+The demo runs the real wiring: the WeChat simulator, a Redis (real when one answers, else an
+embedded one), the core with its queue hand-off, and an RQ worker that publishes the posts and
+delivers every chain notification through the log channel.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
 
-from approvals import present as render
+from approvals import present
+from approvals.bootstrap import Core
 from approvals.config.orgfile import load_org
+from approvals.config.settings import Settings
 from approvals.rules.errors import SignoffError, Text
-from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, PostStatus
-from approvals.services.actions import RevisionInput, Service
+from approvals.rules.states import ACTION_LABEL, STATUS_LABEL
 from approvals.store import db
+from approvals.views import DeliveryState, RevisionInput
 from signoff.paths import example_org_file
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -49,6 +57,33 @@ class Clock:
         self.now += timedelta(minutes=minutes)
 
 
+@contextmanager
+def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None]) -> Iterator[Core]:
+    """The simulator, a Redis and the core wired to them, on a fresh SQLite database."""
+    from signoff.embedded import some_redis
+    from signoff.sims.wechat import SimConfig, WeChatSim
+    from signoff.wiring import build_core
+
+    url = f"sqlite:///{tmp / 'demo.db'}"
+    engine = db.create_db_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    sim_config = SimConfig(publish_delay_seconds=0.3)
+    with WeChatSim(sim_config) as sim, some_redis("redis://127.0.0.1:6379/0") as (redis_url, embedded):
+        say(f"微信模拟器：{sim.base_url}；Redis：{redis_url}{'（内置）' if embedded else ''}",
+            f"WeChat simulator: {sim.base_url}; Redis: {redis_url}{' (embedded)' if embedded else ''}")
+        settings = Settings(database_url=url, redis_url=redis_url, org_file=example_org_file(),
+                            wechat_api_base=sim.base_url, wechat_appid=sim_config.appid,
+                            wechat_secret=sim_config.secret, publish_poll_seconds=20,
+                            queue_name=f"signoff-demo-{os.getpid()}",
+                            notify_log_file=tmp / "notifications.log")
+        core = build_core(settings, org=load_org(example_org_file()), clock=clock)
+        try:
+            yield core
+        finally:
+            core.close()
+
+
 def run_demo(lang: str = "zh-CN") -> int:
     """Run the scripted chain; returns the process exit code."""
     en = lang == "en"
@@ -57,140 +92,138 @@ def run_demo(lang: str = "zh-CN") -> int:
         click.echo(en_text if en else zh)
 
     with tempfile.TemporaryDirectory(prefix="signoff-demo-") as tmp:
-        engine = db.create_db_engine(f"sqlite:///{Path(tmp) / 'demo.db'}")
-        db.upgrade(engine)
-        org = load_org(example_org_file())
         clock = Clock(START)
-        queued: list[int] = []
-        svc = Service(db.session_factory(engine), org, zone=ZONE, clock=clock,
-                      enqueue=queued.append)
-        say(f"== signoff 演示：{org.unit_name} 微信公众号发布审批（演示时间 {START:%Y-%m-%d}）",
-            f"== signoff demo: {org.unit_name}'s official-account approval chain "
-            f"(demo date {START:%Y-%m-%d})")
+        with demo_world(Path(tmp), clock, say) as core:
+            return _script(core, clock, lang, say)
 
-        def step(actor: str, action: str, minutes: int = 7, **kw: object) -> None:
-            clock.tick(minutes)
-            out = svc.act(pid, action, actor, **kw)  # type: ignore[arg-type]
-            who = org.name_of(org.find_person(actor).key)  # type: ignore[union-attr]
-            extra = ""
-            if out.on_behalf_of:
-                extra = (f" (for {org.name_of(out.on_behalf_of)})" if en
-                         else f"（代{org.name_of(out.on_behalf_of)}签）")
-            click.echo(f"  ✔ {who}: {ACTION_LABEL[out.action].get(lang)}{extra}"
-                       f" → {STATUS_LABEL[out.status_after].get(lang)}")
 
-        def refused(actor: str, action: str, **kw: object) -> None:
-            clock.tick(2)
-            try:
-                svc.act(pid, action, actor, **kw)  # type: ignore[arg-type]
-            except SignoffError as exc:
-                who = org.name_of(actor) if actor in org.people else actor
-                click.echo(f"  ✘ {who}: {ACTION_LABEL.get(action, Text(action, action)).get(lang)}"  # type: ignore[call-overload]
-                           f" — {exc.message(lang)}")
-            else:  # pragma: no cover - the demo script is wrong if this happens
-                raise AssertionError(f"{actor} {action} should have been refused")
+def _script(core: Core, clock: Clock, lang: str, say: Callable[[str, str], None]) -> int:
+    en = lang == "en"
+    svc, org = core.service, core.org
+    say(f"== signoff 演示：{org.unit_name} 微信公众号发布审批（演示时间 {START:%Y-%m-%d}）",
+        f"== signoff demo: {org.unit_name}'s official-account approval chain "
+        f"(demo date {START:%Y-%m-%d})")
+    pid = 0
 
-        def current_hash() -> str:
-            rev = svc.view(pid).revision
-            assert rev is not None
-            return rev.content_hash
+    def step(actor: str, action: str, minutes: int = 7, **kw: object) -> None:
+        clock.tick(minutes)
+        out = svc.act(pid, action, actor, **kw)  # type: ignore[arg-type]
+        who = org.name_of(svc.person(actor))
+        click.echo(f"  ✔ {who}: {present.outcome_text(out, org, core.zone, lang)}")
 
-        # --- post 1: a work-publicity post from 应急救援科 --------------------------------------
-        say("\n— 稿件一：应急救援科的工作宣传稿", "\n— Post 1: work publicity from the rescue section")
-        pid = svc.create_post(drafter="li_na", title="我局开展冬季防汛防台应急演练", body=BODY_V1,
-                              category="publicity", formed_on=START.date() - timedelta(days=1))
-        click.echo(f"  ✔ {org.name_of('li_na')}: " + ("handed in the material" if en else "提交素材"))
-        step("he_jing", "new_revision", comment="按公众号样式排版")
-        rev1 = current_hash()
-        step("li_na", "confirm", revision_hash=rev1)
-        step("zhang_wei", "request_changes", revision_hash=rev1,
-             comment="第二段参演人数有误，应为150人")
-        step("he_jing", "new_revision", comment="已改正参演人数",
-             revision=RevisionInput(body=BODY_V2, body_format="text"))
-        rev2 = current_hash()
-        step("li_na", "confirm", revision_hash=rev2)
-        say("  （张伟在旧预览上点了“同意”：）", "  (Zhang Wei taps Approve on the old preview:)")
-        refused("zhang_wei", "approve", revision_hash=rev1)
-        step("zhang_wei", "approve", revision_hash=rev2)
-        say("  （其他科室的徐芳试图审核：）", "  (Xu Fang from another section tries to approve:)")
-        refused("xu_fang", "approve", revision_hash=rev2)
-        say("  （分管领导陈刚出差，孙丽按委托代签：）",
-            "  (The supervising leader Chen Gang is away; Sun Li signs for him by delegation:)")
-        step("sun_li", "approve", revision_hash=rev2)
-        step("wang_min", "sign", revision_hash=rev2, minutes=20)
-        first = pid
+    def refused(actor: str, action: str, **kw: object) -> None:
+        clock.tick(2)
+        try:
+            svc.act(pid, action, actor, **kw)  # type: ignore[arg-type]
+        except SignoffError as exc:
+            who = org.name_of(actor) if actor in org.people else actor
+            click.echo(f"  ✘ {who}: {ACTION_LABEL.get(action, Text(action, action)).get(lang)}"  # type: ignore[call-overload]
+                       f" — {exc.message(lang)}")
+        else:  # pragma: no cover - the demo script is wrong if this happens
+            raise AssertionError(f"{actor} {action} should have been refused")
 
-        # --- post 2: an 办公室 notice with a mobile number (art. 16) ---------------------------
-        say("\n— 稿件二：办公室的通知，含个人手机号（第十六条）",
-            "\n— Post 2: an office notice carrying a mobile number (art. 16)")
-        say("  （办公室的分管领导即签发人，签发环节按三审不同人原则转主要领导）",
-            "  (The office's supervising leader is the issuer, so sign-off goes to the principal "
-            "leader: four eyes)")
-        clock.tick(30)
-        pid = svc.create_post(drafter="guo_qiang", title="关于设立防汛防台临时咨询专线的通知",
-                              body=NOTICE, category="notice", formed_on=START.date())
-        click.echo(f"  ✔ {org.name_of('guo_qiang')}: " + ("handed in the material" if en
-                                                         else "提交素材"))
-        step("he_jing", "new_revision")
-        h = current_hash()
-        step("guo_qiang", "confirm", revision_hash=h)
-        step("ma_lin", "approve", revision_hash=h)
-        step("wang_min", "approve", revision_hash=h)
-        refused("zhou_jian", "sign", revision_hash=h)
-        step("zhou_jian", "clear_pii", revision_hash=h, basis="consent",
-             comment="联系人郭强书面同意公开其工作手机号，用于群众咨询")
-        step("zhou_jian", "sign", revision_hash=h)
+    def current_hash() -> str:
+        rev = svc.view(pid).revision
+        assert rev is not None
+        return rev.content_hash
 
-        # --- publishing: the RQ worker publishes both posts on the bundled WeChat simulator ---
-        say("\n— 发布：RQ 工作进程在微信公众号模拟器上发布",
-            "\n— Publishing: an RQ worker publishes to the bundled WeChat simulator")
-        published = publish_all(svc, Path(tmp), say)
-        for post_id in (first, pid):
-            post = svc.view(post_id).post
-            click.echo(f"  #{post_id} {STATUS_LABEL[PostStatus(post.status)].get(lang)}  "
-                       f"{post.article_url or ''}")
+    # --- post 1: a work-publicity post from 应急救援科 --------------------------------------
+    say("\n— 稿件一：应急救援科的工作宣传稿", "\n— Post 1: work publicity from the rescue section")
+    pid = svc.create_post(drafter="li_na", title="我局开展冬季防汛防台应急演练", body=BODY_V1,
+                          category="publicity", formed_on=START.date() - timedelta(days=1))
+    click.echo(f"  ✔ {org.name_of('li_na')}: " + ("handed in the material" if en else "提交素材"))
+    step("he_jing", "new_revision", comment="按公众号样式排版")
+    rev1 = current_hash()
+    step("li_na", "confirm", revision_hash=rev1)
+    step("zhang_wei", "request_changes", revision_hash=rev1,
+         comment="第二段参演人数有误，应为150人")
+    step("he_jing", "new_revision", comment="已改正参演人数",
+         revision=RevisionInput(body=BODY_V2, body_format="text"))
+    rev2 = current_hash()
+    step("li_na", "confirm", revision_hash=rev2)
+    say("  （张伟在旧预览上点了“同意”：）", "  (Zhang Wei taps Approve on the old preview:)")
+    refused("zhang_wei", "approve", revision_hash=rev1)
+    step("zhang_wei", "approve", revision_hash=rev2)
+    say("  （其他科室的徐芳试图审核：）", "  (Xu Fang from another section tries to approve:)")
+    refused("xu_fang", "approve", revision_hash=rev2)
+    say("  （分管领导陈刚出差，孙丽按委托代签：）",
+        "  (The supervising leader Chen Gang is away; Sun Li signs for him by delegation:)")
+    step("sun_li", "approve", revision_hash=rev2)
+    step("wang_min", "sign", revision_hash=rev2, minutes=20)
+    first = pid
 
-        # --- timelines and the audit log ------------------------------------------------------
-        for post_id in (first, pid):
-            click.echo("")
-            click.echo(render.post_view(svc.view(post_id), org, ZONE, lang))
-        report = svc.verify_audit()
+    # --- post 2: an 办公室 notice with a mobile number (art. 16) ---------------------------
+    say("\n— 稿件二：办公室的通知，含个人手机号（第十六条）",
+        "\n— Post 2: an office notice carrying a mobile number (art. 16)")
+    say("  （办公室的分管领导即签发人，签发环节按三审不同人原则转主要领导）",
+        "  (The office's supervising leader is the issuer, so sign-off goes to the principal "
+        "leader: four eyes)")
+    clock.tick(30)
+    pid = svc.create_post(drafter="guo_qiang", title="关于设立防汛防台临时咨询专线的通知",
+                          body=NOTICE, category="notice", formed_on=START.date())
+    click.echo(f"  ✔ {org.name_of('guo_qiang')}: " + ("handed in the material" if en
+                                                     else "提交素材"))
+    step("he_jing", "new_revision")
+    h = current_hash()
+    step("guo_qiang", "confirm", revision_hash=h)
+    step("ma_lin", "approve", revision_hash=h)
+    step("wang_min", "approve", revision_hash=h)
+    refused("zhou_jian", "sign", revision_hash=h)
+    step("zhou_jian", "clear_pii", revision_hash=h, basis="consent",
+         comment="联系人郭强书面同意公开其工作手机号，用于群众咨询")
+    step("zhou_jian", "sign", revision_hash=h)
+
+    # --- publishing: the RQ worker publishes both posts and delivers every notification ------
+    say("\n— 发布与通知：RQ 工作进程在微信公众号模拟器上发布，并通过日志渠道送达每条审批通知",
+        "\n— Publishing and notifications: an RQ worker publishes to the WeChat simulator and "
+        "delivers every chain notification through the log channel")
+    run_worker(core)
+    for post_id in (first, pid):
+        post = svc.view(post_id).post
+        click.echo(f"  #{post_id} {STATUS_LABEL[post.status].get(lang)}  {post.article_url or ''}")
+
+    # --- timelines, notifications and the audit log ------------------------------------------
+    for post_id in (first, pid):
         click.echo("")
-        say(f"审计日志：{report.rows} 条记录，哈希链{'完整' if report.ok else '已损坏'}，"
-            f"链头 {report.head_hash[:16]}…",
-            f"audit log: {report.rows} rows, hash chain {'intact' if report.ok else 'BROKEN'}, "
-            f"head {report.head_hash[:16]}…")
-        engine.dispose()
-        return 0 if report.ok and queued == [first, pid] and published == 2 else 1
+        click.echo(present.post_view(svc.view(post_id), org, core.zone, lang))
+    click.echo("")
+    say(f"通知（signoff notifications --post {first}）：",
+        f"notifications (signoff notifications --post {first}):")
+    notes = svc.notifications_for(post_id=first)
+    for n in notes:
+        click.echo("  " + present.notification_line(n, org, core.zone, lang))
+    everything = svc.notifications_for()
+    undelivered = [n for n in everything if n.state is not DeliveryState.DELIVERED]
+    report = svc.verify_audit()
+    click.echo("")
+    say(f"审计日志：{report.rows} 条记录，哈希链{'完整' if report.ok else '已损坏'}，"
+        f"链头 {report.head_hash[:16]}…；通知 {len(everything)} 条，未送达 {len(undelivered)} 条",
+        f"audit log: {report.rows} rows, hash chain {'intact' if report.ok else 'BROKEN'}, "
+        f"head {report.head_hash[:16]}…; {len(everything)} notifications, "
+        f"{len(undelivered)} undelivered")
+    published = [p for p in (first, pid) if svc.view(p).post.article_url]
+    return 0 if report.ok and len(published) == 2 and notes and not undelivered else 1
 
 
-def publish_all(svc: Service, tmp: Path, say: Callable[[str, str], None]) -> int:
-    """Dispatch the outbox and run an RQ worker in burst mode against the simulator."""
+def run_worker(core: Core) -> None:
+    """An RQ worker in burst mode over the demo's queue, with the demo's core installed."""
     from rq import SimpleWorker
 
-    from approvals.config.settings import Settings
-    from signoff.embedded import some_redis
-    from signoff.sims.wechat import SimConfig, WeChatSim
     from worker.context import build_context, install
-    from worker.dispatch import Dispatcher
 
-    sim_config = SimConfig(publish_delay_seconds=0.3)
-    with WeChatSim(sim_config) as sim, some_redis("redis://127.0.0.1:6379/0") as (url, embedded):
-        say(f"  微信模拟器：{sim.base_url}；Redis：{url}{'（内置）' if embedded else ''}",
-            f"  WeChat simulator: {sim.base_url}; Redis: {url}{' (embedded)' if embedded else ''}")
-        settings = Settings(database_url=f"sqlite:///{tmp / 'demo.db'}", redis_url=url,
-                            wechat_api_base=sim.base_url, wechat_appid=sim_config.appid,
-                            wechat_secret=sim_config.secret,
-                            queue_name=f"signoff-demo-{os.getpid()}", publish_poll_seconds=20)
-        ctx = build_context(settings, service=svc)
-        install(ctx)
-        try:
-            Dispatcher(ctx.publishing, ctx.queue, settings).reconcile()
-            SimpleWorker([ctx.queue], connection=ctx.redis, serializer=ctx.queue.serializer
-                         ).work(burst=True, logging_level="WARNING")
-            ctx.queue.delete(delete_jobs=True)
-        finally:
-            install(None)
-            ctx.redis.close()
-        return len(sim.control.published())
-
+    ctx = build_context(core.settings, core=core)
+    install(ctx)
+    name = ctx.queue.name
+    try:
+        ctx.dispatcher().reconcile()  # anything a hand-off missed
+        SimpleWorker([ctx.queue], connection=ctx.redis, serializer=ctx.queue.serializer,
+                     name=f"{name}-worker").work(burst=True, logging_level="WARNING")
+    finally:
+        install(None)
+        # The demo leaves nothing behind in a Redis it borrowed: its queue, jobs and worker.
+        for pattern in (f"*{name}*", f"signoff:wechat:{ctx.settings.wechat_appid}*"):
+            for key in ctx.redis.scan_iter(pattern):
+                ctx.redis.delete(key)
+        ctx.redis.srem("rq:queues", f"rq:queue:{name}")
+        ctx.redis.srem("rq:workers", f"rq:worker:{name}-worker")
+        ctx.redis.close()

@@ -17,19 +17,15 @@ log = logging.getLogger("signoff.worker")
 def reconcile_once(settings: Settings) -> dict[str, int]:
     """One reconciler pass with this process's worker context."""
     from worker.context import build_context
-    from worker.dispatch import Dispatcher
 
-    ctx = build_context(settings)
-    return Dispatcher(ctx.publishing, ctx.queue, settings).reconcile().as_dict()
+    return build_context(settings).dispatcher().reconcile().as_dict()
 
 
 def reconcile_loop(settings: Settings, every: float | None) -> None:
     """A pass now, and then every `every` seconds until interrupted."""
     from worker.context import build_context
-    from worker.dispatch import Dispatcher
 
-    ctx = build_context(settings)
-    dispatcher = Dispatcher(ctx.publishing, ctx.queue, settings)
+    dispatcher = build_context(settings).dispatcher()
     while True:
         try:
             print(f"reconcile: {dispatcher.reconcile().as_dict()}", flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,11 +19,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, text
 
+from approvals.bootstrap import Core, bootstrap
 from approvals.config.orgfile import load_org
+from approvals.config.settings import Settings
 from approvals.rules.org import OrgChart
-from approvals.services.actions import Service
+from approvals.services import Service
 from approvals.store import db
 from approvals.store.models import Base
+from approvals.views import Handoff, OutboxKind
 from signoff.embedded import embedded_redis, redis_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,12 +141,34 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     eng.dispose()
 
 
+class HandedOff(list[Handoff]):
+    """The queue hand-off as the core sees it, recording what each commit handed over."""
+
+    def __call__(self, items: Sequence[Handoff]) -> None:
+        self.extend(items)
+
+    def of(self, kind: OutboxKind) -> list[Handoff]:
+        """The items of one kind, in hand-off order."""
+        return [h for h in self if h.kind is kind]
+
+
 @pytest.fixture
-def service(engine: Engine, org: OrgChart, clock: Clock) -> Service:
-    queued: list[int] = []
-    svc = Service(db.session_factory(engine), org, zone=ZONE, clock=clock, enqueue=queued.append)
-    svc.queued = queued  # type: ignore[attr-defined]
-    return svc
+def handed_off() -> HandedOff:
+    return HandedOff()
+
+
+@pytest.fixture
+def core(engine: Engine, org: OrgChart, clock: Clock, handed_off: HandedOff) -> Core:
+    """The core as bootstrap builds it, on the test database, with a recording queue hand-off."""
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False),
+                        org_file=EXAMPLE_ORG)
+    return bootstrap(settings, engine=engine, org=org, clock=clock,
+                     enqueue=lambda _core: handed_off)
+
+
+@pytest.fixture
+def service(core: Core) -> Service:
+    return core.service
 
 
 # --- Redis --------------------------------------------------------------------------------------

@@ -2,57 +2,96 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from approvals.config.orgfile import load_org
+from approvals.bootstrap import Core, bootstrap
 from approvals.config.settings import Settings, load_settings
-from approvals.services.actions import Service
-from approvals.services.publishing import Publishing
-from approvals.store import db
+from approvals.rules.org import OrgChart
+from approvals.services import Channel
+from approvals.services.base import Enqueue
+from approvals.views import Handoff
+from worker.channels import LogChannel
 from worker.client import SignoffWeChatClient
+from worker.dispatch import Dispatcher
 from worker.publisher import Publisher
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @dataclass
 class WorkerContext:
-    """Settings, storage, queue and the WeChat client of one worker process."""
+    """The core, the queue, the WeChat client and the notification channels of one process."""
 
-    settings: Settings
-    service: Service
-    publishing: Publishing
+    core: Core
     redis: Redis
     queue: Queue
     client: SignoffWeChatClient
+    channels: dict[str, Channel]
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the core was built from."""
+        return self.core.settings
 
     def publisher(self) -> Publisher:
         """A publisher with this process's client and the configured lease and polling."""
-        return Publisher(self.publishing, self.client,
+        return Publisher(self.core.publishing, self.client,
                          lease_seconds=self.settings.publish_lease_seconds,
                          poll_seconds=self.settings.publish_poll_seconds)
 
-
-def build_context(settings: Settings, service: Service | None = None) -> WorkerContext:
-    """Wire the worker's dependencies from settings (and an existing service, if given)."""
-    if service is None:
-        engine = db.create_db_engine(settings.database_url)
-        service = Service(db.session_factory(engine), load_org(settings.org_file),
-                          zone=settings.zone)
-    redis = Redis.from_url(settings.redis_url)
-    secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else ""
-    client = SignoffWeChatClient(settings.wechat_appid, secret, api_base=settings.wechat_api_base,
-                                 redis=redis, timeout=settings.wechat_timeout_seconds)
-    return WorkerContext(settings, service, Publishing(service), redis,
-                         make_queue(redis, settings.queue_name), client)
+    def dispatcher(self) -> Dispatcher:
+        """The reconciler (and hand-off) over this process's core and queue."""
+        return Dispatcher(self.core, self.queue)
 
 
 def make_queue(redis: Redis, name: str) -> Queue:
-    """The publishing queue; jobs carry only ids, as JSON."""
+    """The signoff queue; jobs carry only ids, as JSON."""
     return Queue(name, connection=redis, serializer=JSONSerializer)
+
+
+def rq_handoff(redis: Redis, queue_name: str) -> Callable[[Core], Enqueue]:
+    """The core's queue hand-off: outbox items go onto RQ right after their commit."""
+
+    def make(core: Core) -> Enqueue:
+        dispatcher = Dispatcher(core, make_queue(redis, queue_name))
+
+        def enqueue(items: Sequence[Handoff]) -> None:
+            dispatcher(items)
+
+        return enqueue
+
+    return make
+
+
+def build_core(settings: Settings, *, redis: Redis | None = None, engine: Engine | None = None,
+               org: OrgChart | None = None, clock: Callable[[], datetime] | None = None,
+               check_schema: bool = True) -> Core:
+    """The core for `settings`, handing every committed outbox item to RQ at once."""
+    # A hand-off must not hang a command when Redis is away: the reconciler catches up later.
+    redis = redis or Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    return bootstrap(settings, engine=engine, org=org, clock=clock, check_schema=check_schema,
+                     enqueue=rq_handoff(redis, settings.queue_name))
+
+
+def build_context(settings: Settings, core: Core | None = None) -> WorkerContext:
+    """Wire the worker's dependencies from settings (around an existing core, if given)."""
+    redis = Redis.from_url(settings.redis_url)
+    if core is None:
+        core = build_core(settings, redis=redis)
+    secret = settings.wechat_secret.get_secret_value() if settings.wechat_secret else ""
+    client = SignoffWeChatClient(settings.wechat_appid, secret, api_base=settings.wechat_api_base,
+                                 redis=redis, timeout=settings.wechat_timeout_seconds)
+    channels: dict[str, Channel] = {"log": LogChannel(settings.notify_log_file)}
+    return WorkerContext(core, redis, make_queue(redis, settings.queue_name), client, channels)
 
 
 _installed: WorkerContext | None = None

@@ -1,9 +1,17 @@
-"""The dispatcher and reconciler: the database's intents onto the queue, whatever Redis forgot."""
+"""The outbox onto the queue: at once after each commit (the hand-off), and again by the reconciler
+for whatever a hand-off missed or Redis forgot.
+
+Both paths go through `Dispatcher._enqueue`, with job ids that carry the queue's name, the item and
+how many times it was enqueued, enqueued with `unique=True`: a hand-off and a reconciler pass
+racing for the same item make one job.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -13,14 +21,23 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
+from approvals.bootstrap import Core
 from approvals.config.settings import Settings
-from approvals.services.publishing import Publishing
-from approvals.store.models import PublishIntent
+from approvals.rules.states import IntentState
+from approvals.views import Handoff, OutboxKind, Pending
+
+log = logging.getLogger("signoff.dispatch")
 
 LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFERRED}
 # A scheduled job this long overdue has no live scheduler to move it to the queue.
 STALL_SECONDS = 15.0
 MAX_PREVIEW_TRIES = 3
+# A delivery job is short (its timeout is NOTIFY_TIMEOUT_SECONDS): one started this long ago died
+# with its worker.
+NOTIFY_TIMEOUT_SECONDS = 60
+NOTIFY_STALE_SECONDS = 2 * NOTIFY_TIMEOUT_SECONDS
+# The job that delivers each notification channel's messages.
+DELIVERY_JOBS = {"log": "worker.jobs.deliver_notification"}
 
 
 @dataclass
@@ -43,12 +60,27 @@ def _utc(at: datetime) -> datetime:
 
 
 class Dispatcher:
-    """Reads pending intents from the database and makes sure each has one live job."""
+    """Makes sure each pending outbox item has one live job."""
 
-    def __init__(self, publishing: Publishing, queue: Queue, settings: Settings) -> None:
-        self.publishing = publishing
+    def __init__(self, core: Core, queue: Queue, settings: Settings | None = None) -> None:
+        self.core = core
         self.queue = queue
-        self.settings = settings
+        self.settings = settings or core.settings
+
+    # --- the hand-off: right after a commit ------------------------------------------------------
+
+    def __call__(self, items: Sequence[Handoff]) -> None:
+        """Enqueue (or cancel the jobs of) the items a transaction just committed."""
+        for item in items:
+            if item.cancel:
+                self._cancel(self.core.publishing.job_id_of(item.id))
+                continue
+            pending = (self.core.notifications.get_pending(item.id) if item.kind is OutboxKind.NOTIFY
+                       else self.core.publishing.get_pending(item.id))
+            if pending is not None:
+                self._enqueue(pending, Report())
+
+    # --- the reconciler: a safety net, every few seconds ----------------------------------------
 
     def _job(self, job_id: str | None) -> Job | None:
         if job_id is None:
@@ -60,7 +92,7 @@ class Dispatcher:
             return None
 
     def reconcile(self) -> Report:
-        """One pass: enqueue new intents, re-enqueue lost or dead ones, cancel withdrawn ones."""
+        """One pass: enqueue new items, re-enqueue lost or dead ones, cancel withdrawn ones."""
         # One pass at a time across every worker host.
         lock = self.queue.connection.lock(f"signoff:reconcile:{self.queue.name}", timeout=60,
                                           blocking_timeout=30)
@@ -74,73 +106,94 @@ class Dispatcher:
 
     def _pass(self) -> Report:
         report = Report()
-        stuck = set(self.publishing.stuck_posts())
+        stuck = set(self.core.publishing.stuck_posts())
         scheduled = ScheduledJobRegistry(queue=self.queue)
         now = datetime.now(UTC)
-        for intent in self.publishing.pending_intents():
-            job = self._job(intent.job_id)
+        items = [*self.core.publishing.pending(), *self.core.notifications.pending()]
+        for item in items:
+            job = self._job(item.job_id)
             status = job.get_status(refresh=False) if job is not None else None
-            # Started by a worker that died (its lease ran out), or waiting on a scheduler that
-            # died holding the queue's scheduler lock (a retry long overdue): both need a new job.
-            dead = status == JobStatus.STARTED and intent.post_id in stuck
+            # Started by a worker that died (its lease ran out, or a delivery far past its
+            # timeout), or waiting on a scheduler that died holding the queue's scheduler lock (a
+            # retry long overdue): each needs a new job.
+            dead = False
+            if status == JobStatus.STARTED and job is not None:
+                if item.kind is OutboxKind.NOTIFY:
+                    started = job.started_at
+                    dead = started is not None and \
+                        (now - _utc(started)).total_seconds() > NOTIFY_STALE_SECONDS
+                else:
+                    dead = item.post_id in stuck
             if status == JobStatus.SCHEDULED and job is not None:
                 try:
                     when = scheduled.get_scheduled_time(job)
                 except NoSuchJobError:  # the scheduler moved it to the queue a moment ago
                     when = None
                 dead = when is not None and (now - _utc(when)).total_seconds() > STALL_SECONDS
-            if intent.kind == "preview" and intent.enqueue_count >= MAX_PREVIEW_TRIES and (
+            if item.kind is OutboxKind.PREVIEW and item.enqueue_count >= MAX_PREVIEW_TRIES and (
                     job is None or status not in LIVE):
                 # A preview that keeps failing is not worth more quota; the publish job will
                 # make the draft itself.
-                self.publishing.finish_preview(intent.post_id, intent.revision_hash, "cancelled")
+                assert item.revision_hash is not None
+                self.core.publishing.finish_preview(item.post_id, item.revision_hash,
+                                                    IntentState.CANCELLED)
                 continue
             if job is not None and status in LIVE and not dead:
                 report.alive += 1
                 continue
-            if intent.job_id is not None:
+            if item.job_id is not None:
                 report.requeued += 1  # Redis lost it, it failed, or its worker died
-            self._enqueue(intent, report)
+            self._enqueue(item, report)
         report.cancelled = self._cancel_withdrawn()
         return report
 
-    def _enqueue(self, intent: PublishIntent, report: Report) -> None:
-        kind = "publish" if intent.kind == "publish" else "preview"
+    def _enqueue(self, item: Pending, report: Report) -> None:
         # Job ids are global to the Redis server: the queue's name keeps deployments apart.
         prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
-        job_id = f"{prefix}-{kind}-{intent.post_id}-{intent.id}-{intent.enqueue_count + 1}"
-        if intent.kind == "publish":
-            func, args = "worker.jobs.publish_post", (intent.post_id, intent.id)
+        job_id = f"{prefix}-{item.kind.value}-{item.post_id}-{item.id}-{item.enqueue_count + 1}"
+        timeout = int(self.settings.publish_poll_seconds) + 300
+        if item.kind is OutboxKind.PUBLISH:
+            func, args = "worker.jobs.publish_post", (item.post_id, item.id)
             retry = Retry(max=self.settings.publish_retries,
                           interval=self.settings.publish_retry_seconds)
-        else:
-            func, args = "worker.jobs.prepare_preview", (intent.post_id, intent.revision_hash)
+        elif item.kind is OutboxKind.PREVIEW:
+            func, args = "worker.jobs.prepare_preview", (item.post_id, item.revision_hash)
             retry = Retry(max=3, interval=[2, 10, 30])
-        options = {"job_id": job_id, "retry": retry, "result_ttl": 86400,
-                   "failure_ttl": 7 * 86400,
-                   "job_timeout": int(self.settings.publish_poll_seconds) + 300}
-        due = intent.due_at
+        else:
+            func = DELIVERY_JOBS.get(item.channel, "")
+            if not func:
+                log.warning("no delivery job for channel %r (notification %d)", item.channel,
+                            item.id)
+                return
+            # Delivery records its own retries (a channel may say when to try again).
+            args, retry, timeout = (item.id,), None, NOTIFY_TIMEOUT_SECONDS
         try:
-            if due > self.publishing.service.now():
+            if item.due_at > self.core.deps.now():
                 # enqueue_at ignores unique= in RQ 2.12: create the job, then schedule it uniquely.
                 job = self.queue.create_job(func, args=args, job_id=job_id, retry=retry,
-                                            timeout=options["job_timeout"], result_ttl=86400,
+                                            timeout=timeout, result_ttl=86400,
                                             failure_ttl=7 * 86400)
-                self.queue.schedule_job(job, due, unique=True)
+                self.queue.schedule_job(job, item.due_at, unique=True)
                 report.scheduled += 1
             else:
-                self.queue.enqueue(func, *args, unique=True, **options)
+                self.queue.enqueue(func, *args, job_id=job_id, retry=retry, job_timeout=timeout,
+                                   result_ttl=86400, failure_ttl=7 * 86400, unique=True)
                 report.enqueued += 1
         except DuplicateJobError:
-            return  # another reconciler enqueued this very id a moment ago
-        self.publishing.mark_enqueued(intent.id, job_id)
+            return  # the hand-off or another reconciler enqueued this very id a moment ago
+        if item.kind is OutboxKind.NOTIFY:
+            self.core.notifications.mark_enqueued(item.id, job_id)
+        else:
+            self.core.publishing.mark_enqueued(item.id, job_id)
+
+    def _cancel(self, job_id: str | None) -> bool:
+        job = self._job(job_id)
+        if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED,
+                                                                 JobStatus.SCHEDULED):
+            job.cancel()
+            return True
+        return False
 
     def _cancel_withdrawn(self) -> int:
-        cancelled = 0
-        for job_id in self.publishing.recently_cancelled_job_ids():
-            job = self._job(job_id)
-            if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED,
-                                                                     JobStatus.SCHEDULED):
-                job.cancel()
-                cancelled += 1
-        return cancelled
+        return sum(self._cancel(job_id)
+                   for job_id in self.core.publishing.recently_cancelled_job_ids())

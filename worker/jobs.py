@@ -7,7 +7,7 @@ import socket
 
 from rq import get_current_job
 
-from approvals.rules.errors import Text
+from approvals.rules.states import IntentState
 from worker.context import context
 from worker.errors import PublishError
 from worker.publisher import DRAFT_GET
@@ -31,33 +31,37 @@ def publish_post(post_id: int, intent_id: int | None = None) -> str:
 def prepare_preview(post_id: int, revision_hash: str) -> str:
     """Create the WeChat draft of a new revision and keep its temporary preview link."""
     ctx = context()
-    snap = ctx.publishing.preview_snapshot(post_id, revision_hash)
+    publishing = ctx.core.publishing
+    snap = publishing.preview_snapshot(post_id, revision_hash)
     if snap is None:
-        ctx.publishing.finish_preview(post_id, revision_hash)
+        publishing.finish_preview(post_id, revision_hash)
         return "skipped (no longer a revision under review)"
     publisher = ctx.publisher()
     try:
         media_id = publisher.ensure_draft(snap)
         draft = publisher.call(DRAFT_GET, ctx.client.draft.get, media_id)
     except PublishError as err:
-        ctx.publishing.record(post_id, revision_hash, last_error=err.text.en)
+        publishing.record_error(post_id, revision_hash, err.text.en)
         if err.permanent:  # e.g. an image WeChat refuses: retrying only burns quota
-            ctx.publishing.finish_preview(post_id, revision_hash, "cancelled")
+            publishing.finish_preview(post_id, revision_hash, IntentState.CANCELLED)
             return f"failed ({err.text.en})"
         raise
     items = draft.get("news_item") or [{}]
     url = items[0].get("url")
-    ctx.publishing.record(post_id, revision_hash, preview_url=url)
-    ctx.publishing.finish_preview(post_id, revision_hash)
+    publishing.record_preview_url(post_id, revision_hash, url)
+    publishing.finish_preview(post_id, revision_hash)
     return url or ""
 
 
-def reconcile() -> dict[str, int]:
-    """Put due intents on the queue and re-enqueue anything Redis lost (a periodic job too)."""
-    from worker.dispatch import Dispatcher
-
+def deliver_notification(notification_id: int) -> str:
+    """Deliver one chain notification through its channel (at least once)."""
     ctx = context()
-    return Dispatcher(ctx.publishing, ctx.queue, ctx.settings).reconcile().as_dict()
+    return ctx.core.notifications.deliver(notification_id, ctx.channels)
 
 
-__all__ = ["PublishError", "Text", "prepare_preview", "publish_post", "reconcile"]
+def reconcile() -> dict[str, int]:
+    """Put due outbox items on the queue and re-enqueue anything Redis lost."""
+    return context().dispatcher().reconcile().as_dict()
+
+
+__all__ = ["deliver_notification", "prepare_preview", "publish_post", "reconcile"]

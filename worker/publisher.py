@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -13,7 +12,8 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from approvals.rules.errors import Text
-from approvals.services.publishing import Publishing, Snapshot
+from approvals.services import Publishing
+from approvals.views import PublicationIds, PublishMode, Snapshot
 from worker.client import SignoffWeChatClient
 from worker.covers import default_cover
 from worker.errors import PublishError, from_network, from_wechat
@@ -65,7 +65,7 @@ class Publisher:
             return "held" if claim.held else f"skipped ({claim.reason})"
         snap = claim.snapshot
         try:
-            if snap.mode == "mass_send":
+            if snap.mode is PublishMode.MASS_SEND:
                 url, article_id, detail = self._mass_send(snap, worker)
             else:
                 url, article_id, detail = self._freepublish(snap, worker)
@@ -76,7 +76,7 @@ class Publisher:
                 Text(f"发布时出现意外错误：{type(exc).__name__}: {exc}",
                      f"unexpected error while publishing: {type(exc).__name__}: {exc}"),
                 permanent=False)
-            self.publishing.record(post_id, snap.revision_hash, last_error=err.text.en)
+            self.publishing.record_error(post_id, snap.revision_hash, err.text.en)
             if err.permanent or final_attempt:
                 self.publishing.mark_failed(post_id, worker, err.text)
                 return "failed"
@@ -112,13 +112,13 @@ class Publisher:
                 else default_cover()
             # Bytes, not a file object: a retried upload must send the bytes again.
             thumb = self.call(UPLOAD_COVER, self.client.material.add, "image", cover)["media_id"]
-            self.publishing.record(pid, h, thumb_media_id=thumb)
-        images: dict[str, str] = json.loads(pub.images or "{}")
+            self.publishing.record_cover(pid, h, thumb)
+        images = dict(pub.images)
         for sha, asset in snap.images.items():
             if sha not in images:
                 images[sha] = self.call(UPLOAD_IMAGE, self.client.media.upload_image,
                                          (asset.filename, asset.data, asset.mime))
-                self.publishing.record(pid, h, images=images)
+                self.publishing.record_images(pid, h, images)
                 if worker is not None:
                     self._keep(snap, worker)
         if worker is not None:
@@ -133,12 +133,12 @@ class Publisher:
         }
         if pub.draft_media_id is None:
             media_id = self.call(DRAFT_ADD, self.client.draft.add, [article])["media_id"]
-            self.publishing.record(pid, h, draft_media_id=media_id, content_sha256=digest)
+            self.publishing.record_draft(pid, h, media_id, digest)
             return str(media_id)
         if pub.content_sha256 != digest:
             # The preview draft of this revision, brought up to date with the final footer.
             self.call(DRAFT_UPDATE, self.client.draft.update, pub.draft_media_id, 0, article)
-            self.publishing.record(pid, h, content_sha256=digest)
+            self.publishing.record_draft_content(pid, h, digest)
         return pub.draft_media_id
 
     def _freepublish(self, snap: Snapshot, worker: str) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -155,10 +155,10 @@ class Publisher:
                 if found is not None:
                     return found
             self._keep(snap, worker)
-            self.publishing.record(pid, h, submit_started_at=self.publishing.service.now())
+            self.publishing.record_submit_started(pid, h)
             res = self.call(SUBMIT, self.client.freepublish.submit, media_id)
             publish_id = str(res["publish_id"])
-            self.publishing.record(pid, h, publish_id=publish_id)
+            self.publishing.record_publish_id(pid, h, publish_id)
         def check() -> tuple[str | None, str | None, dict[str, Any]] | None:
             res = self.call(POLL, self.client.freepublish.get, publish_id)
             status = int(res.get("publish_status", 1))
@@ -166,7 +166,7 @@ class Publisher:
                 items = res.get("article_detail", {}).get("item") or []
                 url = items[0]["article_url"] if items else None
                 article_id = str(res.get("article_id") or "") or None
-                self.publishing.record(pid, h, article_id=article_id, article_url=url)
+                self.publishing.record_article(pid, h, article_id, url)
                 return url, article_id, {"publish_id": publish_id}
             if status in PUBLISH_STATUS:
                 why = PUBLISH_STATUS[status]
@@ -203,14 +203,15 @@ class Publisher:
             raise from_network(exc, DRAFT_GET) from exc
         return True
 
-    def _uncertain_submission(self, snap: Snapshot, pub: Any, media_id: str
+    def _uncertain_submission(self, snap: Snapshot, pub: PublicationIds, media_id: str
                               ) -> tuple[str | None, str | None, dict[str, Any]] | None:
         """The article if the earlier submission went through; None when it is safe to submit."""
         started = pub.submit_started_at  # aware UTC, as every stored time
+        assert started is not None
         found = self._find_published(snap, started)
         if found is not None:
             return found
-        waited = (self.publishing.service.now() - started).total_seconds()
+        waited = (self.publishing.deps.now() - started).total_seconds()
         if waited < self.poll_seconds:
             # It may still be publishing: look again later rather than risk a second article.
             raise PublishError(Text("此前的发布提交结果尚不确定，稍后再核对（请勿手工重复发布）",
@@ -237,8 +238,7 @@ class Publisher:
             for news in item.get("content", {}).get("news_item", []):
                 if news.get("title") == snap.title and news.get("author", "") == snap.author:
                     url = news.get("url")
-                    self.publishing.record(snap.post_id, snap.revision_hash,
-                                           article_id=item.get("article_id"), article_url=url)
+                    self.publishing.record_article(snap.post_id, snap.revision_hash, item.get("article_id"), url)
                     return url, item.get("article_id"), {"recovered": True}
         return None
 
@@ -251,10 +251,10 @@ class Publisher:
                 # A send with our clientmsgid went out (it used the draft up) before the msg_id
                 # was saved: send again from a fresh draft with the same clientmsgid, and WeChat
                 # answers 45065 with the first send's msg_id instead of sending twice.
-                self.publishing.record(pid, h, draft_media_id=None, content_sha256=None)
+                self.publishing.record_draft(pid, h, None, None)
             media_id = self.ensure_draft(snap, worker)
             cid = pub.clientmsgid or clientmsgid(pid, h, pub.attempt)
-            self.publishing.record(pid, h, clientmsgid=cid)
+            self.publishing.record_clientmsgid(pid, h, cid)
             self._keep(snap, worker)
             try:
                 res = self.client.message.send_mass_article(media_id, is_to_all=True,
@@ -267,7 +267,7 @@ class Publisher:
             except requests.RequestException as exc:
                 raise from_network(exc, MASS_SEND) from exc
             msg_id = str(res["msg_id"])
-            self.publishing.record(pid, h, msg_id=msg_id)
+            self.publishing.record_msg_id(pid, h, msg_id)
 
         def check() -> tuple[str | None, str | None, dict[str, Any]] | None:
             status = self.call(MASS_GET, self.client.message.get_mass, msg_id).get("msg_status")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 
 from approvals.config.orgfile import Problem, pydantic_problems, read_toml
 from approvals.rules.errors import ConfigError, Text
+from approvals.rules.notices import CHANNELS
 
 ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     publish_retries: int = 5
     publish_retry_seconds: list[int] = [2, 5, 15, 30, 60]  # backoff between transient failures
     reconcile_every_seconds: float = 30.0
+    # Chain notifications (they cannot be switched off; these choose how they travel).
+    notify_channels: list[str] = ["log"]
+    notify_log_file: Path | None = None  # the log channel appends JSON lines here (else: the log)
 
     @field_validator("database_url")
     @classmethod
@@ -63,6 +67,17 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"not a Redis URL (redis://host:port/db): {value!r}")
         return value
+
+    @field_validator("notify_channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(CHANNELS)}")
+        if not value:
+            raise ValueError("chain notifications cannot be switched off: name at least one channel")
+        return list(dict.fromkeys(value))
 
     @field_validator("timezone")
     @classmethod

@@ -1,22 +1,22 @@
-"""The approval chain as pure functions: what a person may do, and what each verb does."""
+"""The approval chain's verbs as pure functions: each checks, decides and returns a Result."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from approvals.rules import gates
+from approvals.rules.assign import Assignment
 from approvals.rules.errors import (
-    AlreadyDecided,
     GateBlocked,
     InvalidInput,
     InvalidTransition,
-    NotAllowed,
     StaleRevision,
     Text,
 )
-from approvals.rules.gates import Assignment, Finding
+from approvals.rules.gates import Finding
 from approvals.rules.org import OrgChart
+from approvals.rules.permits import not_allowed, permit
 from approvals.rules.records import (
     Clearance,
     ClearanceBasis,
@@ -25,22 +25,21 @@ from approvals.rules.records import (
     PostState,
     RevisionInfo,
 )
-from approvals.rules.states import (
-    ACTION_LABEL,
-    STATUS_LABEL,
-    STEP_LABEL,
-    STEP_VERB,
-    SYSTEM_ACTIONS,
-    Action,
-    PostStatus,
-    Step,
-    next_status,
-)
+from approvals.rules.states import ACTION_LABEL, Action, PostStatus, PublishMode, Step, advance
 
-PERSON_ACTIONS = tuple(a for a in Action if a not in SYSTEM_ACTIONS)
 DECISION_ACTIONS = frozenset({Action.CONFIRM, Action.APPROVE, Action.SIGN,
                               Action.REQUEST_CHANGES, Action.REJECT})
 COMMENT_REQUIRED = frozenset({Action.REQUEST_CHANGES, Action.REJECT, Action.RESUBMIT})
+# A time typed a moment ago ("now") is not refused as past.
+SCHEDULE_GRACE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When and how a post goes out: `at` None means as soon as it is signed."""
+
+    at: datetime | None
+    mode: PublishMode
 
 
 @dataclass(frozen=True)
@@ -59,168 +58,11 @@ class Result:
     findings: tuple[Finding, ...] = ()
     assignment: Assignment | None = None
     comment: str = ""
-
-
-@dataclass(frozen=True)
-class Permit:
-    """Why an action is allowed: the step it completes and for whom (代签)."""
-
-    step: Step | None = None
-    on_behalf_of: str | None = None
-    assignment: Assignment | None = None
-
-
-def current_step(state: PostState, org: OrgChart) -> Step | None:
-    """The first step of the chain not yet approved in this run (None outside review)."""
-    if state.status is not PostStatus.IN_REVIEW:
-        return None
-    done = state.approved_steps()
-    return next((s for s in org.chain.steps if s not in done), None)
-
-
-def _name(org: OrgChart, key: str) -> str:
-    return org.name_of(key)
+    schedule: Schedule | None = None
 
 
 def _check_transition(state: PostState, action: Action) -> PostStatus:
-    after = next_status(state.status, action)
-    if after is None:
-        raise InvalidTransition(
-            Text("稿件当前状态为“{s}”，不能执行“{a}”。",
-                 "The post is “{s_en}”; “{a_en}” does not apply.")
-            .format(s=STATUS_LABEL[state.status].zh, s_en=STATUS_LABEL[state.status].en,
-                    a=ACTION_LABEL[action].zh, a_en=ACTION_LABEL[action].en)
-        )
-    return after
-
-
-def _not_allowed(org: OrgChart, actor: str, action: Action, why: Text | None = None) -> NotAllowed:
-    who = _name(org, actor) if actor in org.people else actor
-    base = Text("{p}无权对本稿执行“{a}”。", "{p} may not “{a_en}” this post.").format(
-        p=who, a=ACTION_LABEL[action].zh, a_en=ACTION_LABEL[action].en)
-    if why is not None:
-        base = Text(base.zh + why.zh, base.en + " " + why.en)
-    return NotAllowed(base)
-
-
-def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date) -> Permit:
-    """Check state and entitlement for `action` by `actor` on day `on`.
-
-    Raises:
-        InvalidTransition: the action does not apply in the post's status.
-        AlreadyDecided: the actor already took the step this action belongs to.
-        NotAllowed: the actor is not entitled to the action.
-    """
-    if action in SYSTEM_ACTIONS:
-        raise _not_allowed(org, actor, action, Text("该操作仅由发布程序执行。",
-                                                    "Only the publishing worker does that."))
-    _check_transition(state, action)
-    if actor not in org.people:
-        raise _not_allowed(org, actor, action, Text("此人不在组织架构中。",
-                                                    "They are not in the org chart."))
-    if action in (Action.CONFIRM, Action.APPROVE, Action.SIGN, Action.REQUEST_CHANGES,
-                  Action.REJECT, Action.CLEAR_PII):
-        return _permit_step(state, action, actor, org, on)
-    if action is Action.WITHDRAW:
-        if state.status in (PostStatus.SIGNED, PostStatus.ON_HOLD, PostStatus.FAILED):
-            # A signed post waiting for its time: the admin or the issuer may withdraw it.
-            signed = state.decision_for(Step.ISSUER)
-            if org.is_admin(actor) or actor == org.issuer or (
-                    signed is not None and actor in (signed.actor, signed.principal)):
-                return Permit()
-            raise _not_allowed(org, actor, action, Text("已签发的稿件只能由管理员或签发人撤回。",
-                                                        "Only an admin or the issuer may withdraw "
-                                                        "a signed post."))
-        if actor == state.drafter or org.is_admin(actor):
-            return Permit()
-        raise _not_allowed(org, actor, action, Text("只有拟稿人或管理员可以撤回。",
-                                                    "Only the drafter or an admin may withdraw."))
-    if action is Action.NEW_REVISION:
-        if org.is_operator(actor) or org.is_admin(actor):
-            return Permit()
-        raise _not_allowed(org, actor, action, Text("排版由运营方或管理员负责（第二十五条）。",
-                                                    "Layout belongs to the operator or an admin "
-                                                    "(art. 25)."))
-    if action in (Action.RESUBMIT, Action.RETRY):
-        if org.is_admin(actor):
-            return Permit()
-        raise _not_allowed(org, actor, action, Text("只有管理员可以执行此操作。",
-                                                    "Only an admin may do that."))
-    raise _not_allowed(org, actor, action)  # pragma: no cover - every person action is handled
-
-
-def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on: date) -> Permit:
-    # On hold: the issuer re-signs (or records a clearance for) the same revision.
-    step = Step.ISSUER if state.status is PostStatus.ON_HOLD else current_step(state, org)
-    if step is None:
-        raise InvalidTransition(Text("审批链已没有待办环节。", "No step of the chain is open."))
-    granted = gates.acting_for(state, step, actor, org, on)
-    if granted is None and state.status is PostStatus.IN_REVIEW:
-        _raise_if_decided_earlier(state, step, action, actor, org)
-    if granted is None:
-        assignment = gates.resolve_assignee(state, step, org)
-        if assignment.person is None and assignment.problem is not None:
-            raise _not_allowed(org, actor, action, assignment.problem)
-        raise _not_allowed(
-            org, actor, action,
-            Text("当前环节“{s}”应由{p}办理。", "The open step “{s_en}” belongs to {p}.")
-            .format(s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en,
-                    p=_name(org, assignment.person or "—")))
-    verb = STEP_VERB[step]
-    if action in (Action.CONFIRM, Action.APPROVE, Action.SIGN) and action is not verb:
-        raise InvalidTransition(
-            Text("当前环节是“{s}”，应执行“{v}”而不是“{a}”。",
-                 "The open step is “{s_en}”: it takes “{v_en}”, not “{a_en}”.")
-            .format(s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en, v=ACTION_LABEL[verb].zh,
-                    v_en=ACTION_LABEL[verb].en, a=ACTION_LABEL[action].zh,
-                    a_en=ACTION_LABEL[action].en))
-    if action is Action.REJECT and step not in org.chain.reject_allowed_at:
-        raise InvalidTransition(
-            Text("“{s}”环节不能否决，只能退回修改。",
-                 "The “{s_en}” step cannot reject; request changes instead.")
-            .format(s=STEP_LABEL[step].zh, s_en=STEP_LABEL[step].en))
-    if action is Action.CLEAR_PII and step is not Step.ISSUER:
-        raise InvalidTransition(Text("个人信息公开依据须在签发环节由签发人记录（第十六条）。",
-                                     "The personal-data clearance is recorded by the issuer at "
-                                     "the sign-off step (art. 16)."))
-    assignment, on_behalf_of = granted
-    return Permit(step, on_behalf_of, assignment)
-
-
-def _raise_if_decided_earlier(state: PostState, step: Step, action: Action, actor: str,
-                              org: OrgChart) -> None:
-    """AlreadyDecided when `actor` repeats the verb of a step they held that is already decided."""
-    for d in state.decisions:
-        if d.step is step or d.outcome is not Outcome.APPROVED or STEP_VERB[d.step] is not action:
-            continue
-        could = actor in (d.actor, d.principal) or any(
-            g.deputy == actor for g in org.deputies_for(d.principal, d.step, d.decided_on))
-        if could:
-            by = org.name_of(d.actor)
-            raise AlreadyDecided(
-                Text("“{s}”环节已由{p}处理，本稿已转到“{n}”。",
-                     "The “{s_en}” step was already decided by {p}; the post has moved on to "
-                     "“{n_en}”.")
-                .format(s=STEP_LABEL[d.step].zh, s_en=STEP_LABEL[d.step].en, p=by,
-                        n=STEP_LABEL[step].zh, n_en=STEP_LABEL[step].en))
-
-
-def allowed_actions(state: PostState, person: str, org: OrgChart, on: date) -> list[Action]:
-    """The actions `person` may take on the post now: the bot's buttons and the console's forms."""
-    allowed = []
-    for action in PERSON_ACTIONS:
-        try:
-            permit(state, action, person, org, on)
-        except (InvalidTransition, NotAllowed):
-            continue
-        if action is Action.CLEAR_PII and not _has_personal_data(state, org):
-            continue
-        allowed.append(action)
-    return allowed
-
-
-def _has_personal_data(state: PostState, org: OrgChart) -> bool:
-    return any(f.code.startswith("personal_data") for f in gates.gate_personal_data(state, org))
+    return advance(state.status, action)
 
 
 def _check_revision(state: PostState, revision_hash: str | None) -> str:
@@ -268,7 +110,7 @@ def decide(
                                 .format(a=ACTION_LABEL[action].zh, a_en=ACTION_LABEL[action].en))
     after = _check_transition(state, action)
     if actor not in org.people:
-        raise _not_allowed(org, actor, action, Text("此人不在组织架构中。",
+        raise not_allowed(org, actor, action, Text("此人不在组织架构中。",
                                                     "They are not in the org chart."))
     # A button pressed on a stale preview is refused as stale before anything else is judged.
     current = _check_revision(state, revision_hash)
@@ -401,7 +243,7 @@ def clear_pii(
     """
     after = _check_transition(state, Action.CLEAR_PII)
     if actor not in org.people:
-        raise _not_allowed(org, actor, Action.CLEAR_PII, Text("此人不在组织架构中。",
+        raise not_allowed(org, actor, Action.CLEAR_PII, Text("此人不在组织架构中。",
                                                                "They are not in the org chart."))
     current = _check_revision(state, revision_hash)  # stale before anything else, as in decide
     granted = permit(state, Action.CLEAR_PII, actor, org, on)
@@ -427,3 +269,33 @@ def retry(state: PostState, actor: str, org: OrgChart, *, on: date, comment: str
     after = _check_transition(state, Action.RETRY)
     permit(state, Action.RETRY, actor, org, on)
     return Result(Action.RETRY, state.status, after, actor, comment=comment.strip())
+
+
+def schedule(
+    state: PostState, actor: str, org: OrgChart, *, on: date, now: datetime, at: datetime | None,
+    mode: PublishMode | str, comment: str = "",
+) -> Result:
+    """An admin or the operator sets, changes or clears when (and how) the post is published.
+
+    Raises:
+        InvalidTransition: the post is being published or is closed.
+        NotAllowed: the actor neither runs the queue nor publishes (art. 25).
+        InvalidInput: an unknown mode, a time without a time zone, or a time already past.
+    """
+    after = _check_transition(state, Action.SCHEDULE)
+    permit(state, Action.SCHEDULE, actor, org, on)
+    try:
+        mode = PublishMode(mode)
+    except ValueError:
+        raise InvalidInput(Text("发布方式须为 publish（发布）或 mass_send（群发）。",
+                                "The mode must be publish or mass_send.")) from None
+    if at is not None:
+        if at.tzinfo is None:
+            raise InvalidInput(Text("发布时间须带时区。", "The publishing time needs a time zone."))
+        if at < now - SCHEDULE_GRACE:
+            raise InvalidInput(Text("发布时间 {t} 已经过去；要签发后立即发布，请不填时间。",
+                                    "The publishing time {t} has passed; to publish as soon as the "
+                                    "post is signed, give no time.")
+                               .format(t=at.isoformat(timespec="minutes")))
+    return Result(Action.SCHEDULE, state.status, after, actor, comment=comment.strip(),
+                  schedule=Schedule(at, mode))

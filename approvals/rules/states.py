@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from approvals.rules.errors import Text
+from approvals.rules.errors import InvalidTransition, Text
 
 
 class PostStatus(StrEnum):
@@ -47,7 +47,8 @@ class Action(StrEnum):
     RESUBMIT = "resubmit"
     CLEAR_PII = "clear_pii"
     RETRY = "retry"
-    # system actions, taken by the publishing worker (a later part)
+    SCHEDULE = "schedule"  # set, change or clear when and how a post is published
+    # system actions, taken by the publishing worker
     CLAIM = "claim"
     MARK_PUBLISHED = "mark_published"
     HOLD = "hold"
@@ -55,6 +56,8 @@ class Action(StrEnum):
 
 
 SYSTEM_ACTIONS = frozenset({Action.CLAIM, Action.MARK_PUBLISHED, Action.HOLD, Action.FAIL})
+# The actor the audit log and the notifications name for what the publishing worker does.
+WORKER = "worker"
 
 # The verb that completes each step.
 STEP_VERB: dict[Step, Action] = {
@@ -85,6 +88,7 @@ TRANSITIONS: dict[tuple[PostStatus, Action], PostStatus] = {
     (S.SIGNED, A.WITHDRAW): S.WITHDRAWN,
     (S.SIGNED, A.CLAIM): S.PUBLISHING,
     (S.SIGNED, A.HOLD): S.ON_HOLD,
+    (S.PUBLISHING, A.CLAIM): S.PUBLISHING,  # a worker takes over the claim of one that died
     (S.PUBLISHING, A.MARK_PUBLISHED): S.PUBLISHED,
     (S.PUBLISHING, A.HOLD): S.ON_HOLD,
     (S.PUBLISHING, A.FAIL): S.FAILED,
@@ -95,12 +99,32 @@ TRANSITIONS: dict[tuple[PostStatus, Action], PostStatus] = {
     (S.ON_HOLD, A.WITHDRAW): S.WITHDRAWN,
     (S.FAILED, A.RETRY): S.SIGNED,
     (S.FAILED, A.WITHDRAW): S.WITHDRAWN,
+    # Scheduling changes when (and how) a post goes out, never where it stands.
+    **{(s, A.SCHEDULE): s for s in (S.DRAFT, S.IN_REVIEW, S.CHANGES_REQUESTED, S.SIGNED,
+                                   S.ON_HOLD, S.FAILED)},
 }
 
 
 def next_status(status: PostStatus, action: Action) -> PostStatus | None:
     """The status `action` leads to from `status`, or None when it does not apply."""
     return TRANSITIONS.get((status, action))
+
+
+def advance(status: PostStatus, action: Action) -> PostStatus:
+    """The status after `action`; every status change, the worker's included, goes through here.
+
+    Raises:
+        InvalidTransition: the action does not apply in `status`.
+    """
+    after = next_status(status, action)
+    if after is None:
+        raise InvalidTransition(
+            Text("稿件当前状态为“{s}”，不能执行“{a}”。",
+                 "The post is “{s_en}”; “{a_en}” does not apply.")
+            .format(s=STATUS_LABEL[status].zh, s_en=STATUS_LABEL[status].en,
+                    a=ACTION_LABEL[action].zh, a_en=ACTION_LABEL[action].en)
+        )
+    return after
 
 
 STATUS_LABEL: dict[PostStatus, Text] = {
@@ -134,6 +158,7 @@ ACTION_LABEL: dict[Action, Text] = {
     A.RESUBMIT: Text("原稿重新提交", "resubmit unchanged"),
     A.CLEAR_PII: Text("记录个人信息公开依据", "record personal-data clearance"),
     A.RETRY: Text("重新发布", "retry publishing"),
+    A.SCHEDULE: Text("安排发布时间", "schedule publishing"),
     A.CLAIM: Text("开始发布", "claimed for publishing"),
     A.MARK_PUBLISHED: Text("发布成功", "published"),
     A.HOLD: Text("暂缓发布", "put on hold"),
@@ -173,3 +198,31 @@ CLASSIFICATION_LABEL: dict[Classification, Text] = {
     Classification.ON_REQUEST: Text("依申请公开", "disclosure on request"),
     Classification.NOT_DISCLOSED: Text("不予公开", "not disclosed"),
 }
+
+
+class PublishMode(StrEnum):
+    """How a signed post reaches the public."""
+
+    PUBLISH = "publish"  # 发布 (freepublish): on the account, not pushed to followers
+    MASS_SEND = "mass_send"  # 群发: pushed to every follower (a daily quota)
+
+
+PUBLISH_MODE_LABEL: dict[PublishMode, Text] = {
+    PublishMode.PUBLISH: Text("发布", "publish"),
+    PublishMode.MASS_SEND: Text("群发", "mass send"),
+}
+
+
+class IntentKind(StrEnum):
+    """What a publish intent (an outbox row) asks the worker to do."""
+
+    PUBLISH = "publish"  # publish the signed revision
+    PREVIEW = "preview"  # make the WeChat draft of a new revision for its temporary link
+
+
+class IntentState(StrEnum):
+    """Where an outbox row (publish intent or notification) stands."""
+
+    PENDING = "pending"
+    DONE = "done"
+    CANCELLED = "cancelled"

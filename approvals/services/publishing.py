@@ -1,13 +1,14 @@
-"""Publishing use cases: the outbox, claiming a post with a lease, recording every external id.
+"""Publishing bookkeeping for the worker: the outbox, claims under a lease, every external id.
 
-The worker (RQ + wechatpy) calls these; nothing here imports the queue or the WeChat client.
+The worker (RQ + wechatpy) calls these typed methods with plain values; nothing here imports the
+queue or the WeChat client, and no ORM row leaves this module. Every status change goes through
+the one transition table (`approvals.rules.states.advance`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,132 +16,78 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules import gates
-from approvals.rules.errors import AlreadyDecided, InvalidInput, InvalidTransition, NotAllowed, NotFound, Text
+from approvals.rules.errors import InvalidTransition, Text
 from approvals.rules.records import PostState
-from approvals.rules.states import PostStatus, Step
-from approvals.services.actions import Service, load_state
+from approvals.rules.states import WORKER, Action, IntentKind, IntentState, PostStatus, PublishMode, Step, advance
+from approvals.services.base import Deps, UnitOfWork
+from approvals.services.notifications import Notifications
+from approvals.services.state import load_state, publication_ids
 from approvals.store import audit
 from approvals.store import models as m
+from approvals.views import Asset, Claim, OutboxKind, Pending, PublicationIds, Snapshot
 
-PUBLISH_MODES = ("publish", "mass_send")
 # In-article images are stored assets, referenced from the body as /assets/<sha256>.
 ASSET_SRC = re.compile(r'src="/assets/([0-9a-f]{64})"')
-OPEN_FOR_SCHEDULING = (PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.CHANGES_REQUESTED,
-                       PostStatus.SIGNED, PostStatus.ON_HOLD, PostStatus.FAILED)
-
-
-@dataclass(frozen=True)
-class Asset:
-    """A stored file to upload."""
-
-    sha256: str
-    filename: str
-    mime: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything a worker needs to publish one claimed post, read fresh from the database."""
-
-    post_id: int
-    revision_hash: str
-    mode: str
-    title: str
-    author: str
-    digest: str
-    body_html: str
-    repost_source: str | None
-    footer: str
-    cover: Asset | None
-    images: dict[str, Asset] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The outcome of trying to claim a post for publishing."""
-
-    snapshot: Snapshot | None = None  # set when this worker now holds the post
-    held: tuple[gates.Finding, ...] = ()  # blocking findings: the post was put on hold
-    reason: str = ""  # why nothing is to be done (published, taken by another worker, ...)
 
 
 class Publishing:
-    """The worker-side use cases over the same database and org chart as the Service."""
+    """The worker-side use cases over the same database and org chart as the façade."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        self.sessions = service.sessions
-        self.org = service.org
+    def __init__(self, deps: Deps, notifications: Notifications) -> None:
+        self.deps = deps
+        self.notifications = notifications
 
     # --- the outbox ---------------------------------------------------------------------------
 
-    def pending_intents(self) -> list[m.PublishIntent]:
-        """Every intent not yet done or cancelled, oldest first."""
-        with self.sessions() as s:
-            return list(s.scalars(select(m.PublishIntent).where(m.PublishIntent.state == "pending")
-                                  .order_by(m.PublishIntent.id)))
+    def pending(self) -> list[Pending]:
+        """Every publish or preview intent not yet done or cancelled, oldest first."""
+        with self.deps.sessions() as s:
+            rows = s.scalars(select(m.PublishIntent).where(
+                m.PublishIntent.state == IntentState.PENDING.value).order_by(m.PublishIntent.id))
+            return [_pending(i) for i in rows]
+
+    def get_pending(self, intent_id: int) -> Pending | None:
+        """One intent as the dispatcher needs it, if it is still pending."""
+        with self.deps.sessions() as s:
+            intent = s.get(m.PublishIntent, intent_id)
+            if intent is None or intent.state != IntentState.PENDING.value:
+                return None
+            return _pending(intent)
+
+    def job_id_of(self, intent_id: int) -> str | None:
+        """The job last enqueued for an intent (to cancel it)."""
+        with self.deps.sessions() as s:
+            return s.scalar(select(m.PublishIntent.job_id).where(m.PublishIntent.id == intent_id))
 
     def mark_enqueued(self, intent_id: int, job_id: str) -> None:
         """Record that the dispatcher put the intent on the queue under `job_id`."""
-        now = self.service.now()
-        with self.sessions() as s, s.begin():
-            s.execute(update(m.PublishIntent).where(m.PublishIntent.id == intent_id).values(
-                job_id=job_id, enqueued_at=now, enqueue_count=m.PublishIntent.enqueue_count + 1))
+        with self.deps.uow() as uow:
+            uow.session.execute(update(m.PublishIntent).where(m.PublishIntent.id == intent_id).values(
+                job_id=job_id, enqueued_at=self.deps.now(),
+                enqueue_count=m.PublishIntent.enqueue_count + 1))
 
-    def finish_intents(self, s: Session, post_id: int, kind: str, state: str = "done") -> None:
-        """Close the post's pending intents of `kind` (in the caller's transaction)."""
+    def recently_cancelled_job_ids(self) -> list[str]:
+        """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""
+        since = self.deps.now() - timedelta(days=1)
+        with self.deps.sessions() as s:
+            return [j for j in s.scalars(select(m.PublishIntent.job_id).where(
+                m.PublishIntent.state == IntentState.CANCELLED.value,
+                m.PublishIntent.job_id.is_not(None), m.PublishIntent.done_at >= since)) if j]
+
+    def stuck_posts(self) -> list[int]:
+        """Posts PUBLISHING under an expired lease: their worker died."""
+        now = self.deps.now()
+        with self.deps.sessions() as s:
+            rows = s.execute(select(m.Post.id, m.Post.lease_until).where(
+                m.Post.status == PostStatus.PUBLISHING.value)).all()
+        return [pid for pid, lease in rows if lease is None or lease <= now]
+
+    def _finish_intents(self, s: Session, post_id: int, kind: IntentKind,
+                        state: IntentState = IntentState.DONE) -> None:
         s.execute(update(m.PublishIntent).where(
-            m.PublishIntent.post_id == post_id, m.PublishIntent.kind == kind,
-            m.PublishIntent.state == "pending").values(state=state, done_at=self.service.now()))
-
-    # --- scheduling ---------------------------------------------------------------------------
-
-    def schedule(self, post_id: int, actor: str, *, at: datetime | None,
-                 mode: str | None = None) -> None:
-        """An admin or the operator sets (or clears) the publishing time and mode.
-
-        Raises:
-            NotFound, NotAllowed, InvalidTransition, InvalidInput.
-        """
-        org, now = self.org, self.service.now()
-        if not (org.is_admin(actor) or org.is_operator(actor)):
-            raise NotAllowed(Text("只有管理员或运营方可以安排发布时间（第二十五条）。",
-                                  "Only an admin or the operator schedules publishing (art. 25)."))
-        if mode is not None and mode not in PUBLISH_MODES:
-            raise InvalidInput(Text("发布方式须为 publish（发布）或 mass_send（群发）。",
-                                    "The mode must be publish or mass_send."))
-        if at is not None and at.tzinfo is None:
-            raise InvalidInput(Text("发布时间须带时区。", "The publishing time needs a time zone."))
-        with self.sessions() as s, s.begin():
-            post = s.get(m.Post, post_id)
-            if post is None:
-                raise NotFound(Text("没有编号为 {i} 的稿件。", "There is no post {i}.").format(i=post_id))
-            if PostStatus(post.status) not in OPEN_FOR_SCHEDULING:
-                raise InvalidTransition(Text("稿件已在发布或已结束，不能再改发布时间。",
-                                             "The post is being published or closed; its time "
-                                             "can no longer change."))
-            values: dict[str, Any] = {"scheduled_at": at, "version": post.version + 1,
-                                      "updated_at": now}
-            if mode is not None:
-                values["publish_mode"] = mode
-            changed = s.execute(update(m.Post).where(m.Post.id == post_id,
-                                                     m.Post.version == post.version)
-                                .values(**values).execution_options(synchronize_session=False)).rowcount
-            if changed != 1:
-                raise AlreadyDecided(Text("稿件刚刚已被他人处理，请刷新后再安排。",
-                                          "Someone changed the post a moment ago; refresh and "
-                                          "schedule again."))
-            if post.status == PostStatus.SIGNED:
-                # Reschedule: the pending intent is replaced; the dispatcher cancels its job.
-                self.finish_intents(s, post_id, "publish", "cancelled")
-                rev = s.scalars(select(m.Revision).where(
-                    m.Revision.post_id == post_id, m.Revision.number == post.revision_number)).one()
-                s.add(m.PublishIntent(post_id=post_id, kind="publish", revision_hash=rev.content_hash,
-                                      due_at=at or now, created_at=now))
-            audit.append(s, actor=actor, action="post.schedule", post_id=post_id, at=now,
-                         detail={"at": at.isoformat() if at else None,
-                                 "mode": mode or post.publish_mode})
+            m.PublishIntent.post_id == post_id, m.PublishIntent.kind == kind.value,
+            m.PublishIntent.state == IntentState.PENDING.value)
+            .values(state=state.value, done_at=self.deps.now()))
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -151,15 +98,17 @@ class Publishing:
         A post PUBLISHING under an expired lease (its worker died) is taken over; a post whose
         gates no longer hold under the org chart as it stands is put on hold, not published.
         """
-        now = self.service.now()
-        with self.sessions() as s, s.begin():
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            s = uow.session
             post = s.get(m.Post, post_id)
             if post is None:
                 return Claim(reason="no such post")
             if intent_id is not None:
                 # A job for a cancelled or rescheduled intent must not publish early.
                 intent = s.get(m.PublishIntent, intent_id)
-                if intent is None or intent.post_id != post_id or intent.state != "pending":
+                if intent is None or intent.post_id != post_id or \
+                        intent.state != IntentState.PENDING.value:
                     return Claim(reason="the publish intent was cancelled or is done")
                 if intent.due_at > now + timedelta(seconds=5):
                     return Claim(reason=f"not due until {intent.due_at.isoformat()}")
@@ -168,48 +117,51 @@ class Publishing:
                 lease = post.lease_until  # stored and read back as aware UTC
                 if post.claimed_by != worker and lease is not None and lease > now:
                     return Claim(reason=f"claimed by {post.claimed_by} until {lease.isoformat()}")
-            elif status is not PostStatus.SIGNED:
+            try:
+                after = advance(status, Action.CLAIM)
+            except InvalidTransition:
                 return Claim(reason=f"status is {status.value}")
             state = load_state(s, post)
-            findings = gates.evaluate(state, self.org)
+            findings = gates.evaluate(state, self.deps.org)
             blocking = gates.blocking(findings)
             if blocking and not self._submitted(s, post_id, state):
-                if not self._hold(s, post, blocking, now):
+                if not self._hold(uow, post, state, blocking, now):
                     return Claim(reason="another process changed the post first")
                 return Claim(held=tuple(blocking))
             # Once WeChat has the submission, a taken-over job only follows it to its end: the
             # article may already be live, and holding the post would hide that.
             changed = s.execute(
                 update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version)
-                .values(status=PostStatus.PUBLISHING.value, claimed_by=worker,
+                .values(status=after.value, claimed_by=worker,
                         lease_until=now + timedelta(seconds=lease_seconds),
                         version=post.version + 1, updated_at=now)
                 .execution_options(synchronize_session=False)).rowcount
             if changed != 1:
                 return Claim(reason="another process got there first")
-            audit.append(s, actor="worker", action="post.claim", post_id=post_id, at=now,
-                         detail={"from": status.value, "to": PostStatus.PUBLISHING.value,
-                                 "worker": worker, "revision_hash": state.revision.content_hash
-                                 if state.revision else None,
-                                 "findings": [f.as_dict() for f in findings]})
+            audit.append(s, actor=WORKER, action=f"post.{Action.CLAIM.value}", post_id=post_id,
+                         at=now, detail={"from": status.value, "to": after.value,
+                                         "worker": worker,
+                                         "revision_hash": state.revision.content_hash
+                                         if state.revision else None,
+                                         "findings": [f.as_dict() for f in findings]})
             return Claim(snapshot=self._snapshot(s, post, state))
 
     def renew(self, post_id: int, worker: str, lease_seconds: float) -> bool:
         """Extend this worker's lease; False when the post is no longer this worker's."""
-        now = self.service.now()
-        with self.sessions() as s, s.begin():
-            return s.execute(update(m.Post).where(
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            return uow.session.execute(update(m.Post).where(
                 m.Post.id == post_id, m.Post.status == PostStatus.PUBLISHING.value,
                 m.Post.claimed_by == worker).values(lease_until=now + timedelta(seconds=lease_seconds))
                 .execution_options(synchronize_session=False)).rowcount == 1
 
     def release(self, post_id: int, worker: str) -> None:
         """Give the lease up at once (a transient failure): the retry may start anywhere."""
-        with self.sessions() as s, s.begin():
-            s.execute(update(m.Post).where(m.Post.id == post_id, m.Post.claimed_by == worker,
-                                           m.Post.status == PostStatus.PUBLISHING.value)
-                      .values(lease_until=self.service.now())
-                      .execution_options(synchronize_session=False))
+        with self.deps.uow() as uow:
+            uow.session.execute(update(m.Post).where(
+                m.Post.id == post_id, m.Post.claimed_by == worker,
+                m.Post.status == PostStatus.PUBLISHING.value)
+                .values(lease_until=self.deps.now()).execution_options(synchronize_session=False))
 
     def _submitted(self, s: Session, post_id: int, state: PostState) -> bool:
         if state.revision is None:
@@ -220,28 +172,34 @@ class Publishing:
         return pub is not None and bool(pub.publish_id or pub.msg_id or pub.submit_started_at
                                         or pub.clientmsgid)
 
-    def _hold(self, s: Session, post: m.Post, blocking: list[gates.Finding], now: datetime) -> bool:
-        zh = "发布前复核未通过，已暂缓发布：" + "；".join(f.text.zh for f in blocking)
-        en = "The publish-time check failed; the post is on hold: " + " ".join(f.text.en for f in blocking)
+    def _hold(self, uow: UnitOfWork, post: m.Post, state: PostState,
+              blocking: list[gates.Finding], now: datetime) -> bool:
+        s = uow.session
+        after = advance(PostStatus(post.status), Action.HOLD)
+        problem = Text("发布前复核未通过，已暂缓发布：" + "；".join(f.text.zh for f in blocking),
+                       "The publish-time check failed; the post is on hold: "
+                       + " ".join(f.text.en for f in blocking))
         changed = s.execute(update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
-                            .values(status=PostStatus.ON_HOLD.value, version=post.version + 1,
-                                    problem_zh=zh, problem_en=en, claimed_by=None, lease_until=None,
-                                    updated_at=now)
+                            .values(status=after.value, version=post.version + 1,
+                                    problem_zh=problem.zh, problem_en=problem.en, claimed_by=None,
+                                    lease_until=None, updated_at=now)
                             .execution_options(synchronize_session=False)).rowcount
         if changed != 1:
             return False
-        self.finish_intents(s, post.id, "publish", "cancelled")
-        audit.append(s, actor="worker", action="post.hold", post_id=post.id, at=now,
-                     detail={"from": post.status, "to": PostStatus.ON_HOLD.value,
-                             "findings": [f.as_dict() for f in blocking]})
+        self._finish_intents(s, post.id, IntentKind.PUBLISH, IntentState.CANCELLED)
+        entry = audit.append(s, actor=WORKER, action=f"post.{Action.HOLD.value}", post_id=post.id,
+                             at=now, detail={"from": post.status, "to": after.value,
+                                             "findings": [f.as_dict() for f in blocking]})
+        self.notifications.record_status_change(uow, post, state, after, WORKER, entry.seq,
+                                                problem=problem)
         return True
 
     def _snapshot(self, s: Session, post: m.Post, state: PostState) -> Snapshot:
         assert state.revision is not None
         c = state.revision.content
-        names = self.org.name_of
+        names = self.deps.org.name_of
         reviewer, issuer = state.decision_for(Step.REVIEWER), state.decision_for(Step.ISSUER)
-        footer = self.org.footer.render(
+        footer = self.deps.org.footer.render(
             drafter=names(post.drafter),
             reviewer=names(reviewer.principal) if reviewer else "",
             issuer=names(issuer.principal) if issuer else "",
@@ -255,66 +213,121 @@ class Publishing:
             a = s.get(m.Asset, sha)
             if a is not None:
                 images[sha] = Asset(a.sha256, a.filename, a.mime, a.data)
-        return Snapshot(post.id, state.revision.content_hash, post.publish_mode, c.title, c.author,
-                        c.digest, c.body_html, c.repost_source, footer, cover, images)
+        return Snapshot(post.id, state.revision.content_hash, PublishMode(post.publish_mode),
+                        c.title, c.author, c.digest, c.body_html, c.repost_source, footer, cover,
+                        images)
 
     # --- recording results --------------------------------------------------------------------
 
-    def publication(self, post_id: int, revision_hash: str) -> m.Publication:
-        """The publication record for this revision, created empty when there is none."""
-        with self.sessions() as s, s.begin():
+    def publication(self, post_id: int, revision_hash: str) -> PublicationIds:
+        """The ids saved so far for this revision (an empty record is created when none)."""
+        with self.deps.uow() as uow:
+            s = uow.session
             pub = s.scalars(select(m.Publication).where(
                 m.Publication.post_id == post_id,
                 m.Publication.revision_hash == revision_hash)).one_or_none()
             if pub is None:
                 pub = m.Publication(post_id=post_id, revision_hash=revision_hash, images="{}",
-                                    last_error="", updated_at=self.service.now())
+                                    last_error="", updated_at=self.deps.now())
                 s.add(pub)
                 s.flush()
-            return pub
+            return publication_ids(pub)
 
-    def record(self, post_id: int, revision_hash: str, **ids: Any) -> None:
-        """Save external ids the moment they are known, so a retried job resumes, never repeats."""
-        if "images" in ids and not isinstance(ids["images"], str):
-            ids["images"] = json.dumps(ids["images"], sort_keys=True)
-        with self.sessions() as s, s.begin():
-            s.execute(update(m.Publication).where(
+    def _save(self, post_id: int, revision_hash: str, values: dict[str, Any]) -> None:
+        with self.deps.uow() as uow:
+            uow.session.execute(update(m.Publication).where(
                 m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash)
-                .values(updated_at=self.service.now(), **ids))
+                .values(updated_at=self.deps.now(), **values))
+
+    # Each id is saved the moment WeChat returns it, so a retried job resumes, never repeats.
+
+    def record_cover(self, post_id: int, revision_hash: str, thumb_media_id: str) -> None:
+        """The cover's permanent material id."""
+        self._save(post_id, revision_hash, {"thumb_media_id": thumb_media_id})
+
+    def record_images(self, post_id: int, revision_hash: str, images: dict[str, str]) -> None:
+        """In-article images uploaded so far: asset sha256 -> WeChat URL."""
+        self._save(post_id, revision_hash, {"images": json.dumps(images, sort_keys=True)})
+
+    def record_draft(self, post_id: int, revision_hash: str, media_id: str | None,
+                     content_sha256: str | None) -> None:
+        """The draft and the content it holds (both None: the draft is gone, make a new one)."""
+        self._save(post_id, revision_hash, {"draft_media_id": media_id,
+                                            "content_sha256": content_sha256})
+
+    def record_draft_content(self, post_id: int, revision_hash: str, content_sha256: str) -> None:
+        """The draft was brought up to date with this content."""
+        self._save(post_id, revision_hash, {"content_sha256": content_sha256})
+
+    def record_preview_url(self, post_id: int, revision_hash: str, url: str | None) -> None:
+        """The draft's temporary preview link (art. 27)."""
+        self._save(post_id, revision_hash, {"preview_url": url})
+
+    def record_submit_started(self, post_id: int, revision_hash: str) -> None:
+        """A submission is about to be sent: from now on its outcome may be unknown."""
+        self._save(post_id, revision_hash, {"submit_started_at": self.deps.now()})
+
+    def record_publish_id(self, post_id: int, revision_hash: str, publish_id: str) -> None:
+        """WeChat took the submission under this publish_id."""
+        self._save(post_id, revision_hash, {"publish_id": publish_id})
+
+    def record_clientmsgid(self, post_id: int, revision_hash: str, clientmsgid: str) -> None:
+        """The mass send's de-duplication key, saved before the send."""
+        self._save(post_id, revision_hash, {"clientmsgid": clientmsgid})
+
+    def record_msg_id(self, post_id: int, revision_hash: str, msg_id: str) -> None:
+        """WeChat took the mass send under this msg_id."""
+        self._save(post_id, revision_hash, {"msg_id": msg_id})
+
+    def record_article(self, post_id: int, revision_hash: str, article_id: str | None,
+                       url: str | None) -> None:
+        """The published article."""
+        self._save(post_id, revision_hash, {"article_id": article_id, "article_url": url})
+
+    def record_error(self, post_id: int, revision_hash: str, error: str) -> None:
+        """The last error, for people looking at a failed or retried post."""
+        self._save(post_id, revision_hash, {"last_error": error})
 
     def mark_published(self, post_id: int, worker: str, *, url: str | None,
                        article_id: str | None, detail: dict[str, Any] | None = None) -> bool:
         """PUBLISHING → PUBLISHED, with the article URL; False when the post is not this worker's."""
-        now = self.service.now()
-        return self._finish(post_id, worker, PostStatus.PUBLISHED, "post.mark_published",
+        now = self.deps.now()
+        return self._finish(post_id, worker, Action.MARK_PUBLISHED,
                             {"article_url": url, "published_at": now, "problem_zh": "",
                              "problem_en": ""},
-                            {"url": url, "article_id": article_id, **(detail or {})})
+                            {"url": url, "article_id": article_id, **(detail or {})}, url=url)
 
     def mark_failed(self, post_id: int, worker: str, reason: Text) -> bool:
         """PUBLISHING → FAILED with the reason in both languages, for an admin to retry."""
-        return self._finish(post_id, worker, PostStatus.FAILED, "post.fail",
+        return self._finish(post_id, worker, Action.FAIL,
                             {"problem_zh": reason.zh, "problem_en": reason.en},
-                            {"reason_zh": reason.zh, "reason_en": reason.en})
+                            {"reason_zh": reason.zh, "reason_en": reason.en}, problem=reason)
 
-    def _finish(self, post_id: int, worker: str, status: PostStatus, action: str,
-                values: dict[str, Any], detail: dict[str, Any]) -> bool:
-        now = self.service.now()
-        with self.sessions() as s, s.begin():
+    def _finish(self, post_id: int, worker: str, action: Action, values: dict[str, Any],
+                detail: dict[str, Any], *, url: str | None = None,
+                problem: Text | None = None) -> bool:
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            s = uow.session
             post = s.get(m.Post, post_id)
             if post is None or post.status != PostStatus.PUBLISHING.value or post.claimed_by != worker:
                 return False
+            after = advance(PostStatus(post.status), action)
+            state = load_state(s, post)
             s.execute(update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version).values(
-                status=status.value, version=post.version + 1, lease_until=None, updated_at=now,
+                status=after.value, version=post.version + 1, lease_until=None, updated_at=now,
                 **values).execution_options(synchronize_session=False))
-            self.finish_intents(s, post_id, "publish")
-            audit.append(s, actor="worker", action=action, post_id=post_id, at=now,
-                         detail={"from": PostStatus.PUBLISHING.value, "to": status.value, **detail})
+            self._finish_intents(s, post_id, IntentKind.PUBLISH)
+            entry = audit.append(s, actor=WORKER, action=f"post.{action.value}", post_id=post_id,
+                                 at=now, detail={"from": PostStatus.PUBLISHING.value,
+                                                 "to": after.value, **detail})
+            self.notifications.record_status_change(uow, post, state, after, WORKER, entry.seq,
+                                                    url=url, problem=problem)
             return True
 
     def preview_snapshot(self, post_id: int, revision_hash: str) -> Snapshot | None:
         """The snapshot for a preview draft, or None when the revision is no longer current."""
-        with self.sessions() as s:
+        with self.deps.sessions() as s:
             post = s.get(m.Post, post_id)
             if post is None:
                 return None
@@ -325,29 +338,21 @@ class Publishing:
                 return None  # signed already: the publish job makes the draft itself
             return self._snapshot(s, post, state)
 
-    def finish_preview(self, post_id: int, revision_hash: str, state: str = "done") -> None:
+    def finish_preview(self, post_id: int, revision_hash: str,
+                       state: IntentState = IntentState.DONE) -> None:
         """Close the preview intent of this revision."""
-        with self.sessions() as s, s.begin():
-            s.execute(update(m.PublishIntent).where(
-                m.PublishIntent.post_id == post_id, m.PublishIntent.kind == "preview",
-                m.PublishIntent.revision_hash == revision_hash, m.PublishIntent.state == "pending")
-                .values(state=state, done_at=self.service.now()))
-
-    def recently_cancelled_job_ids(self) -> list[str]:
-        """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""
-        since = self.service.now() - timedelta(days=1)
-        with self.sessions() as s:
-            return [j for j in s.scalars(select(m.PublishIntent.job_id).where(
-                m.PublishIntent.state == "cancelled", m.PublishIntent.job_id.is_not(None),
-                m.PublishIntent.done_at >= since)) if j]
-
-    def stuck_posts(self) -> list[int]:
-        """Posts PUBLISHING under an expired lease: their worker died."""
-        now = self.service.now()
-        with self.sessions() as s:
-            rows = s.execute(select(m.Post.id, m.Post.lease_until).where(
-                m.Post.status == PostStatus.PUBLISHING.value)).all()
-        return [pid for pid, lease in rows if lease is None or lease <= now]
+        with self.deps.uow() as uow:
+            uow.session.execute(update(m.PublishIntent).where(
+                m.PublishIntent.post_id == post_id,
+                m.PublishIntent.kind == IntentKind.PREVIEW.value,
+                m.PublishIntent.revision_hash == revision_hash,
+                m.PublishIntent.state == IntentState.PENDING.value)
+                .values(state=state.value, done_at=self.deps.now()))
 
 
-__all__ = ["Asset", "Claim", "Publishing", "Snapshot"]
+def _pending(intent: m.PublishIntent) -> Pending:
+    return Pending(OutboxKind(intent.kind), intent.id, intent.post_id, intent.due_at,
+                   intent.job_id, intent.enqueue_count, intent.revision_hash)
+
+
+__all__ = ["ASSET_SRC", "Publishing"]

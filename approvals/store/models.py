@@ -256,3 +256,35 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """The notification outbox: one row per person, event and channel, written in the transaction
+    of the change that caused it; delivery jobs send it at least once.
+
+    `key` is the idempotency key a channel is handed, so a duplicate delivery is recognisable.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    revision_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)  # the audit row of the change that caused it
+    event: Mapped[str] = mapped_column(String(24))
+    recipient: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # "" when no configured channel reaches them
+    language: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    # pending | delivered | failed | no_channel
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column()  # the next delivery attempt
+    job_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    enqueue_count: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivery_ref: Mapped[str] = mapped_column(String(128), default="")  # the channel's message id
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,17 +9,26 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from signoff.cli import main
+from signoff.embedded import free_port
 from tests.conftest import EXAMPLE_ORG
+
+QUEUE = "cli-test"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Settings pointing at a fresh SQLite file and the example org chart."""
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_conn: Redis) -> Path:
+    """Settings pointing at a fresh SQLite file, the example org chart and the test Redis."""
     db = tmp_path / "cli.db"
+    url = redis_conn.connection_pool.connection_kwargs
     monkeypatch.setenv("SIGNOFF_DATABASE_URL", f"sqlite:///{db}")
     monkeypatch.setenv("SIGNOFF_ORG_FILE", str(EXAMPLE_ORG))
+    monkeypatch.setenv("SIGNOFF_REDIS_URL", f"redis://{url['host']}:{url['port']}/{url['db']}")
+    monkeypatch.setenv("SIGNOFF_QUEUE_NAME", QUEUE)
     monkeypatch.delenv("SIGNOFF_CONFIG", raising=False)
     monkeypatch.delenv("SIGNOFF_LANGUAGE", raising=False)
     return db
@@ -74,6 +83,41 @@ def test_the_whole_chain_from_the_command_line(env: Path, tmp_path: Path) -> Non
     assert shown.output.count("2026-") >= 6 or "时间线" in shown.output
     listed = run("--lang", "en", "post", "list")
     assert "signed, queued" in listed.output and "我局开展安全生产宣传月活动" in listed.output
+
+
+def test_signing_hands_the_post_to_the_queue_at_once_and_the_chain_is_told(
+        env: Path, redis_conn: Redis) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    run("act", "1", "new_revision", "--as", "he_jing")
+    for action, person in [("confirm", "li_na"), ("approve", "zhang_wei"),
+                           ("approve", "chen_gang")]:
+        run("act", "1", action, "--as", person)
+    queue = Queue(QUEUE, connection=redis_conn, serializer=JSONSerializer)
+    assert not [j for j in queue.get_jobs() if j.func_name == "worker.jobs.publish_post"]
+    assert run("act", "1", "sign", "--as", "wang_min").exit_code == 0
+    # No reconciler ran: the command itself put the publish job on the queue after its commit.
+    publish = [j for j in queue.get_jobs() if j.func_name == "worker.jobs.publish_post"]
+    assert [j.args[0] for j in publish] == [1]
+    told = run("--lang", "en", "notifications", "--post", "1")
+    assert told.exit_code == 0, told.stderr
+    lines = told.output.splitlines()
+    assert any("→ 王敏 [log, pending]" in line and "“签发”" in line for line in lines)
+    mine = run("notifications", "--person", "陈刚")
+    assert "分管领导审核" in mine.output and "王敏" not in mine.output.split("→")[1]
+
+
+def test_a_change_made_with_redis_away_commits_and_leaves_the_job_to_the_reconciler(
+        env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    monkeypatch.setenv("SIGNOFF_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nobody there
+    laid_out = run("act", "1", "new_revision", "--as", "he_jing")
+    assert laid_out.exit_code == 0, laid_out.stderr
+    assert "Traceback" not in laid_out.stderr
+    warned = [r.getMessage() for r in caplog.records if r.name == "signoff.handoff"]
+    assert len(warned) == 1 and "the reconciler will enqueue them" in warned[0]
+    assert "审核中" in run("post", "show", "1").output
 
 
 def test_errors_are_one_line_in_the_persons_language_with_distinct_exit_codes(env: Path) -> None:

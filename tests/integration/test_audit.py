@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from approvals.services.actions import RevisionInput, Service
+from approvals.services import Service
 from approvals.store import audit
 from approvals.store.models import AuditEntry
+from approvals.views import RevisionInput
 from tests.conftest import Personas
 
 

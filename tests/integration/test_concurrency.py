@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from approvals.rules.errors import AlreadyDecided, SignoffError
-from approvals.services.actions import Service
+from approvals.services import Service
 from approvals.store import models as m
 from tests.conftest import Personas
 
@@ -45,7 +45,7 @@ def race(calls: list[Callable[[], object]]) -> list[object]:
 
 
 def reviewer_decisions(svc: Service, pid: int) -> int:
-    with svc.sessions() as s:
+    with svc.deps.sessions() as s:
         return s.scalar(select(func.count()).select_from(m.Decision).where(
             m.Decision.post_id == pid, m.Decision.step == "reviewer")) or 0
 

@@ -18,9 +18,11 @@ from approvals.rules.errors import (
     StaleRevision,
 )
 from approvals.rules.states import Action, PostStatus
-from approvals.services.actions import RevisionInput, Service, load_state
+from approvals.services import Service
+from approvals.services.state import load_state
 from approvals.store import models as m
-from tests.conftest import Clock, Personas
+from approvals.views import Handoff, OutboxKind, RevisionInput
+from tests.conftest import Clock, HandedOff, Personas
 
 BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
 
@@ -53,13 +55,18 @@ def laid_out(svc: Service, who: Personas, body: str | None = None, **kw: object)
     return pid
 
 
-def test_a_post_walks_the_whole_chain_and_is_handed_to_the_queue(service: Service,
-                                                                 who: Personas) -> None:
+def test_a_post_walks_the_whole_chain_and_is_handed_to_the_queue(
+        service: Service, who: Personas, handed_off: HandedOff, engine: Engine) -> None:
     pid = laid_out(service, who)
     h = to_issuer(service, who, pid)
+    assert handed_off.of(OutboxKind.PUBLISH) == []
     out = service.act(pid, "sign", who.issuer, revision_hash=h)
     assert out.status_after is PostStatus.SIGNED
-    assert service.queued == [pid]  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        intent = conn.execute(select(m.PublishIntent.id, m.PublishIntent.revision_hash).where(
+            m.PublishIntent.post_id == pid, m.PublishIntent.kind == "publish")).one()
+    assert handed_off.of(OutboxKind.PUBLISH) == [Handoff(OutboxKind.PUBLISH, intent.id)]
+    assert intent.revision_hash == h
     view = service.view(pid)
     assert [e.action for e in view.timeline] == [
         "post.created", "post.new_revision", "post.confirm", "post.approve", "post.approve",
@@ -70,7 +77,7 @@ def test_a_post_walks_the_whole_chain_and_is_handed_to_the_queue(service: Servic
 def test_the_stored_state_matches_the_pure_model_after_every_action(
         service: Service, who: Personas, engine: Engine, org: object) -> None:
     pid = laid_out(service, who)
-    sessions = service.sessions
+    sessions = service.deps.sessions
     with sessions() as s:
         before = load_state(s, s.get(m.Post, pid))
     for action, actor in [("confirm", who.drafter), ("approve", who.head),
@@ -198,7 +205,7 @@ def test_a_deputy_signs_for_the_leader_and_the_record_says_so(service: Service,
     out = service.act(pid, "approve", who.deputy, revision_hash=h)
     assert out.on_behalf_of == who.leader
     assert service.view(pid).timeline[-1].detail["on_behalf_of"] == who.leader
-    with service.sessions() as s:
+    with service.deps.sessions() as s:
         d = s.scalars(select(m.Decision).order_by(m.Decision.id.desc())).first()
         assert (d.actor, d.on_behalf_of) == (who.deputy, who.leader)
 
@@ -248,7 +255,7 @@ def test_the_same_step_decided_twice_in_a_row_answers_already_decided(
     pid, h = at_reviewer(service, who)
     with pytest.raises(AlreadyDecided):
         service.act(pid, "approve", who.head, revision_hash=h)
-    with service.sessions() as s:
+    with service.deps.sessions() as s:
         assert s.scalar(select(func.count()).select_from(m.Decision)) == 2
 
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from approvals.rules import chain
+from approvals.rules import chain, permits
 from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
@@ -35,20 +35,20 @@ def test_the_open_step_follows_the_configured_order(org: OrgChart) -> None:
     seen = []
     for action, actor in [("confirm", "li_na"), ("approve", "zhang_wei"),
                           ("approve", "chen_gang")]:
-        seen.append(chain.current_step(state, org))
+        seen.append(permits.current_step(state, org))
         state = act(state, org, action, actor)
-    seen.append(chain.current_step(state, org))
+    seen.append(permits.current_step(state, org))
     assert seen == [Step.DRAFTER_CONFIRM, Step.DEPT_HEAD, Step.REVIEWER, Step.ISSUER]
 
 
 def test_allowed_actions_name_exactly_the_open_step_holders_buttons(org: OrgChart) -> None:
     state = act(laid_out(org), org, "confirm", "li_na")
-    assert chain.allowed_actions(state, "zhang_wei", org, DAY) == [
+    assert permits.allowed_actions(state, "zhang_wei", org, DAY) == [
         Action.APPROVE, Action.REQUEST_CHANGES, Action.REJECT]
-    assert chain.allowed_actions(state, "li_na", org, DAY) == [Action.WITHDRAW]
-    assert Action.NEW_REVISION in chain.allowed_actions(state, "he_jing", org, DAY)
+    assert permits.allowed_actions(state, "li_na", org, DAY) == [Action.WITHDRAW]
+    assert Action.NEW_REVISION in permits.allowed_actions(state, "he_jing", org, DAY)
     for outsider in ("xu_fang", "mallory", "chen_gang", "wang_min"):
-        assert chain.allowed_actions(state, outsider, org, DAY) == []
+        assert permits.allowed_actions(state, outsider, org, DAY) == []
 
 
 @pytest.mark.parametrize("outsider", ["xu_fang", "mallory"])
@@ -95,7 +95,7 @@ def test_a_new_revision_voids_every_approval_and_restarts_from_the_drafter(org: 
                                                   revision(2, body="<p>新版</p>"), on=DAY))
     assert state.decisions == ()
     assert state.run == 2
-    assert chain.current_step(state, org) is Step.DRAFTER_CONFIRM
+    assert permits.current_step(state, org) is Step.DRAFTER_CONFIRM
     with pytest.raises(NotAllowed):
         act(state, org, "sign", "wang_min")
 
@@ -126,7 +126,7 @@ def test_an_admin_resubmits_unchanged_content_with_a_comment_and_the_chain_resta
     again = chain.apply(state, chain.resubmit(state, "zhao_xue", org, on=DAY,
                                               comment="已核实无误"))
     assert again.status is PostStatus.IN_REVIEW and again.decisions == () and again.run == 2
-    assert chain.current_step(again, org) is Step.DRAFTER_CONFIRM
+    assert permits.current_step(again, org) is Step.DRAFTER_CONFIRM
 
 
 def test_reject_is_terminal_and_not_offered_at_the_drafters_step(org: OrgChart) -> None:
@@ -255,7 +255,7 @@ def test_system_actions_are_not_for_people(org: OrgChart) -> None:
     signed = act(through_reviewer(org), org, "sign", "wang_min")
     for action in (Action.CLAIM, Action.MARK_PUBLISHED, Action.HOLD, Action.FAIL):
         with pytest.raises(NotAllowed):
-            chain.permit(signed, action, "zhao_xue", org, DAY)
+            permits.permit(signed, action, "zhao_xue", org, DAY)
 
 
 def test_an_on_hold_post_is_re_signed_by_the_currently_entitled_issuer(org: OrgChart) -> None:
@@ -277,7 +277,7 @@ def test_a_chain_without_the_dept_head_step_skips_it(org: OrgChart) -> None:
     short = replace(org, chain=ChainConfig(steps=(Step.DRAFTER_CONFIRM, Step.REVIEWER,
                                                   Step.ISSUER), fallback="zhou_jian"))
     state = act(laid_out(short), short, "confirm", "li_na")
-    assert chain.current_step(state, short) is Step.REVIEWER
+    assert permits.current_step(state, short) is Step.REVIEWER
     state = act(act(state, short, "approve", "chen_gang"), short, "sign", "wang_min")
     assert state.status is PostStatus.SIGNED
 
@@ -288,4 +288,4 @@ def test_an_on_hold_post_can_be_resubmitted_to_the_people_entitled_now(org: OrgC
     again = chain.apply(held, chain.resubmit(held, "zhao_xue", org, on=DAY,
                                              comment="分管领导调整，重新审批"))
     assert again.status is PostStatus.IN_REVIEW and again.decisions == ()
-    assert chain.current_step(again, org) is Step.DRAFTER_CONFIRM
+    assert permits.current_step(again, org) is Step.DRAFTER_CONFIRM

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from approvals.rules import chain, gates
+from approvals.rules import assign, chain, gates
 from approvals.rules.errors import GateBlocked, NotAllowed, Text
 from approvals.rules.gates import Finding
 from approvals.rules.org import Delegation, OrgChart, SourceAllowlist
@@ -578,7 +578,7 @@ def test_each_department_resolves_its_chain_with_the_fallback_where_the_issuer_r
     expected = [(Step.DRAFTER_CONFIRM, drafter, False), (Step.DEPT_HEAD, head, False),
                 (Step.REVIEWER, reviewer, False), (Step.ISSUER, issuer, fallback)]
     for step, person, via_fallback in expected:
-        assignment = gates.resolve_assignee(state, step, org)
+        assignment = assign.resolve_assignee(state, step, org)
         assert (assignment.person, assignment.via_fallback, assignment.problem) == (
             person, via_fallback, None), step
         if via_fallback:
@@ -590,7 +590,7 @@ def test_each_department_resolves_its_chain_with_the_fallback_where_the_issuer_r
 
 def test_a_department_head_drafting_hands_the_head_step_to_the_fallback(org: OrgChart) -> None:
     state = laid_out(org, drafter="zhang_wei")
-    assignment = gates.resolve_assignee(state, Step.DEPT_HEAD, org)
+    assignment = assign.resolve_assignee(state, Step.DEPT_HEAD, org)
     assert (assignment.person, assignment.usual, assignment.via_fallback) == (
         "zhou_jian", "zhang_wei", True)
 
@@ -599,7 +599,7 @@ def test_a_department_head_who_laid_out_the_revision_hands_the_head_step_on(org:
     state = draft(drafter="zhao_xue", department="fxk")
     state = chain.apply(state, chain.new_revision(state, "liu_yang", org,
                                                   revision(made_by="liu_yang"), on=DAY))
-    assert gates.resolve_assignee(state, Step.DEPT_HEAD, org).person == "zhou_jian"
+    assert assign.resolve_assignee(state, Step.DEPT_HEAD, org).person == "zhou_jian"
 
 
 def test_the_principal_leader_is_the_fallback_when_none_is_configured(org: OrgChart) -> None:
@@ -607,7 +607,7 @@ def test_the_principal_leader_is_the_fallback_when_none_is_configured(org: OrgCh
     state = act(act(act(laid_out(implicit, drafter="guo_qiang", department="bgs"), implicit,
                         "confirm", "guo_qiang"), implicit, "approve", "ma_lin"),
                 implicit, "approve", "wang_min")
-    assert gates.resolve_assignee(state, Step.ISSUER, implicit).person == "zhou_jian"
+    assert assign.resolve_assignee(state, Step.ISSUER, implicit).person == "zhou_jian"
 
 
 def test_with_no_fallback_at_all_the_step_has_no_one_and_says_what_to_configure(
@@ -616,7 +616,7 @@ def test_with_no_fallback_at_all_the_step_has_no_one_and_says_what_to_configure(
     state = act(act(act(laid_out(bare, drafter="guo_qiang", department="bgs"), bare,
                         "confirm", "guo_qiang"), bare, "approve", "ma_lin"),
                 bare, "approve", "wang_min")
-    assignment = gates.resolve_assignee(state, Step.ISSUER, bare)
+    assignment = assign.resolve_assignee(state, Step.ISSUER, bare)
     assert assignment.person is None and assignment.problem is not None
     assert "fallback" in assignment.problem.zh
     assert "allow_same_person_in_two_steps" in assignment.problem.en
@@ -629,7 +629,7 @@ def test_a_fallback_already_in_the_chain_leaves_the_step_with_no_one(org: OrgCha
                                                   revision(made_by="liu_yang"), on=DAY))
     state = act(act(act(state, org, "confirm", "zhao_xue"), org, "approve", "zhou_jian"),
                 org, "approve", "wang_min")
-    assignment = gates.resolve_assignee(state, Step.ISSUER, org)
+    assignment = assign.resolve_assignee(state, Step.ISSUER, org)
     assert assignment.person is None and assignment.problem is not None
 
 
@@ -639,7 +639,7 @@ def test_configuration_allowing_one_person_in_two_steps_keeps_the_usual_holder(
     state = act(act(act(laid_out(lax, drafter="guo_qiang", department="bgs"), lax,
                         "confirm", "guo_qiang"), lax, "approve", "ma_lin"), lax, "approve",
                 "wang_min")
-    assignment = gates.resolve_assignee(state, Step.ISSUER, lax)
+    assignment = assign.resolve_assignee(state, Step.ISSUER, lax)
     assert (assignment.person, assignment.same_person_allowed, assignment.via_fallback) == (
         "wang_min", True, False)
 
@@ -647,24 +647,24 @@ def test_configuration_allowing_one_person_in_two_steps_keeps_the_usual_holder(
 def test_configuration_never_lets_the_drafter_approve_their_own_post(org: OrgChart) -> None:
     lax = replace(org, chain=replace(org.chain, allow_same_person_in_two_steps=True))
     state = laid_out(lax, drafter="zhang_wei")
-    assert gates.resolve_assignee(state, Step.DEPT_HEAD, lax).person == "zhou_jian"
+    assert assign.resolve_assignee(state, Step.DEPT_HEAD, lax).person == "zhou_jian"
 
 
 def test_an_unknown_department_has_no_one_for_its_steps(org: OrgChart) -> None:
     state = laid_out(org, department="xyz")
     for step in (Step.DEPT_HEAD, Step.REVIEWER):
-        assignment = gates.resolve_assignee(state, step, org)
+        assignment = assign.resolve_assignee(state, step, org)
         assert assignment.person is None and assignment.problem is not None
         assert "xyz" in assignment.problem.zh
-    assert gates.resolve_assignee(state, Step.ISSUER, org).person == "wang_min"
+    assert assign.resolve_assignee(state, Step.ISSUER, org).person == "wang_min"
 
 
 def test_acting_for_names_the_leader_a_deputy_stands_in_for(org: OrgChart, who: Personas) -> None:
     state = act(act(laid_out(org), org, "confirm", who.drafter), org, "approve", who.head)
-    granted = gates.acting_for(state, Step.REVIEWER, who.deputy, org, DAY)
+    granted = assign.acting_for(state, Step.REVIEWER, who.deputy, org, DAY)
     assert granted is not None and granted[1] == who.leader
-    assert gates.acting_for(state, Step.REVIEWER, who.deputy, org, date(2026, 12, 19)) is None
-    assert gates.acting_for(state, Step.REVIEWER, who.leader, org, DAY)[1] is None
+    assert assign.acting_for(state, Step.REVIEWER, who.deputy, org, date(2026, 12, 19)) is None
+    assert assign.acting_for(state, Step.REVIEWER, who.leader, org, DAY)[1] is None
     for outsider in who.outsiders:
-        assert gates.acting_for(state, Step.REVIEWER, outsider, org, DAY) is None
+        assert assign.acting_for(state, Step.REVIEWER, outsider, org, DAY) is None
 

@@ -34,7 +34,7 @@ from hypothesis.stateful import (
 )
 
 from approvals.config.orgfile import load_org
-from approvals.rules import chain, gates
+from approvals.rules import assign, chain, gates, permits
 from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
@@ -163,13 +163,13 @@ class ChainWalk(RuleBasedStateMachine):
     def _open_step(self) -> Step | None:
         if self.state.status is PostStatus.ON_HOLD:
             return Step.ISSUER
-        return chain.current_step(self.state, self.org)
+        return permits.current_step(self.state, self.org)
 
     def _actor(self, choice: str) -> str:
         org, step = self.org, self._open_step()
         holder = self.state.drafter
         if step is not None:
-            holder = gates.resolve_assignee(self.state, step, org).person or org.issuer
+            holder = assign.resolve_assignee(self.state, step, org).person or org.issuer
         return {
             "@holder": holder,
             "@deputy": next((g.deputy for g in org.delegations if g.principal == holder),
@@ -318,7 +318,7 @@ class ChainWalk(RuleBasedStateMachine):
     def clear_pii(self, actor: str, which: str, day: date, basis: str, reason: str) -> None:
         who, digest, state, org = self._actor(actor), self._hash(which), self.state, self.org
         try:
-            chain.permit(state, Action.CLEAR_PII, who, org, day)
+            permits.permit(state, Action.CLEAR_PII, who, org, day)
             permitted = True
         except (InvalidTransition, NotAllowed):
             permitted = False
@@ -430,7 +430,7 @@ class ChainWalk(RuleBasedStateMachine):
         for person in PEOPLE:
             if (key := (s, self.org_name, day, person)) in ALREADY_ASKED:
                 continue  # the functions are pure: walks share prefixes, ask each question once
-            listed = chain.allowed_actions(s, person, org, day)
+            listed = permits.allowed_actions(s, person, org, day)
             if s.status in CLOSED:
                 assert listed == [], f"{person} is offered {listed} on a {s.status} post"
             calls = {

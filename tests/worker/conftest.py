@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -15,16 +16,20 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import Engine
 
-from approvals.config.settings import load_settings
+from approvals.bootstrap import Core
+from approvals.config.settings import Settings, load_settings
 from approvals.rules.org import OrgChart
-from approvals.services.actions import RevisionInput, Service
-from approvals.services.publishing import Publishing
-from approvals.store import db
+from approvals.services import Publishing, Service
+from approvals.views import RevisionInput, ScheduleInput
+from signoff.embedded import free_port
 from signoff.sims.wechat import SimConfig, SimControl, WeChatSim
-from tests.conftest import EXAMPLE_ORG, ZONE, Personas
-from worker.context import make_queue
+from tests.conftest import EXAMPLE_ORG, Personas
+from worker.context import build_core, make_queue
 from worker.dispatch import Dispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,25 +75,48 @@ def wait_for(what: Callable[[], Any], timeout: float = 30.0, every: float = 0.1)
 
 @dataclass
 class Bench:
-    """A test's publishing set-up: settings in the environment, a service, workers to start."""
+    """A test's publishing set-up: settings in the environment, the core, workers to start.
+
+    The core is wired as every face wires it: what it commits is handed to RQ at once.
+    """
 
     env: dict[str, str]
-    service: Service
-    publishing: Publishing
+    core: Core
     redis: Redis
     tmp: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    @property
+    def service(self) -> Service:
+        return self.core.service
+
+    @property
+    def publishing(self) -> Publishing:
+        return self.core.publishing
+
+    @property
+    def queue(self) -> Queue:
+        return make_queue(self.redis, self.env["SIGNOFF_QUEUE_NAME"])
+
     def dispatcher(self) -> Dispatcher:
-        settings = load_settings(queue_name=self.env["SIGNOFF_QUEUE_NAME"],
-                                 publish_poll_seconds=float(self.env["SIGNOFF_PUBLISH_POLL_SECONDS"]),
-                                 publish_retries=int(self.env["SIGNOFF_PUBLISH_RETRIES"]),
-                                 publish_retry_seconds=[1, 1, 2, 2])
-        return Dispatcher(self.publishing, make_queue(self.redis, self.env["SIGNOFF_QUEUE_NAME"]),
-                          settings)
+        return Dispatcher(self.core, self.queue)
 
     def reconcile(self) -> dict[str, int]:
         return self.dispatcher().reconcile().as_dict()
+
+    def jobs(self, func: str) -> list[Job]:
+        """Jobs of `func` waiting in the queue or the scheduled registry."""
+        queue = self.queue
+        ids = [*queue.get_job_ids(), *ScheduledJobRegistry(queue=queue).get_job_ids()]
+        found = Job.fetch_many(ids, connection=self.redis, serializer=queue.serializer)
+        return [j for j in found if j is not None and j.func_name == func]
+
+    def notification_lines(self) -> list[dict[str, Any]]:
+        """What the log channel wrote, one JSON document per delivered notification."""
+        path = Path(self.env["SIGNOFF_NOTIFY_LOG_FILE"])
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         with (self.tmp / f"{name}.log").open("ab") as log:
@@ -143,17 +171,41 @@ class Bench:
 
     def signed_post(self, who: Personas, *, title: str = "我局开展冬季防汛应急演练",
                     body: str = "12月7日，我局开展防汛应急演练，共有150人参加。",
-                    mode: str | None = None, at: Any = None) -> int:
-        svc = self.service
+                    mode: str | None = None, at: Any = None, core: Core | None = None) -> int:
+        svc = (core or self.core).service
         pid = svc.create_post(drafter=who.drafter, title=title, body=body)
         svc.act(pid, "new_revision", who.operator, revision=RevisionInput())
         if mode or at:
-            self.publishing.schedule(pid, who.admin, at=at, mode=mode)
+            svc.act(pid, "schedule", who.admin, schedule=ScheduleInput(at, mode))
         h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
         for action, person in [("confirm", who.drafter), ("approve", who.head),
                                ("approve", who.leader), ("sign", who.issuer)]:
             svc.act(pid, action, person, revision_hash=h)
         return pid
+
+    def offline_core(self) -> Core:
+        """The same database and queue, as a face sees them while Redis is down."""
+        return build_core(self.settings(SIGNOFF_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"),
+                          engine=self.core.engine, org=self.core.org, check_schema=False)
+
+    def settings(self, **env: str) -> Settings:
+        """The settings the workers read from `env` (with overrides)."""
+        with _environ({**self.env, **env}):
+            return load_settings()
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture
@@ -174,11 +226,12 @@ def bench(engine: Engine, org: OrgChart, redis_url: str, sim: WeChatSim, tmp_pat
         "SIGNOFF_PUBLISH_POLL_SECONDS": "4",
         "SIGNOFF_PUBLISH_RETRIES": "4",
         "SIGNOFF_PUBLISH_RETRY_SECONDS": "[1, 1, 2, 2]",
+        "SIGNOFF_NOTIFY_LOG_FILE": str(tmp_path / "notifications.jsonl"),
         "PYTHONPATH": str(ROOT),
     })
-    # Workers run on real time, so this service does too (the unit tests' clock is fixed).
-    service = Service(db.session_factory(engine), org, zone=ZONE)
-    b = Bench(env, service, Publishing(service), conn, tmp_path)
+    b = Bench(env, None, conn, tmp_path)  # type: ignore[arg-type]
+    # Workers run on real time, so this core does too (the unit tests' clock is fixed).
+    b.core = build_core(b.settings(), redis=conn, engine=engine, org=org, check_schema=False)
     yield b
     b.stop_all()
     conn.flushdb()

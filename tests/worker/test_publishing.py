@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from approvals.rules.notices import Event
 from approvals.rules.states import PostStatus
+from approvals.views import DeliveryState, OutboxKind, ScheduleInput
 from signoff.sims.wechat import SimControl
 from tests.conftest import EXAMPLE_ORG, Personas
 from tests.worker.conftest import Bench, wait_for
@@ -20,10 +21,30 @@ from tests.worker.conftest import Bench, wait_for
 PUBLISHED = PostStatus.PUBLISHED.value
 
 
+def test_signing_starts_publishing_at_once_and_the_chain_is_told(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    bench.start_worker("w1")  # idle, waiting; no reconciler runs in this test
+    pid = bench.signed_post(who)
+    bench.wait_status(pid, PUBLISHED)
+    assert len(control.published()) == 1
+    rows = wait_for(lambda: (r := bench.service.notifications_for(post_id=pid)) and all(
+        n.state is DeliveryState.DELIVERED for n in r) and r)
+    told = {(n.event, n.recipient) for n in rows}
+    chain = {who.drafter, who.head, who.leader, who.issuer, *bench.core.org.admins}
+    assert {p for e, p in told if e is Event.PUBLISHED} == chain
+    assert (Event.STEP_OPENED, who.issuer) in told and (Event.STEP_OPENED, who.leader) in told
+    # The log channel wrote each one once, under the row's key.
+    lines = bench.notification_lines()
+    assert sorted(line["key"] for line in lines) == sorted(n.key for n in rows)
+
+
 def test_a_signed_post_is_published_once_with_the_art_28_footer(
         bench: Bench, control: SimControl, who: Personas) -> None:
     pid = bench.signed_post(who)
-    assert bench.reconcile()["enqueued"] == 2  # the revision's preview draft, and the publish
+    # The revision's preview draft and the publish were handed to the queue by their commits.
+    assert len(bench.jobs("worker.jobs.prepare_preview")) == 1
+    (intent,) = [i for i in bench.publishing.pending() if i.kind is OutboxKind.PUBLISH]
+    assert [j.args for j in bench.jobs("worker.jobs.publish_post")] == [[pid, intent.id]]
     bench.start_worker("w1")
     bench.wait_status(pid, PUBLISHED)
     (article,) = control.published()
@@ -39,7 +60,6 @@ def test_a_signed_post_is_published_once_with_the_art_28_footer(
 def test_mass_send_mode_pushes_to_followers_with_a_short_clientmsgid(
         bench: Bench, control: SimControl, who: Personas) -> None:
     pid = bench.signed_post(who, mode="mass_send")
-    bench.reconcile()
     bench.start_worker("w1")
     bench.wait_status(pid, PUBLISHED)
     sends = control.state()["mass_sends"]
@@ -52,12 +72,12 @@ def test_a_scheduled_post_waits_for_its_time(bench: Bench, control: SimControl,
                                             who: Personas) -> None:
     at = datetime.now(UTC) + timedelta(seconds=4)
     pid = bench.signed_post(who, at=at)
-    assert bench.reconcile()["scheduled"] == 1
+    (job,) = bench.jobs("worker.jobs.publish_post")
+    assert job.get_status() == "scheduled"
     bench.start_worker("w1")
-    time.sleep(1.5)
-    assert bench.status(pid) == PostStatus.SIGNED.value
     bench.wait_status(pid, PUBLISHED)
-    assert datetime.now(UTC) >= at
+    claimed = next(e for e in bench.service.view(pid).timeline if e.action == "post.claim")
+    assert claimed.at >= at.replace(microsecond=0)
     assert len(control.published()) == 1
 
 
@@ -66,11 +86,16 @@ def test_rescheduling_and_withdrawing_cancel_the_old_jobs(bench: Bench, control:
     later = datetime.now(UTC) + timedelta(hours=2)
     moved = bench.signed_post(who, title="改期的稿件", at=later)
     dropped = bench.signed_post(who, title="撤回的稿件", at=later)
-    bench.reconcile()
-    bench.publishing.schedule(moved, who.admin, at=datetime.now(UTC) + timedelta(seconds=1))
+    old = {j.args[0]: j for j in bench.jobs("worker.jobs.publish_post")}
+    assert sorted(old) == sorted([dropped, moved])
+    assert {j.get_status() for j in old.values()} == {"scheduled"}
+    bench.service.act(moved, "schedule", who.admin,
+                      schedule=ScheduleInput(datetime.now(UTC) + timedelta(seconds=1)))
     bench.service.act(dropped, "withdraw", who.admin, comment="活动取消")
-    report = bench.reconcile()
-    assert report["cancelled"] == 3 and report["scheduled"] == 1  # incl. a preview job
+    # The commits cancelled the old jobs at once; the reconciler finds nothing left to cancel.
+    assert {old[moved].get_status(), old[dropped].get_status()} == {"canceled"}
+    assert [j.args[0] for j in bench.jobs("worker.jobs.publish_post")] == [moved]
+    assert bench.reconcile()["cancelled"] == 0
     bench.start_worker("w1")
     bench.wait_status(moved, PUBLISHED)
     assert [a["title"] for a in control.published()] == ["改期的稿件"]
@@ -84,10 +109,9 @@ def test_rescheduling_and_withdrawing_cancel_the_old_jobs(bench: Bench, control:
 ])
 def test_a_worker_killed_during_each_external_step_is_resumed_and_publishes_once(
         bench: Bench, control: SimControl, who: Personas, endpoint: str, mode: str) -> None:
-    pid = bench.signed_post(who, mode=mode)
     # Hold the step's answer so the worker is killed with the request in flight.
     control.inject(endpoint, "latency", times=1, seconds=3)
-    bench.reconcile()
+    pid = bench.signed_post(who, mode=mode)
     first = bench.start_worker("doomed")
     wait_for(lambda: control.calls(endpoint) >= 1, 30)
     bench.kill(first)
@@ -108,9 +132,8 @@ def test_a_worker_killed_during_each_external_step_is_resumed_and_publishes_once
 def test_racing_workers_publish_every_post_exactly_once(bench: Bench, control: SimControl,
                                                         who: Personas, workers: int) -> None:
     posts = [bench.signed_post(who, title=f"并发发布{i}") for i in range(6)]
-    bench.reconcile()
     # Duplicate jobs for the same posts, as a double dispatch or an abandoned-job retry makes.
-    queue = bench.dispatcher().queue
+    queue = bench.queue
     for pid in posts:
         queue.enqueue("worker.jobs.publish_post", pid)
     for i in range(workers):
@@ -125,13 +148,19 @@ def test_racing_workers_publish_every_post_exactly_once(bench: Bench, control: S
 def test_redis_losing_every_queued_job_is_repaired_by_the_reconciler(
         bench: Bench, control: SimControl, who: Personas) -> None:
     posts = [bench.signed_post(who, title=f"重启{i}") for i in range(4)]
-    assert bench.reconcile()["enqueued"] == 8  # a preview and a publish job per post
+    waiting = len(bench.publishing.pending()) + len(bench.core.notifications.pending())
+    assert len(bench.publishing.pending()) == 8  # a preview and a publish per post
+    assert bench.reconcile() == {"enqueued": 0, "scheduled": 0, "requeued": 0, "alive": waiting,
+                                 "cancelled": 0}  # the hand-offs enqueued every one
     bench.redis.flushall()  # Redis restarted with no persistence
     bench.start_worker("w1")
-    assert bench.reconcile()["requeued"] == 8
+    assert bench.reconcile()["requeued"] == waiting
     for pid in posts:
         bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 4
+    wait_for(lambda: not bench.core.notifications.pending())
+    delivered = bench.service.notifications_for()
+    assert all(n.state is DeliveryState.DELIVERED for n in delivered)
 
 
 @pytest.mark.parametrize("fault", [
@@ -145,7 +174,6 @@ def test_transient_faults_are_retried_with_backoff_until_published(
     pid = bench.signed_post(who)
     params = dict(fault)
     control.inject("draft/add", str(params.pop("kind")), **params)  # type: ignore[arg-type]
-    bench.reconcile()
     bench.start_worker("w1")
     bench.wait_status(pid, PUBLISHED, timeout=60)
     assert control.calls("draft/add") == 1 + int(fault["times"])  # type: ignore[call-overload]
@@ -156,15 +184,16 @@ def test_a_permanent_error_marks_the_post_failed_with_the_reason_and_an_admin_ca
         bench: Bench, control: SimControl, who: Personas) -> None:
     pid = bench.signed_post(who)
     control.inject("freepublish/submit", "errcode", errcode=48001, times=1)
-    bench.reconcile()
     bench.start_worker("w1")
     bench.wait_status(pid, PostStatus.FAILED.value)
     post = bench.service.view(pid).post
-    assert "48001" in post.problem_zh and "认证" in post.problem_zh
-    assert "verification" in post.problem_en
+    assert "48001" in post.problem.zh and "认证" in post.problem.zh
+    assert "verification" in post.problem.en
     assert control.calls("freepublish/submit") == 1
+    failed = [n for n in bench.service.notifications_for(post_id=pid) if n.event is Event.FAILED]
+    assert {n.recipient for n in failed} >= {who.drafter, who.admin, who.issuer}
+    assert all("48001" in n.text for n in failed)
     bench.service.act(pid, "retry", who.admin, comment="已开通发布权限")
-    bench.reconcile()
     bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 1
 
@@ -173,14 +202,12 @@ def test_a_publish_the_platform_fails_is_reported_failed(bench: Bench, control: 
                                                         who: Personas) -> None:
     pid = bench.signed_post(who)
     control.inject("freepublish/submit", "publish_outcome", status=4, times=1)
-    bench.reconcile()
     bench.start_worker("w1")
     bench.wait_status(pid, PostStatus.FAILED.value)
-    assert "未通过平台审核" in bench.service.view(pid).post.problem_zh
+    assert "未通过平台审核" in bench.service.view(pid).post.problem.zh
     assert control.published() == []
     # The admin's retry is a new attempt: the failed publish_id is not polled again.
     bench.service.act(pid, "retry", who.admin, comment="已修改后重新发布")
-    bench.reconcile()
     bench.wait_status(pid, PUBLISHED)
     assert control.calls("freepublish/submit") == 2 and len(control.published()) == 1
 
@@ -190,13 +217,11 @@ def test_a_submission_that_cannot_be_confirmed_is_failed_for_a_person_not_resubm
     pid = bench.signed_post(who)
     # The connection drops on submit: WeChat may or may not have the submission.
     control.inject("freepublish/submit", "drop", times=1)
-    bench.reconcile()
     bench.start_worker("w1")
     bench.wait_status(pid, PostStatus.FAILED.value)
-    assert "无法确认" in bench.service.view(pid).post.problem_zh
+    assert "无法确认" in bench.service.view(pid).post.problem.zh
     assert control.calls("freepublish/submit") == 1  # never a second submission on a guess
     bench.service.act(pid, "retry", who.admin, comment="已在公众号平台核实未发布")
-    bench.reconcile()
     bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 1
 
@@ -210,19 +235,22 @@ def test_a_post_whose_gates_no_longer_hold_is_put_on_hold_not_published(
     changed = tmp_path / "org.toml"
     changed.write_bytes(tomli_w.dumps(data).encode())
     bench.env["SIGNOFF_ORG_FILE"] = str(changed)
-    bench.reconcile()
     bench.start_worker("w1")
     bench.wait_status(pid, PostStatus.ON_HOLD.value)
     post = bench.service.view(pid).post
-    assert "第二十八条" in post.problem_zh and "王敏" in post.problem_zh
+    assert "第二十八条" in post.problem.zh and "王敏" in post.problem.zh
     assert control.published() == [] and control.calls("draft/add") == 0
+    # The admins hear why; whoever is entitled to sign now (周建, under the new chart) too.
+    held = {n.recipient: n for n in bench.service.notifications_for(post_id=pid)
+            if n.event is Event.ON_HOLD}
+    assert {who.admin, who.principal, who.drafter} <= set(held)
+    assert "王敏" in held[who.admin].text
 
 
 def test_a_token_invalidation_storm_with_several_workers_ends_and_publishes(
         bench: Bench, control: SimControl, who: Personas) -> None:
     posts = [bench.signed_post(who, title=f"令牌{i}") for i in range(6)]
     control.inject("*", "token_invalid", times=8)
-    bench.reconcile()
     for i in range(3):
         bench.start_worker(f"w{i}")
     wait_for(lambda: control.state()["tokens_issued"] >= 1, 30)
@@ -241,14 +269,12 @@ def test_a_new_revision_gets_a_preview_draft_whose_link_is_kept_and_reused_for_p
     pid = svc.create_post(drafter=who.drafter, title="预览链接测试", body="正文内容。")
     svc.act(pid, "new_revision", who.operator)
     h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
-    bench.reconcile()
     bench.start_worker("w1")
     pub = wait_for(lambda: (p := bench.publishing.publication(pid, h)).preview_url and p, 30)
     assert "tempkey=" in pub.preview_url and control.calls("draft/add") == 1
     for action, person in [("confirm", who.drafter), ("approve", who.head),
                            ("approve", who.leader), ("sign", who.issuer)]:
         svc.act(pid, action, person, revision_hash=h)
-    bench.reconcile()
     bench.wait_status(pid, PUBLISHED)
     # The preview draft was brought up to date (the footer now names reviewer and issuer) and
     # published: no second draft.
@@ -259,7 +285,6 @@ def test_a_new_revision_gets_a_preview_draft_whose_link_is_kept_and_reused_for_p
 def test_the_stock_rq_worker_runs_the_jobs_with_signoffs_settings(
         bench: Bench, control: SimControl, who: Personas) -> None:
     pid = bench.signed_post(who)
-    bench.reconcile()
     rq = Path(sys.executable).with_name("rq")
     with (bench.tmp / "rq.log").open("ab") as log:
         proc = subprocess.Popen([str(rq), "worker", "-c", "worker.rqsettings", "-S",
@@ -268,5 +293,17 @@ def test_the_stock_rq_worker_runs_the_jobs_with_signoffs_settings(
                                 env=bench.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=bench.tmp)
     bench.procs.append(proc)
+    bench.wait_status(pid, PUBLISHED)
+    assert len(control.published()) == 1
+
+
+def test_a_signoff_made_while_redis_is_down_is_published_once_the_reconciler_runs(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    pid = bench.signed_post(who, core=bench.offline_core())  # the hand-off cannot reach Redis
+    assert bench.status(pid) == PostStatus.SIGNED.value  # the sign-off committed all the same
+    assert bench.jobs("worker.jobs.publish_post") == []
+    bench.start_worker("w1")
+    report = bench.reconcile()
+    assert report["enqueued"] >= 2  # the preview and the publish (and the notifications)
     bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 1

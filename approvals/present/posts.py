@@ -1,11 +1,12 @@
-"""Plain-text rendering of posts, timelines and findings for the terminal, in zh-CN or en."""
+"""Posts as people read them: the post page, list rows, timelines, findings and outcomes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from approvals.present.common import local_time, t, who
 from approvals.rules.errors import Text
 from approvals.rules.gates import Finding
 from approvals.rules.org import OrgChart
@@ -13,39 +14,28 @@ from approvals.rules.states import (
     ACTION_LABEL,
     CATEGORY_LABEL,
     CLASSIFICATION_LABEL,
+    PUBLISH_MODE_LABEL,
     STATUS_LABEL,
     STEP_LABEL,
     Action,
     Category,
     Classification,
     PostStatus,
+    PublishMode,
     Step,
 )
-from approvals.services.actions import PostView, TimelineEntry
+from approvals.views import ActOutcome, PostSummary, PostView, TimelineEntry
 
 EVENT_LABEL = {
     "post.created": Text("提交稿件", "handed in the material"),
     "gates.passed": Text("门槛检查通过", "gates passed"),
     "gates.refused": Text("门槛检查未通过，签发被拒", "gates refused the sign-off"),
-    "post.schedule": Text("安排发布时间", "scheduled publishing"),
 }
-
-
-def t(text: Text, lang: str) -> str:
-    """Shorthand for a Text in `lang`."""
-    return text.get(lang)
-
-
-def local_time(at: datetime, zone: ZoneInfo) -> str:
-    """`at` (UTC, naive or aware) as local minutes."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def event_line(e: TimelineEntry, org: OrgChart, zone: ZoneInfo, lang: str) -> str:
     """One timeline row: when, who, what, on which revision, with comments and 代签."""
-    who = t(Text("发布程序", "publisher"), lang) if e.actor == "worker" else org.name_of(e.actor)
+    actor = who(e.actor, org, lang)
     d = e.detail
     if e.action in EVENT_LABEL:
         what = t(EVENT_LABEL[e.action], lang)
@@ -55,7 +45,7 @@ def event_line(e: TimelineEntry, org: OrgChart, zone: ZoneInfo, lang: str) -> st
         if "step" in d and action is not Action.SIGN:
             what += f"（{t(STEP_LABEL[Step(str(d['step']))], lang)}）" if lang != "en" else \
                 f" ({t(STEP_LABEL[Step(str(d['step']))], lang)})"
-    parts = [f"{local_time(e.at, zone)}  {who}  {what}"]
+    parts = [f"{local_time(e.at, zone)}  {actor}  {what}"]
     if d.get("on_behalf_of"):
         parts.append(t(Text("代{p}签", "for {p}"), lang).format(p=org.name_of(str(d["on_behalf_of"]))))
     if str(d.get("note", "")).startswith("fallback_for:"):
@@ -65,6 +55,9 @@ def event_line(e: TimelineEntry, org: OrgChart, zone: ZoneInfo, lang: str) -> st
     if d.get("revision"):
         rev = t(Text("第{n}版", "rev. {n}"), lang).format(n=d["revision"])
         parts.append(f"{rev} {str(d.get('revision_hash', ''))[:8]}")
+    if e.action == "post.schedule":
+        parts.append(schedule_text(_parse_time(d.get("at")), str(d.get("mode") or "publish"),
+                                   zone, lang))
     if d.get("url"):
         parts.append(str(d["url"]))
     if d.get("reason_zh"):
@@ -107,12 +100,11 @@ def post_view(v: PostView, org: OrgChart, zone: ZoneInfo, lang: str,
                  if en else f"信息形成：{p.formed_on}  公开期限：{p.due_on}{est}（第十四条，20个工作日）")
     if p.article_url:
         lines.append(("article: " if en else "文章链接：") + p.article_url)
-    if p.status in (PostStatus.ON_HOLD, PostStatus.FAILED) and p.problem_zh:
-        lines.append(("problem: " + p.problem_en) if en else ("问题：" + p.problem_zh))
-    if p.scheduled_at is not None and p.status not in (PostStatus.PUBLISHED,):
-        when = local_time(p.scheduled_at, zone)
-        lines.append(f"scheduled for {when} ({p.publish_mode})" if en else
-                     f"计划发布时间：{when}（{'群发' if p.publish_mode == 'mass_send' else '发布'}）")
+    if p.status in (PostStatus.ON_HOLD, PostStatus.FAILED) and p.problem.zh:
+        lines.append(("problem: " if en else "问题：") + t(p.problem, lang))
+    if (p.scheduled_at is not None or p.publish_mode is not PublishMode.PUBLISH) and \
+            p.status is not PostStatus.PUBLISHED:
+        lines.append(schedule_text(p.scheduled_at, p.publish_mode, zone, lang))
     if p.repost_source:
         lines.append(("source: " if en else "来源：") + p.repost_source)
     if v.revision is not None:
@@ -135,3 +127,34 @@ def post_view(v: PostView, org: OrgChart, zone: ZoneInfo, lang: str,
     lines.append("timeline:" if en else "时间线：")
     lines.extend("  " + event_line(e, org, zone, lang) for e in v.timeline)
     return "\n".join(lines)
+
+
+def _parse_time(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def schedule_text(at: datetime | None, mode: PublishMode | str, zone: ZoneInfo, lang: str) -> str:
+    """When and how a post goes out: "计划发布时间：2026-12-09 09:00（群发）"."""
+    how = t(PUBLISH_MODE_LABEL[PublishMode(mode)], lang)
+    if at is None:
+        return f"publish as soon as signed ({how})" if lang == "en" else f"签发后立即{how}"
+    return (f"scheduled for {local_time(at, zone)} ({how})" if lang == "en"
+            else f"计划发布时间：{local_time(at, zone)}（{how}）")
+
+
+def post_line(p: PostSummary, org: OrgChart, lang: str) -> str:
+    """One row of a post list: id, status, due date (estimated marked), drafter, title."""
+    label = t(STATUS_LABEL[p.status], lang)
+    est = ("~" if lang == "en" else "约") if p.due_estimated else ""
+    return f"#{p.id:<5} {label:<10} {est}{p.due_on}  {org.name_of(p.drafter):<6} {p.title}"
+
+
+def outcome_text(out: ActOutcome, org: OrgChart, zone: ZoneInfo, lang: str) -> str:
+    """What an action did: "审核同意（代陈刚签） → 审核中", or the schedule it set."""
+    done = t(ACTION_LABEL[out.action], lang)
+    if out.on_behalf_of:
+        name = org.name_of(out.on_behalf_of)
+        done += f" (for {name})" if lang == "en" else f"（代{name}签）"
+    if out.action is Action.SCHEDULE and out.publish_mode is not None:
+        return f"{done} → {schedule_text(out.scheduled_at, out.publish_mode, zone, lang)}"
+    return f"{done} → {t(STATUS_LABEL[out.status_after], lang)}"

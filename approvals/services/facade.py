@@ -1,0 +1,115 @@
+"""The one façade every face calls for everything a person does.
+
+A face asks what a person may do (`allowed_actions`), does it (`act`), and renders the outcome
+with `approvals.present`; it never re-implements a rule.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from approvals.rules.org import OrgChart
+from approvals.rules.states import Action, Category, Classification
+from approvals.services.actions import Actions
+from approvals.services.base import Deps
+from approvals.services.handin import HandIn
+from approvals.services.notifications import Notifications
+from approvals.services.queries import Queries
+from approvals.store.audit import Report
+from approvals.views import (
+    ActOutcome,
+    NotificationView,
+    PostSummary,
+    PostView,
+    RevisionInput,
+    ScheduleInput,
+)
+
+
+class Service:
+    """Hand-in, actions and queries over one database and one org chart."""
+
+    def __init__(self, deps: Deps, notifications: Notifications | None = None) -> None:
+        self.deps = deps
+        self.notifications = notifications or Notifications(deps)
+        self._handin = HandIn(deps)
+        self._actions = Actions(deps, self.notifications)
+        self._queries = Queries(deps)
+
+    @property
+    def org(self) -> OrgChart:
+        """The org chart the rules read."""
+        return self.deps.org
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The unit's time zone."""
+        return self.deps.zone
+
+    def now(self) -> datetime:
+        """The current instant (UTC)."""
+        return self.deps.now()
+
+    def today(self) -> date:
+        """Today in the unit's time zone."""
+        return self.deps.today()
+
+    def person(self, key_or_name: str) -> str:
+        """The org-chart key of a person named by key or display name.
+
+        Raises:
+            NotFound: nobody in the org chart is called that.
+        """
+        return self._handin.person(key_or_name)
+
+    def create_post(self, *, drafter: str, title: str, body: str, body_format: str = "text",
+                    category: str = Category.PUBLICITY,
+                    classification: str = Classification.PROACTIVE,
+                    formed_on: date | None = None, department: str | None = None,
+                    repost_source: str | None = None,
+                    cover: tuple[str, bytes, str] | None = None) -> int:
+        """A drafter hands in material (see `HandIn.create_post`); returns the post's id."""
+        return self._handin.create_post(
+            drafter=drafter, title=title, body=body, body_format=body_format, category=category,
+            classification=classification, formed_on=formed_on, department=department,
+            repost_source=repost_source, cover=cover)
+
+    def allowed_actions(self, post_id: int, person: str) -> list[Action]:
+        """What `person` (key or name) may do on the post now.
+
+        Raises:
+            NotFound: no such post or person.
+        """
+        return self._actions.allowed_actions(post_id, self.person(person))
+
+    def act(self, post_id: int, action: Action | str, actor: str, *, comment: str = "",
+            revision_hash: str | None = None, revision: RevisionInput | None = None,
+            basis: str | None = None, schedule: ScheduleInput | None = None) -> ActOutcome:
+        """Take `action` on a post as `actor` (see `Actions.act`)."""
+        return self._actions.act(post_id, action, actor, comment=comment,
+                                 revision_hash=revision_hash, revision=revision, basis=basis,
+                                 schedule=schedule)
+
+    def view(self, post_id: int) -> PostView:
+        """Everything about one post (see `Queries.view`)."""
+        return self._queries.view(post_id)
+
+    def list_posts(self, status: str | None = None, include_archived: bool = False
+                   ) -> list[PostSummary]:
+        """Posts, newest first, optionally of one status."""
+        return self._queries.list_posts(status, include_archived)
+
+    def notifications_for(self, *, person: str | None = None, post_id: int | None = None
+                          ) -> list[NotificationView]:
+        """The notification outbox with each row's delivery state."""
+        key = self.person(person) if person is not None else None
+        return self.notifications.rows(person=key, post_id=post_id)
+
+    def verify_audit(self) -> Report:
+        """Check the whole audit chain."""
+        return self._queries.verify_audit()
+
+    def count_posts(self) -> int:
+        """How many posts exist (archived included)."""
+        return self._queries.count_posts()

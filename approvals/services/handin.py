@@ -1,0 +1,132 @@
+"""Handing in material: a drafter's post, checked where it enters."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from approvals.rules import content
+from approvals.rules.deadlines import due_date
+from approvals.rules.errors import InvalidInput, NotFound, Text
+from approvals.rules.states import Category, Classification, PostStatus
+from approvals.services.base import Deps
+from approvals.services.state import as_enum
+from approvals.store import audit
+from approvals.store import models as m
+
+TITLE_MAX_HANDIN = 200
+
+
+class HandIn:
+    """A drafter hands in material; the post waits for layout."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def person(self, key: str) -> str:
+        """The org-chart key of a person named by key or display name.
+
+        Raises:
+            NotFound: nobody in the org chart is called that.
+        """
+        person = self.deps.org.find_person(key)
+        if person is None:
+            raise NotFound(Text("组织架构中没有“{p}”。", "“{p}” is not in the org chart.")
+                           .format(p=key))
+        return person.key
+
+    def create_post(
+        self,
+        *,
+        drafter: str,
+        title: str,
+        body: str,
+        body_format: str = "text",
+        category: str = Category.PUBLICITY,
+        classification: str = Classification.PROACTIVE,
+        formed_on: date | None = None,
+        department: str | None = None,
+        repost_source: str | None = None,
+        cover: tuple[str, bytes, str] | None = None,
+    ) -> int:
+        """A drafter hands in material; returns the new post's id.
+
+        Raises:
+            NotFound: the drafter is not in the org chart.
+            InvalidInput: a field is missing or invalid (each message says which and why).
+        """
+        org = self.deps.org
+        drafter = self.person(drafter)
+        dept = self._department_for(drafter, department)
+        title = (title or "").strip()
+        if not title:
+            raise InvalidInput(Text("标题不能为空。", "The title is empty."))
+        if len(title) > TITLE_MAX_HANDIN:
+            raise InvalidInput(Text("标题过长（{n} 字），最多 {m} 字。",
+                                    "The title is too long ({n} characters; at most {m}).")
+                               .format(n=len(title), m=TITLE_MAX_HANDIN))
+        if not (body or "").strip():
+            raise InvalidInput(Text("正文不能为空。", "The body is empty."))
+        content.to_html(body, body_format)  # validates the format and that something is left
+        cat = as_enum(Category, category, Text("类别", "category"))
+        cls = as_enum(Classification, classification, Text("公开属性", "classification"))
+        today = self.deps.today()
+        formed_on = formed_on or today
+        if formed_on > today:
+            raise InvalidInput(Text("信息形成日期 {d} 晚于今天。", "The formation date {d} is in the "
+                                    "future.").format(d=formed_on.isoformat()))
+        source = (repost_source or "").strip() or None
+        if cat is Category.REPOST and not source:
+            raise InvalidInput(Text("转载信息必须注明信息来源（第二十八条）。",
+                                    "A repost must name its source (art. 28)."))
+        if source and not org.sources.allows(source):
+            raise InvalidInput(Text("信息来源“{s}”不在官方渠道白名单中，转载来源必须为官方渠道（第二十八条）。",
+                                    "The source “{s}” is not on the allowlist of official "
+                                    "channels (art. 28).").format(s=source))
+        due = due_date(formed_on)
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            s = uow.session
+            cover_sha = store_asset(s, *cover) if cover else None
+            post = m.Post(
+                title=title, department=dept, drafter=drafter, category=cat.value,
+                classification=cls.value, formed_on=formed_on, due_on=due.due,
+                due_estimated=due.estimated, status=PostStatus.DRAFT.value, run=0,
+                revision_number=0, version=0, material_format=body_format, material_body=body,
+                repost_source=source, cover_sha256=cover_sha, created_at=now, updated_at=now,
+            )
+            s.add(post)
+            s.flush()
+            audit.append(s, actor=drafter, action="post.created", post_id=post.id, at=now,
+                         detail={"title": title, "department": dept, "category": cat.value,
+                                 "classification": cls.value, "formed_on": formed_on,
+                                 "due_on": due.due, "due_estimated": due.estimated})
+            return post.id
+
+    def _department_for(self, drafter: str, department: str | None) -> str:
+        org = self.deps.org
+        mine = org.departments_of(drafter)
+        if department is not None:
+            if department not in org.departments:
+                raise InvalidInput(Text("没有科室“{d}”。", "There is no department “{d}”.")
+                                   .format(d=department))
+            return department
+        if len(mine) == 1:
+            return mine[0].code
+        if not mine:
+            raise InvalidInput(Text("{p}不属于任何科室，请指定科室。",
+                                    "{p} belongs to no department; name the department.")
+                               .format(p=org.name_of(drafter)))
+        raise InvalidInput(Text("{p}属于多个科室（{d}），请指定科室。",
+                                "{p} belongs to several departments ({d}); name one.")
+                           .format(p=org.name_of(drafter), d=", ".join(d.code for d in mine)))
+
+
+def store_asset(s: Session, filename: str, data: bytes, mime: str) -> str:
+    """Keep a file once by its SHA-256; returns the hash."""
+    sha = hashlib.sha256(data).hexdigest()
+    if s.get(m.Asset, sha) is None:
+        s.add(m.Asset(sha256=sha, filename=filename, mime=mime, size=len(data), data=data))
+    return sha

@@ -1,0 +1,226 @@
+"""The notification outbox: rows written with the change that caused them, delivered at least once.
+
+Who is told what is a rule (`approvals.rules.notices`); the texts come from `approvals.present`
+in each recipient's language; a channel (the log channel now, chat later) delivers through the
+small `Channel` port, and answers delivered, retry after N seconds, or permanent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import select, update
+
+from approvals import present
+from approvals.rules.errors import Text, normalize_language
+from approvals.rules.notices import Event, Notice, channels_for, notices
+from approvals.rules.records import PostState
+from approvals.rules.states import PostStatus
+from approvals.services.base import Deps, UnitOfWork
+from approvals.store import models as m
+from approvals.views import (
+    Delivered,
+    Delivery,
+    DeliveryState,
+    Message,
+    NotificationView,
+    OutboxKind,
+    Pending,
+    Permanent,
+    RetryAfter,
+)
+
+log = logging.getLogger("signoff.notify")
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 600.0
+
+
+class Channel(Protocol):
+    """A way to reach people (a log file, a chat). Implemented outside the core."""
+
+    name: str
+
+    def deliver(self, message: Message) -> Delivery:
+        """Send one message; never raise for a failure the answer can describe."""
+        ...
+
+
+class Notifications:
+    """Writes chain notifications into the outbox and records what delivery made of them."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    # --- writing (inside the transaction of the change) ------------------------------------------
+
+    def record(self, uow: UnitOfWork, post: m.Post, before: PostState, after: PostState,
+               actor: str, audit_seq: int, *, comment: str = "", problem: Text | None = None,
+               url: str | None = None, title: str | None = None) -> int:
+        """Write one row per person told and channel that reaches them; returns how many."""
+        org, now = self.deps.org, self.deps.now()
+        found = notices(before, after, actor, org, self.deps.today())
+        revision = after.revision or before.revision
+        written = 0
+        for notice in found:
+            person = org.people[notice.recipient]
+            lang = normalize_language(person.language)
+            facts = present.NoticeFacts(
+                post_id=post.id, title=title or post.title,
+                department=org.departments[post.department].name
+                if post.department in org.departments else post.department,
+                drafter=org.name_of(post.drafter), actor=org.name_of(actor)
+                if actor in org.people else "",
+                revision_number=revision.number if revision else None,
+                revision_hash=revision.content_hash if revision else None,
+                due_on=post.due_on, due_estimated=post.due_estimated, comment=comment,
+                url=url, problem=problem,
+            )
+            text = present.notice_text(notice, facts, org, lang)
+            channels = channels_for(person, self.deps.channels)
+            for channel in channels or [""]:
+                row = m.Notification(
+                    key=f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
+                        f"{channel or 'none'}",
+                    post_id=post.id, revision_hash=revision.content_hash if revision else None,
+                    audit_seq=audit_seq, event=notice.event.value, recipient=notice.recipient,
+                    channel=channel, language=lang, text=text,
+                    state=(DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
+                    attempts=0, due_at=now, enqueue_count=0, delivery_ref="", last_error="",
+                    created_at=now,
+                )
+                uow.session.add(row)
+                uow.session.flush()
+                if channel:
+                    uow.hand_off(OutboxKind.NOTIFY, row.id)
+                written += 1
+        return written
+
+    def record_status_change(self, uow: UnitOfWork, post: m.Post, before: PostState,
+                             status: PostStatus, actor: str, audit_seq: int, **facts: object
+                             ) -> int:
+        """`record` for a change of status alone (the worker's: published, failed, on hold)."""
+        return self.record(uow, post, before, replace(before, status=status), actor, audit_seq,
+                           **facts)  # type: ignore[arg-type]
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def rows(self, *, person: str | None = None, post_id: int | None = None,
+             limit: int | None = None) -> list[NotificationView]:
+        """Outbox rows, oldest first, optionally for one person and/or one post."""
+        q = select(m.Notification).order_by(m.Notification.id)
+        if person is not None:
+            q = q.where(m.Notification.recipient == person)
+        if post_id is not None:
+            q = q.where(m.Notification.post_id == post_id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.deps.sessions() as s:
+            return [_view(n) for n in s.scalars(q)]
+
+    def pending(self) -> list[Pending]:
+        """Notifications waiting for a delivery job, oldest first."""
+        with self.deps.sessions() as s:
+            rows = s.execute(select(
+                m.Notification.id, m.Notification.post_id, m.Notification.due_at,
+                m.Notification.job_id, m.Notification.enqueue_count, m.Notification.channel)
+                .where(m.Notification.state == DeliveryState.PENDING.value)
+                .order_by(m.Notification.id)).all()
+        return [Pending(OutboxKind.NOTIFY, nid, pid, due, job, count, None, channel)
+                for nid, pid, due, job, count, channel in rows]
+
+    def get_pending(self, notification_id: int) -> Pending | None:
+        """One notification as the dispatcher needs it, if it still waits for delivery."""
+        with self.deps.sessions() as s:
+            n = s.get(m.Notification, notification_id)
+            if n is None or n.state != DeliveryState.PENDING.value:
+                return None
+            return Pending(OutboxKind.NOTIFY, n.id, n.post_id, n.due_at, n.job_id,
+                           n.enqueue_count, None, n.channel)
+
+    def mark_enqueued(self, notification_id: int, job_id: str) -> None:
+        """Record that the dispatcher put the notification on the queue under `job_id`."""
+        with self.deps.uow() as uow:
+            uow.session.execute(update(m.Notification).where(m.Notification.id == notification_id)
+                                .values(job_id=job_id, enqueued_at=self.deps.now(),
+                                        enqueue_count=m.Notification.enqueue_count + 1))
+
+    # --- delivering -------------------------------------------------------------------------------
+
+    def deliver(self, notification_id: int, channels: Mapping[str, Channel]) -> str:
+        """Deliver one notification through its channel and record the answer; returns a summary.
+
+        Delivery is at least once: a worker that dies after the channel took the message but
+        before this is recorded delivers it again, with the same key.
+        """
+        now = self.deps.now()
+        with self.deps.sessions() as s:
+            row = s.get(m.Notification, notification_id)
+            if row is None:
+                return "skipped (no such notification)"
+            if row.state != DeliveryState.PENDING.value:
+                return f"skipped ({row.state})"
+            if row.due_at > now + timedelta(seconds=1):
+                return f"skipped (not due until {row.due_at.isoformat()})"
+            person = self.deps.org.people.get(row.recipient)
+            message = Message(row.id, row.key, row.post_id, Event(row.event), person,
+                              row.channel, row.language, row.text, row.attempts + 1) \
+                if person is not None else None
+        channel = channels.get(row.channel)
+        answer: Delivery
+        if message is None:
+            answer = Permanent(f"{row.recipient} is no longer in the org chart")
+        elif channel is None:
+            answer = Permanent(f"the {row.channel!r} channel is not set up in this worker")
+        else:
+            try:
+                answer = channel.deliver(message)
+            except Exception as exc:  # a channel bug or an unforeseen network error: retry
+                answer = RetryAfter(0, f"{type(exc).__name__}")
+        return self._record_answer(notification_id, answer)
+
+    def _record_answer(self, notification_id: int, answer: Delivery) -> str:
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            s = uow.session
+            row = s.get(m.Notification, notification_id)
+            if row is None or row.state != DeliveryState.PENDING.value:
+                return "skipped (recorded by another job)"
+            attempts = row.attempts + 1
+            values: dict[str, object]
+            if isinstance(answer, Delivered):
+                values = {"state": DeliveryState.DELIVERED.value, "delivered_at": now,
+                          "delivery_ref": answer.ref[:128], "last_error": ""}
+                outcome = "delivered"
+            elif isinstance(answer, Permanent) or attempts >= MAX_ATTEMPTS:
+                values = {"state": DeliveryState.FAILED.value, "last_error": answer.reason}
+                outcome = f"failed ({answer.reason})"
+                log.warning("notification %s failed for good: %s", row.key, answer.reason)
+            else:
+                wait = max(answer.seconds, min(2.0 ** attempts, MAX_BACKOFF_SECONDS))
+                values = {"due_at": now + timedelta(seconds=wait), "last_error": answer.reason}
+                outcome = f"retry in {wait:.0f} s ({answer.reason})"
+            s.execute(update(m.Notification).where(
+                m.Notification.id == notification_id,
+                m.Notification.state == DeliveryState.PENDING.value,
+                m.Notification.attempts == row.attempts).values(attempts=attempts, **values)
+                .execution_options(synchronize_session=False))
+            if values.get("due_at") is not None:
+                uow.hand_off(OutboxKind.NOTIFY, notification_id)
+            return outcome
+
+
+def _view(n: m.Notification) -> NotificationView:
+    return NotificationView(
+        id=n.id, key=n.key, post_id=n.post_id, event=Event(n.event), recipient=n.recipient,
+        channel=n.channel, language=n.language, text=n.text, state=DeliveryState(n.state),
+        attempts=n.attempts, created_at=n.created_at, due_at=n.due_at,
+        delivered_at=n.delivered_at, last_error=n.last_error,
+    )
+
+
+__all__ = ["Channel", "Notice", "Notifications"]

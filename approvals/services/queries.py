@@ -1,0 +1,74 @@
+"""Reading: one post with everything people see about it, lists, and the audit check."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from approvals.rules import gates, permits
+from approvals.rules.assign import resolve_assignee
+from approvals.rules.errors import Text
+from approvals.rules.states import PostStatus
+from approvals.services.base import Deps
+from approvals.services.state import (
+    as_enum,
+    current_revision,
+    load_post,
+    load_state,
+    revision_summary,
+    summary,
+    timeline,
+)
+from approvals.store import audit
+from approvals.store import models as m
+from approvals.views import PostSummary, PostView
+
+
+class Queries:
+    """What faces read; every answer is a plain value."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def view(self, post_id: int) -> PostView:
+        """The post, its current state, open step and assignee, gate findings and timeline.
+
+        Raises:
+            NotFound: no such post.
+        """
+        org = self.deps.org
+        with self.deps.sessions() as s:
+            post = load_post(s, post_id)
+            state = load_state(s, post)
+            revision = current_revision(s, post)
+            step = permits.current_step(state, org)
+            assignee = resolve_assignee(state, step, org) if step else None
+            findings = tuple(gates.evaluate(state, org)) if state.revision else ()
+            preview = None
+            if revision is not None:
+                preview = s.scalar(select(m.Publication.preview_url).where(
+                    m.Publication.post_id == post.id,
+                    m.Publication.revision_hash == revision.content_hash))
+            return PostView(summary(post), state,
+                            revision_summary(revision) if revision is not None else None, step,
+                            assignee, findings, timeline(s, post.id), preview)
+
+    def list_posts(self, status: str | None = None, include_archived: bool = False
+                   ) -> list[PostSummary]:
+        """Posts, newest first, optionally of one status."""
+        q = select(m.Post).order_by(m.Post.id.desc())
+        if status:
+            q = q.where(m.Post.status == as_enum(PostStatus, status, Text("状态", "status")).value)
+        elif not include_archived:
+            q = q.where(m.Post.archived.is_(False))
+        with self.deps.sessions() as s:
+            return [summary(p) for p in s.scalars(q)]
+
+    def verify_audit(self) -> audit.Report:
+        """Check the whole audit chain."""
+        with self.deps.sessions() as s:
+            return audit.verify(s)
+
+    def count_posts(self) -> int:
+        """How many posts exist (archived included)."""
+        with self.deps.sessions() as s:
+            return s.scalar(select(func.count()).select_from(m.Post)) or 0

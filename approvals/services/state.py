@@ -1,0 +1,149 @@
+"""Reading stored posts into the rules' plain values, and stored rows into the façade's values."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from approvals.rules.errors import InvalidInput, NotFound, Text
+from approvals.rules.records import (
+    Clearance,
+    ClearanceBasis,
+    DecisionRecord,
+    Outcome,
+    PostState,
+    RevisionInfo,
+)
+from approvals.rules.revisions import RevisionContent
+from approvals.rules.states import Category, Classification, PostStatus, PublishMode, Step
+from approvals.store import models as m
+from approvals.views import PostSummary, PublicationIds, RevisionSummary, TimelineEntry
+
+E = TypeVar("E")
+
+
+def as_enum(kind: type[E], value: object, what: Text) -> E:
+    """`value` as a member of `kind`, or InvalidInput listing what is allowed."""
+    try:
+        return kind(value)  # type: ignore[call-arg]
+    except ValueError:
+        allowed = ", ".join(str(v.value) for v in kind)  # type: ignore[attr-defined]
+        raise InvalidInput(Text("{w}“{v}”无效，可选：{a}。", "Invalid {w_en} “{v}”; expected one "
+                                "of: {a}.").format(w=what.zh, w_en=what.en, v=value, a=allowed)
+                           ) from None
+
+
+def load_post(s: Session, post_id: int, *, lock: bool = False) -> m.Post:
+    """The stored post.
+
+    Raises:
+        NotFound: no such post.
+    """
+    post = s.get(m.Post, post_id, with_for_update=lock)
+    if post is None:
+        raise NotFound(Text("没有编号为 {i} 的稿件。", "There is no post {i}.").format(i=post_id))
+    return post
+
+
+def current_revision(s: Session, post: m.Post) -> m.Revision | None:
+    """The post's current revision row, if it has been laid out."""
+    return s.scalars(select(m.Revision).where(m.Revision.post_id == post.id,
+                                              m.Revision.number == post.revision_number)
+                     ).one_or_none()
+
+
+def load_state(s: Session, post: m.Post) -> PostState:
+    """The pure view of a stored post: current revision, this run's decisions, its clearance."""
+    rev = current_revision(s, post)
+    info = None
+    if rev is not None:
+        info = RevisionInfo(rev.number, RevisionContent(
+            title=rev.title, body_html=rev.body_html, category=rev.category, author=rev.author,
+            digest=rev.digest, cover_sha256=rev.cover_sha256, repost_source=rev.repost_source),
+            rev.content_hash, rev.made_by)
+    decisions = tuple(
+        DecisionRecord(step=Step(d.step), outcome=Outcome(d.outcome), actor=d.actor,
+                       revision_hash=d.revision_hash, run=d.run, decided_on=d.decided_on,
+                       decided_at=d.decided_at, on_behalf_of=d.on_behalf_of, comment=d.comment,
+                       note=d.note, attempt=d.attempt)
+        for d in s.scalars(select(m.Decision).where(m.Decision.post_id == post.id,
+                                                    m.Decision.run == post.run)
+                           .order_by(m.Decision.id))
+    )
+    clearance = None
+    if info is not None:
+        c = s.scalars(select(m.Clearance).where(m.Clearance.post_id == post.id,
+                                                m.Clearance.revision_hash == info.content_hash)
+                      .order_by(m.Clearance.id.desc()).limit(1)).one_or_none()
+        if c is not None:
+            clearance = Clearance(c.revision_hash, ClearanceBasis(c.basis), c.reason,
+                                  c.recorded_by, c.recorded_on, c.on_behalf_of)
+    return PostState(
+        id=post.id, status=PostStatus(post.status), department=post.department,
+        drafter=post.drafter, category=Category(post.category),
+        classification=Classification(post.classification), run=post.run, revision=info,
+        decisions=decisions, clearance=clearance,
+    )
+
+
+def expand_hash(s: Session, post: m.Post, given: str) -> str:
+    """Accept a hash prefix of at least 8 hex digits, as people copy it from a preview.
+
+    Raises:
+        InvalidInput: fewer than 8 characters.
+    """
+    given = given.strip().lower()
+    if len(given) == 64:
+        return given
+    if len(given) < 8:
+        raise InvalidInput(Text("版本哈希至少需要 8 位。", "Give at least 8 characters of the "
+                                "revision hash."))
+    hashes = set(s.scalars(select(m.Revision.content_hash).where(m.Revision.post_id == post.id)))
+    found = [h for h in hashes if h.startswith(given)]
+    if len(found) == 1:
+        return found[0]
+    # Unknown or ambiguous: compare as given, so the chain reports it as stale.
+    return given
+
+
+def summary(post: m.Post) -> PostSummary:
+    """The façade's value for a stored post."""
+    return PostSummary(
+        id=post.id, title=post.title, status=PostStatus(post.status), department=post.department,
+        drafter=post.drafter, category=Category(post.category),
+        classification=Classification(post.classification), formed_on=post.formed_on,
+        due_on=post.due_on, due_estimated=post.due_estimated, run=post.run,
+        revision_number=post.revision_number, version=post.version, archived=post.archived,
+        publish_mode=PublishMode(post.publish_mode), scheduled_at=post.scheduled_at,
+        article_url=post.article_url, published_at=post.published_at,
+        problem=Text(post.problem_zh, post.problem_en), repost_source=post.repost_source,
+        created_at=post.created_at, updated_at=post.updated_at,
+    )
+
+
+def revision_summary(rev: m.Revision) -> RevisionSummary:
+    """The façade's value for a stored revision."""
+    return RevisionSummary(rev.number, rev.content_hash, rev.title, rev.author, rev.digest,
+                           rev.made_by, rev.comment, rev.created_at)
+
+
+def timeline(s: Session, post_id: int) -> tuple[TimelineEntry, ...]:
+    """The post's audit rows, oldest first."""
+    rows = s.scalars(select(m.AuditEntry).where(m.AuditEntry.post_id == post_id)
+                     .order_by(m.AuditEntry.seq))
+    return tuple(TimelineEntry(r.seq, r.at, r.actor, r.action, json.loads(r.detail)) for r in rows)
+
+
+def publication_ids(pub: m.Publication) -> PublicationIds:
+    """The façade's value for a stored publication record."""
+    return PublicationIds(
+        post_id=pub.post_id, revision_hash=pub.revision_hash, attempt=pub.attempt,
+        thumb_media_id=pub.thumb_media_id, images=json.loads(pub.images or "{}"),
+        content_sha256=pub.content_sha256, draft_media_id=pub.draft_media_id,
+        preview_url=pub.preview_url, submit_started_at=pub.submit_started_at,
+        publish_id=pub.publish_id, clientmsgid=pub.clientmsgid, msg_id=pub.msg_id,
+        article_id=pub.article_id, article_url=pub.article_url, last_error=pub.last_error,
+    )

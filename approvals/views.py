@@ -1,0 +1,299 @@
+"""Plain values that cross the façade: what faces hand in and what they get back.
+
+No ORM row ever leaves the services; the CLI, the console, the bot and the worker see only these
+frozen dataclasses (and the rules' own values), so `present` can render them without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from approvals.rules.assign import Assignment
+from approvals.rules.errors import Text
+from approvals.rules.gates import Finding
+from approvals.rules.notices import Event
+from approvals.rules.org import Person
+from approvals.rules.records import PostState
+from approvals.rules.states import (
+    Action,
+    Category,
+    Classification,
+    IntentKind,
+    PostStatus,
+    PublishMode,
+    Step,
+)
+
+# --- what faces hand in --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RevisionInput:
+    """A layout revision as the operator hands it in; unset fields come from the material."""
+
+    title: str | None = None
+    body: str | None = None
+    body_format: str = "html"
+    author: str | None = None
+    digest: str = ""
+    cover_sha256: str | None = None
+    repost_source: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleInput:
+    """When (None: as soon as it is signed) and how a post is to be published."""
+
+    at: datetime | None = None
+    mode: PublishMode | str | None = None  # None keeps the post's current mode
+
+
+# --- what faces get back -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostSummary:
+    """A post as lists and pages show it."""
+
+    id: int
+    title: str
+    status: PostStatus
+    department: str
+    drafter: str
+    category: Category
+    classification: Classification
+    formed_on: date
+    due_on: date
+    due_estimated: bool
+    run: int
+    revision_number: int
+    version: int
+    archived: bool
+    publish_mode: PublishMode
+    scheduled_at: datetime | None
+    article_url: str | None
+    published_at: datetime | None
+    problem: Text  # why it is on hold or failed ("" in both languages otherwise)
+    repost_source: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RevisionSummary:
+    """The current laid-out revision of a post."""
+
+    number: int
+    content_hash: str
+    title: str
+    author: str
+    digest: str
+    made_by: str
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One audit row of a post, as people read it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, object]
+
+
+@dataclass(frozen=True)
+class PostView:
+    """Everything `post show`, the console and the bot display about one post."""
+
+    post: PostSummary
+    state: PostState
+    revision: RevisionSummary | None
+    step: Step | None
+    assignee: Assignment | None
+    findings: tuple[Finding, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
+    preview_url: str | None = None  # the WeChat draft's temporary link for this revision
+
+
+@dataclass(frozen=True)
+class ActOutcome:
+    """What an action did, for the face to render."""
+
+    post_id: int
+    action: Action
+    status_before: PostStatus
+    status_after: PostStatus
+    step: Step | None
+    on_behalf_of: str | None
+    revision_number: int
+    findings: tuple[Finding, ...] = ()
+    scheduled_at: datetime | None = None
+    publish_mode: PublishMode | None = None
+
+
+class DeliveryState(StrEnum):
+    """Where one notification stands."""
+
+    PENDING = "pending"  # waiting for (another) delivery attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # refused for good, or out of attempts: a person looks at it
+    NO_CHANNEL = "no_channel"  # no configured channel reaches the person (config check warns)
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    """One row of the notification outbox, with its delivery state."""
+
+    id: int
+    key: str
+    post_id: int
+    event: Event
+    recipient: str
+    channel: str
+    language: str
+    text: str
+    state: DeliveryState
+    attempts: int
+    created_at: datetime
+    due_at: datetime
+    delivered_at: datetime | None
+    last_error: str
+
+
+# --- the notification port: what a channel is handed and answers -------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification as a channel delivers it; `key` recognises a duplicate delivery."""
+
+    id: int
+    key: str
+    post_id: int
+    event: Event
+    person: Person
+    channel: str
+    language: str
+    text: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The channel took the message; `ref` is its own id for it (a chat message id)."""
+
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class RetryAfter:
+    """Not now (rate limit, network, the service down): try again after `seconds`."""
+
+    seconds: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Permanent:
+    """The channel will never take this message (blocked, unknown chat): a person looks at it."""
+
+    reason: str
+
+
+Delivery = Delivered | RetryAfter | Permanent
+
+
+# --- the publishing outbox, as the worker sees it -------------------------------------------------
+
+
+class OutboxKind(StrEnum):
+    """What an outbox item asks the queue to run."""
+
+    PUBLISH = IntentKind.PUBLISH.value
+    PREVIEW = IntentKind.PREVIEW.value
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """An outbox item a transaction created or cancelled; handed to the queue after the commit."""
+
+    kind: OutboxKind
+    id: int
+    cancel: bool = False
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An outbox item that needs a live job: a publish or preview intent, or a notification."""
+
+    kind: OutboxKind
+    id: int
+    post_id: int
+    due_at: datetime
+    job_id: str | None
+    enqueue_count: int
+    revision_hash: str | None = None
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A stored file to upload."""
+
+    sha256: str
+    filename: str
+    mime: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a worker needs to publish one claimed post, read fresh from the database."""
+
+    post_id: int
+    revision_hash: str
+    mode: PublishMode
+    title: str
+    author: str
+    digest: str
+    body_html: str
+    repost_source: str | None
+    footer: str
+    cover: Asset | None
+    images: dict[str, Asset] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of trying to claim a post for publishing."""
+
+    snapshot: Snapshot | None = None  # set when this worker now holds the post
+    held: tuple[Finding, ...] = ()  # blocking findings: the post was put on hold
+    reason: str = ""  # why nothing is to be done (published, taken by another worker, ...)
+
+
+@dataclass(frozen=True)
+class PublicationIds:
+    """What WeChat knows of one revision: every external id saved so far."""
+
+    post_id: int
+    revision_hash: str
+    attempt: int = 0
+    thumb_media_id: str | None = None
+    images: dict[str, str] = field(default_factory=dict)  # asset sha256 -> uploaded URL
+    content_sha256: str | None = None
+    draft_media_id: str | None = None
+    preview_url: str | None = None
+    submit_started_at: datetime | None = None
+    publish_id: str | None = None
+    clientmsgid: str | None = None
+    msg_id: str | None = None
+    article_id: str | None = None
+    article_url: str | None = None
+    last_error: str = ""
