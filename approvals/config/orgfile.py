@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from approvals.rules.errors import ConfigError, Text
+from approvals.rules.notices import PERSONAL_ADDRESSES
 from approvals.rules.org import (
     ChainConfig,
     Delegation,
@@ -252,6 +253,23 @@ def _cross_check(doc: OrgFileIn, f: str) -> Iterator[Problem]:
                            f"与 {seen_tg[person.telegram_id]} 的 telegram_id 重复",
                            f"same telegram_id as {seen_tg[person.telegram_id]}")
             seen_tg.setdefault(person.telegram_id, key)
+    yield from _check_reachable(doc, f)
+
+
+def _check_reachable(doc: OrgFileIn, f: str) -> Iterator[Problem]:
+    # Chain notifications cannot be switched off (art. 27): everyone with a part in the chain
+    # needs an address where they read them, or they are only ever written to the log.
+    roles = {doc.unit.issuer, doc.unit.principal_leader, doc.chain.fallback, *doc.unit.admins,
+             *doc.unit.operators, *(g.deputy for g in doc.delegations)}
+    for dept in doc.departments.values():
+        roles.update({dept.head, dept.supervising_leader, *dept.members})
+    for key, person in doc.people.items():
+        if key in roles and not any(getattr(person, a, None) is not None
+                                    for a in PERSONAL_ADDRESSES):
+            yield _err(f, f"people.{key}", "没有可送达本人的通知渠道（telegram_id），"
+                       "审批通知只会写入日志，本人收不到",
+                       "has no address to reach them (telegram_id): chain notifications to them "
+                       "only go to the log", "warning")
 
 
 def _delegation_cycles(doc: OrgFileIn, f: str) -> Iterator[Problem]:

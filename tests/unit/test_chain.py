@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,8 +18,16 @@ from approvals.rules.errors import (
     StaleRevision,
 )
 from approvals.rules.org import ChainConfig, OrgChart
-from approvals.rules.records import Outcome
-from approvals.rules.states import TERMINAL, TRANSITIONS, Action, PostStatus, Step
+from approvals.rules.records import Outcome, PostState
+from approvals.rules.states import (
+    TERMINAL,
+    TRANSITIONS,
+    Action,
+    PostStatus,
+    PublishMode,
+    Step,
+    advance,
+)
 from tests.helpers import DAY, act, draft, laid_out, revision, through_reviewer
 
 
@@ -289,3 +298,70 @@ def test_an_on_hold_post_can_be_resubmitted_to_the_people_entitled_now(org: OrgC
                                              comment="分管领导调整，重新审批"))
     assert again.status is PostStatus.IN_REVIEW and again.decisions == ()
     assert permits.current_step(again, org) is Step.DRAFTER_CONFIRM
+
+
+def _in_every_status(org: OrgChart) -> dict[PostStatus, PostState]:
+    signed = act(through_reviewer(org), org, "sign", "wang_min")
+    laid = laid_out(org)
+    return {
+        PostStatus.DRAFT: replace(laid, status=PostStatus.DRAFT, revision=None),
+        PostStatus.IN_REVIEW: laid,
+        PostStatus.CHANGES_REQUESTED: act(laid, org, "request_changes", "li_na", comment="改"),
+        PostStatus.SIGNED: signed,
+        PostStatus.ON_HOLD: replace(signed, status=PostStatus.ON_HOLD),
+        PostStatus.FAILED: replace(signed, status=PostStatus.FAILED),
+        PostStatus.PUBLISHING: replace(signed, status=PostStatus.PUBLISHING),
+        PostStatus.PUBLISHED: replace(signed, status=PostStatus.PUBLISHED),
+        PostStatus.REJECTED: replace(signed, status=PostStatus.REJECTED),
+        PostStatus.WITHDRAWN: replace(signed, status=PostStatus.WITHDRAWN),
+    }
+
+
+def test_schedule_is_offered_to_the_admins_and_the_operator_until_publishing_starts(
+        org: OrgChart) -> None:
+    open_for_it = {PostStatus.DRAFT, PostStatus.IN_REVIEW, PostStatus.CHANGES_REQUESTED,
+                   PostStatus.SIGNED, PostStatus.ON_HOLD, PostStatus.FAILED}
+    for status, state in _in_every_status(org).items():
+        for person in ("zhao_xue", "liu_yang", "he_jing"):  # the admins and the operator
+            offered = Action.SCHEDULE in permits.allowed_actions(state, person, org, DAY)
+            assert offered is (status in open_for_it), (status, person)
+        for person in ("li_na", "zhang_wei", "chen_gang", "wang_min", "zhou_jian", "xu_fang",
+                       "mallory"):
+            assert Action.SCHEDULE not in permits.allowed_actions(state, person, org, DAY), \
+                (status, person)
+
+
+def test_scheduling_keeps_the_status_and_records_when_and_how(org: OrgChart) -> None:
+    signed = act(through_reviewer(org), org, "sign", "wang_min")
+    now = datetime(2026, 12, 8, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    at = now + timedelta(days=1)
+    result = chain.schedule(signed, "he_jing", org, on=DAY, now=now, at=at, mode="mass_send")
+    assert result.status_after is PostStatus.SIGNED
+    assert result.schedule == chain.Schedule(at, PublishMode.MASS_SEND)
+    with pytest.raises(NotAllowed):
+        chain.schedule(signed, "wang_min", org, on=DAY, now=now, at=at, mode="publish")
+
+
+@pytest.mark.parametrize(("at", "mode", "says"), [
+    (datetime(2026, 12, 8, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), "publish", "has passed"),
+    (datetime(2026, 12, 9, 9, 0), "publish", "time zone"),
+    (None, "broadcast", "publish or mass_send"),
+])
+def test_scheduling_refuses_a_past_or_naive_time_and_an_unknown_mode(
+        org: OrgChart, at: datetime | None, mode: str, says: str) -> None:
+    now = datetime(2026, 12, 8, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with pytest.raises(InvalidInput) as info:
+        chain.schedule(laid_out(org), "zhao_xue", org, on=DAY, now=now, at=at, mode=mode)
+    assert says in info.value.message("en")
+
+
+def test_the_workers_moves_are_in_the_one_transition_table() -> None:
+    assert advance(PostStatus.SIGNED, Action.CLAIM) is PostStatus.PUBLISHING
+    assert advance(PostStatus.PUBLISHING, Action.CLAIM) is PostStatus.PUBLISHING  # a takeover
+    assert advance(PostStatus.PUBLISHING, Action.MARK_PUBLISHED) is PostStatus.PUBLISHED
+    assert advance(PostStatus.SIGNED, Action.HOLD) is PostStatus.ON_HOLD
+    for status, action in ((PostStatus.SIGNED, Action.MARK_PUBLISHED),
+                           (PostStatus.IN_REVIEW, Action.CLAIM),
+                           (PostStatus.PUBLISHED, Action.FAIL)):
+        with pytest.raises(InvalidTransition):
+            advance(status, action)

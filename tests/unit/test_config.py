@@ -122,6 +122,29 @@ def test_a_reviewer_who_is_also_the_issuer_without_a_fallback_is_warned() -> Non
     assert errors_of(data) == {}
 
 
+def test_a_person_in_the_chain_with_no_address_to_reach_them_is_warned_not_skipped() -> None:
+    data = example()
+    assert [p for p in problems_of(data) if p.severity == "warning"] == []
+    del data["people"]["chen_gang"]["telegram_id"]  # a supervising leader
+    data["people"]["visitor"] = {"name": "来访者"}  # no part in the chain: nobody tells them
+    warnings = [p for p in problems_of(data) if p.severity == "warning"]
+    assert [p.key for p in warnings] == ["people.chen_gang"]
+    assert "telegram_id" in warnings[0].reason.en and "只会写入日志" in warnings[0].reason.zh
+    assert errors_of(data) == {}
+
+
+def test_notification_channels_are_checked_and_cannot_be_switched_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNOFF_NOTIFY_CHANNELS", '["log", "log"]')
+    assert load_settings().notify_channels == ["log"]
+    for bad, reason in (('["pager"]', "unknown channel"), ("[]", "cannot be switched off")):
+        monkeypatch.setenv("SIGNOFF_NOTIFY_CHANNELS", bad)
+        with pytest.raises(ConfigError) as info:
+            load_settings()
+        assert "SIGNOFF_NOTIFY_CHANNELS" in info.value.message("en")
+        assert reason in info.value.message("en")
+
+
 def test_check_reports_every_error_at_once() -> None:
     data = example()
     data["unit"]["issuer"] = "ghost"

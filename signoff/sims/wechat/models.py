@@ -65,6 +65,7 @@ class Publication:
         """The record as the inspection API shows it."""
         return {"publish_id": self.publish_id, "draft_media_id": self.draft_media_id, "status": self.status,
                 "fail_idx": self.fail_idx, "article_id": self.article_id, "article_urls": self.article_urls,
+                "titles": [a["title"] for a in self.articles],
                 "submitted_at": self.submitted_at, "published_at": self.published_at}
 
     def entries(self) -> list[dict[str, Any]]:

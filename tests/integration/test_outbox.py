@@ -1,0 +1,294 @@
+"""The outboxes on a real database: what each commit hands to the queue, the notifications it
+writes in the same transaction, their delivery, scheduling, and the worker's bookkeeping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from approvals.bootstrap import Core, bootstrap
+from approvals.config.settings import Settings
+from approvals.rules.errors import InvalidTransition, NotAllowed, StaleRevision, Text
+from approvals.rules.notices import Event
+from approvals.rules.org import OrgChart
+from approvals.rules.states import Action, PostStatus, PublishMode
+from approvals.services import Service
+from approvals.services.notifications import MAX_ATTEMPTS
+from approvals.store import models as m
+from approvals.views import (
+    Delivered,
+    Delivery,
+    DeliveryState,
+    Handoff,
+    Message,
+    OutboxKind,
+    Permanent,
+    RetryAfter,
+    RevisionInput,
+    ScheduleInput,
+)
+from tests.conftest import EXAMPLE_ORG, Clock, HandedOff, Personas
+
+BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
+
+
+@dataclass
+class FakeChannel:
+    """A channel at the edge of the world: answers as told and remembers what it was handed."""
+
+    answers: list[Delivery] = field(default_factory=list)
+    name: str = "log"
+    seen: list[Message] = field(default_factory=list)
+
+    def deliver(self, message: Message) -> Delivery:
+        self.seen.append(message)
+        answer = self.answers.pop(0) if self.answers else Delivered("m1")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def signed(svc: Service, who: Personas, **kw: object) -> int:
+    pid = svc.create_post(drafter=who.drafter, title="我局开展冬季防汛应急演练", body=BODY)
+    svc.act(pid, "new_revision", who.operator, revision=RevisionInput())
+    if kw:
+        svc.act(pid, "schedule", who.admin, schedule=ScheduleInput(**kw))  # type: ignore[arg-type]
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    for action, person in [("confirm", who.drafter), ("approve", who.head),
+                           ("approve", who.leader), ("sign", who.issuer)]:
+        svc.act(pid, action, person, revision_hash=h)
+    return pid
+
+
+def pending_notice(core: Core, post_id: int, recipient: str, event: Event) -> int:
+    (n,) = [n for n in core.service.notifications_for(post_id=post_id)
+            if n.recipient == recipient and n.event is event]
+    return n.id
+
+
+# --- the hand-off -------------------------------------------------------------------------------
+
+
+def test_each_commit_hands_its_new_outbox_items_to_the_queue(
+        service: Service, who: Personas, handed_off: HandedOff) -> None:
+    pid = service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    assert handed_off == []  # handing in tells nobody yet and queues nothing
+    service.act(pid, "new_revision", who.operator)
+    assert [h.kind for h in handed_off] == [OutboxKind.PREVIEW, OutboxKind.NOTIFY]
+    rows = service.notifications_for(post_id=pid)
+    assert [(n.recipient, n.event) for n in rows] == [(who.drafter, Event.STEP_OPENED)]
+    assert handed_off.of(OutboxKind.NOTIFY) == [Handoff(OutboxKind.NOTIFY, rows[0].id)]
+
+
+def test_a_refused_action_writes_and_hands_off_nothing(
+        service: Service, who: Personas, handed_off: HandedOff) -> None:
+    pid = service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    service.act(pid, "new_revision", who.operator)
+    before = (list(handed_off), service.notifications_for(post_id=pid))
+    with pytest.raises(StaleRevision):
+        service.act(pid, "confirm", who.drafter, revision_hash="0" * 64)
+    assert (list(handed_off), service.notifications_for(post_id=pid)) == before
+
+
+def test_a_failing_hand_off_never_undoes_the_commit(
+        engine: Engine, org: OrgChart, clock: Clock, who: Personas,
+        caplog: pytest.LogCaptureFixture) -> None:
+    def broken(items: object) -> None:
+        raise ConnectionError("Redis is down")
+
+    core = bootstrap(Settings(org_file=EXAMPLE_ORG), engine=engine, org=org, clock=clock,
+                     enqueue=lambda _core: broken)
+    pid = core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    out = core.service.act(pid, "new_revision", who.operator)
+    assert out.status_after is PostStatus.IN_REVIEW
+    assert core.service.view(pid).post.status is PostStatus.IN_REVIEW
+    assert [p.kind for p in core.publishing.pending()] == [OutboxKind.PREVIEW]  # for the reconciler
+    assert len(core.notifications.pending()) == 1
+    assert any("the reconciler will enqueue them" in r.getMessage() for r in caplog.records)
+
+
+# --- scheduling as an action ----------------------------------------------------------------------
+
+
+def test_rescheduling_a_signed_post_replaces_its_publish_intent_and_cancels_the_old_job(
+        core: Core, who: Personas, handed_off: HandedOff, clock: Clock) -> None:
+    svc = core.service
+    pid = signed(svc, who, at=clock.now + timedelta(hours=2))
+    (first,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    assert first.due_at == clock.now + timedelta(hours=2)
+    handed_off.clear()
+    out = svc.act(pid, "schedule", who.operator,
+                  schedule=ScheduleInput(clock.now + timedelta(hours=5), "mass_send"))
+    assert out.status_after is PostStatus.SIGNED and out.publish_mode is PublishMode.MASS_SEND
+    (second,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    assert second.due_at == clock.now + timedelta(hours=5) and second.id != first.id
+    assert handed_off.of(OutboxKind.PUBLISH) == [Handoff(OutboxKind.PUBLISH, first.id, cancel=True),
+                                                 Handoff(OutboxKind.PUBLISH, second.id)]
+    post = svc.view(pid).post
+    assert post.publish_mode is PublishMode.MASS_SEND and post.scheduled_at == second.due_at
+    assert svc.view(pid).timeline[-1].action == "post.schedule"
+
+
+def test_scheduling_before_the_sign_off_sets_the_time_the_sign_off_uses(
+        core: Core, who: Personas, clock: Clock) -> None:
+    at = clock.now + timedelta(days=1)
+    signed(core.service, who, at=at)
+    (intent,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    assert intent.due_at == at
+
+
+def test_nobody_but_an_admin_or_the_operator_schedules(service: Service, who: Personas) -> None:
+    pid = service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    for person in (who.drafter, who.head, who.issuer, *who.outsiders):
+        with pytest.raises(NotAllowed):
+            service.act(pid, "schedule", person, schedule=ScheduleInput())
+    assert Action.SCHEDULE in service.allowed_actions(pid, who.admin)
+    assert Action.SCHEDULE in service.allowed_actions(pid, who.operator)
+    assert Action.SCHEDULE not in service.allowed_actions(pid, who.drafter)
+
+
+# --- notifications: written with the change ------------------------------------------------------
+
+
+def test_every_notification_carries_its_causes_audit_row_and_an_idempotency_key(
+        core: Core, who: Personas) -> None:
+    pid = signed(core.service, who)
+    rows = core.service.notifications_for(post_id=pid)
+    timeline = {e.seq: e for e in core.service.view(pid).timeline}
+    assert len({n.key for n in rows}) == len(rows)
+    with core.deps.sessions() as s:
+        seqs = dict(s.execute(select(m.Notification.id, m.Notification.audit_seq)).all())
+    for n in rows:
+        assert timeline[seqs[n.id]].action.startswith("post.")
+        assert n.key.startswith(f"p{pid}-a{seqs[n.id]}-{n.event.value}-{n.recipient}-")
+    # Each step that opened told its holder, in their own language (郭强 would read English).
+    opened = [(n.recipient, n.text[:6]) for n in rows if n.event is Event.STEP_OPENED]
+    assert [r for r, _ in opened] == [who.drafter, who.head, who.leader, who.deputy, who.issuer]
+    assert all(text.startswith("【待您办理】") for _, text in opened)
+
+
+def test_a_notification_is_written_in_the_recipients_language(core: Core, who: Personas) -> None:
+    pid = core.service.create_post(drafter="guo_qiang", title="关于设立咨询专线的通知", body=BODY)
+    core.service.act(pid, "new_revision", who.operator)
+    (n,) = core.service.notifications_for(post_id=pid)
+    assert n.recipient == "guo_qiang" and n.language == "en"
+    assert n.text.startswith("[waiting for you] post #") and "drafter confirms" in n.text
+
+
+def test_a_person_no_channel_reaches_gets_a_visible_row_not_silence(
+        engine: Engine, org: OrgChart, clock: Clock, who: Personas) -> None:
+    core = bootstrap(Settings(org_file=EXAMPLE_ORG), engine=engine, org=org, clock=clock)
+    core.deps.channels = ()  # no channel switched on reaches anybody
+    pid = core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    core.service.act(pid, "new_revision", who.operator)
+    (n,) = core.service.notifications_for(post_id=pid)
+    assert n.state is DeliveryState.NO_CHANNEL and n.channel == ""
+    assert core.notifications.pending() == []
+
+
+# --- notifications: delivery through the port ----------------------------------------------------
+
+
+def test_delivery_records_the_answer_and_a_second_job_sends_nothing_more(
+        core: Core, who: Personas) -> None:
+    pid = core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    core.service.act(pid, "new_revision", who.operator)
+    nid = pending_notice(core, pid, who.drafter, Event.STEP_OPENED)
+    channel = FakeChannel()
+    assert core.notifications.deliver(nid, {"log": channel}) == "delivered"
+    assert core.notifications.deliver(nid, {"log": channel}) == "skipped (delivered)"
+    (message,) = channel.seen
+    assert message.person.key == who.drafter and message.attempt == 1 and message.key
+    (row,) = core.service.notifications_for(post_id=pid)
+    assert row.state is DeliveryState.DELIVERED and row.delivered_at is not None
+
+
+def test_retry_after_waits_at_least_as_long_as_the_channel_asked_and_is_handed_off_again(
+        core: Core, who: Personas, clock: Clock, handed_off: HandedOff) -> None:
+    pid = core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    core.service.act(pid, "new_revision", who.operator)
+    nid = pending_notice(core, pid, who.drafter, Event.STEP_OPENED)
+    channel = FakeChannel([RetryAfter(30, "429 Too Many Requests"), ConnectionError("reset")])
+    handed_off.clear()
+    assert core.notifications.deliver(nid, {"log": channel}).startswith("retry in 30 s")
+    (row,) = core.service.notifications_for(post_id=pid)
+    assert row.state is DeliveryState.PENDING and row.attempts == 1
+    assert row.due_at == clock.now + timedelta(seconds=30) and "429" in row.last_error
+    assert handed_off == [Handoff(OutboxKind.NOTIFY, nid)]  # to be scheduled at due_at
+    assert core.notifications.deliver(nid, {"log": channel}).startswith("skipped (not due")
+    clock.advance(seconds=30)
+    assert core.notifications.deliver(nid, {"log": channel}).startswith("retry")  # it raised
+    clock.advance(seconds=30)
+    assert core.notifications.deliver(nid, {"log": channel}) == "delivered"
+    assert [m.attempt for m in channel.seen] == [1, 2, 3]
+
+
+def test_a_permanent_refusal_or_too_many_attempts_fail_the_notification_for_a_person(
+        core: Core, who: Personas, clock: Clock) -> None:
+    pid = signed(core.service, who)
+    refused = pending_notice(core, pid, who.head, Event.STEP_OPENED)
+    out = core.notifications.deliver(refused, {"log": FakeChannel([Permanent("chat blocked")])})
+    assert out == "failed (chat blocked)"
+    flaky = pending_notice(core, pid, who.leader, Event.STEP_OPENED)
+    channel = FakeChannel([RetryAfter(1, "busy")] * MAX_ATTEMPTS)
+    for _ in range(MAX_ATTEMPTS):
+        clock.advance(hours=1)
+        core.notifications.deliver(flaky, {"log": channel})
+    states = {n.id: n for n in core.service.notifications_for(post_id=pid)}
+    assert states[refused].state is DeliveryState.FAILED and states[refused].attempts == 1
+    assert states[flaky].state is DeliveryState.FAILED and states[flaky].attempts == MAX_ATTEMPTS
+    assert len(channel.seen) == MAX_ATTEMPTS
+
+
+def test_a_channel_this_worker_lacks_fails_the_notification_with_the_reason(
+        core: Core, who: Personas) -> None:
+    pid = core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    core.service.act(pid, "new_revision", who.operator)
+    nid = pending_notice(core, pid, who.drafter, Event.STEP_OPENED)
+    assert "not set up" in core.notifications.deliver(nid, {})
+
+
+# --- the worker's bookkeeping --------------------------------------------------------------------
+
+
+def test_the_workers_moves_write_their_audit_rows_and_tell_the_chain(
+        core: Core, who: Personas) -> None:
+    pid = signed(core.service, who)
+    (intent,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    claim = core.publishing.claim(pid, "w1", 60, intent_id=intent.id)
+    assert claim.snapshot is not None and claim.snapshot.mode is PublishMode.PUBLISH
+    assert "审核：陈刚" in claim.snapshot.footer
+    assert not core.publishing.mark_published(pid, "w2", url="https://x", article_id="a")
+    assert core.publishing.mark_failed(pid, "w1", Text("微信系统繁忙", "WeChat is busy"))
+    view = core.service.view(pid)
+    assert view.post.status is PostStatus.FAILED and view.post.problem.en == "WeChat is busy"
+    assert [e.action for e in view.timeline][-2:] == ["post.claim", "post.fail"]
+    failed = [n for n in core.service.notifications_for(post_id=pid) if n.event is Event.FAILED]
+    assert {n.recipient for n in failed} == {who.drafter, who.head, who.leader, who.issuer,
+                                             *core.org.admins}
+    assert all("微信系统繁忙" in n.text or "WeChat is busy" in n.text for n in failed)
+    assert [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH] == []
+    # A claim on a post that is no longer signed is refused by the transition table.
+    assert core.publishing.claim(pid, "w1", 60).reason == "status is failed"
+    with pytest.raises(InvalidTransition):
+        core.service.act(pid, "confirm", who.drafter)
+
+
+def test_ids_are_saved_one_by_one_and_read_back_as_plain_values(core: Core, who: Personas) -> None:
+    pid = signed(core.service, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    assert core.publishing.publication(pid, h).thumb_media_id is None
+    core.publishing.record_cover(pid, h, "thumb-1")
+    core.publishing.record_images(pid, h, {"a" * 64: "https://mmbiz/1"})
+    core.publishing.record_draft(pid, h, "draft-1", "c" * 64)
+    core.publishing.record_submit_started(pid, h)
+    core.publishing.record_publish_id(pid, h, "2247483649")
+    ids = core.publishing.publication(pid, h)
+    assert (ids.thumb_media_id, ids.images, ids.draft_media_id, ids.publish_id) == (
+        "thumb-1", {"a" * 64: "https://mmbiz/1"}, "draft-1", "2247483649")
+    assert ids.submit_started_at is not None
+    with core.deps.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(m.Publication)) == 1
