@@ -22,15 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from approvals.config.orgfile import load_org  # noqa: E402
+from approvals.bootstrap import bootstrap  # noqa: E402
 from approvals.config.settings import Settings  # noqa: E402
-from approvals.services.actions import RevisionInput, Service  # noqa: E402
-from approvals.services.publishing import Publishing  # noqa: E402
+from approvals.services import Service  # noqa: E402
 from approvals.store import db  # noqa: E402
+from approvals.views import OutboxKind, RevisionInput  # noqa: E402
 from signoff.embedded import some_redis  # noqa: E402
 from signoff.sims.wechat import SimConfig, WeChatSim  # noqa: E402
 from worker.context import build_context  # noqa: E402
-from worker.dispatch import Dispatcher  # noqa: E402
 
 ORG = ROOT / "config" / "org.example.toml"
 
@@ -95,17 +94,19 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = db.create_db_engine(url)
         db.upgrade(engine)
-        svc = Service(db.session_factory(engine), load_org(ORG))
         queue_name = f"bench-{os.getpid()}"
         settings = Settings(database_url=url, redis_url=redis_url, wechat_api_base=sim.base_url,
                             wechat_appid=SimConfig().appid, wechat_secret=SimConfig().secret,
-                            queue_name=queue_name, org_file=ORG)
+                            queue_name=queue_name, org_file=ORG,
+                            notify_log_file=Path(tmp) / "notifications.jsonl")
+        # No hand-off while signing: the posts are queued in one go below, then drained.
+        core = bootstrap(settings, engine=engine)
+        svc = core.service
         env = {**os.environ, "PYTHONPATH": str(ROOT), "SIGNOFF_DATABASE_URL": url,
                "SIGNOFF_REDIS_URL": redis_url, "SIGNOFF_ORG_FILE": str(ORG),
                "SIGNOFF_WECHAT_API_BASE": sim.base_url, "SIGNOFF_WECHAT_APPID": SimConfig().appid,
                "SIGNOFF_WECHAT_SECRET": SimConfig().secret, "SIGNOFF_QUEUE_NAME": queue_name}
-        ctx = build_context(settings, service=svc)
-        publishing = Publishing(svc)
+        ctx = build_context(settings, core=core)
 
         # Baseline: the same number of the same workers draining N no-op jobs.
         for i in range(args.posts):
@@ -114,16 +115,18 @@ def main() -> None:
         noop_seconds, _ = job_window(ctx.queue, f"{queue_name}-noop-")
 
         ids = sign_posts(svc, args.posts)
-        for pid in ids:  # previews are not what is measured here
-            publishing.finish_preview(pid, svc.view(pid).revision.content_hash)  # type: ignore[union-attr]
-        Dispatcher(publishing, ctx.queue, settings).reconcile()
+        for item in core.publishing.pending():  # previews are not what is measured here
+            if item.kind is OutboxKind.PREVIEW:
+                core.publishing.finish_preview(item.post_id, item.revision_hash or "")
+        ctx.dispatcher().reconcile()  # the publish jobs, and the notifications on their own queue
         publish_wall = run_workers(env, args.workers)
         publish_seconds, latencies = job_window(ctx.queue, f"{queue_name}-publish-")
         for pid in ids:
             view = svc.view(pid)
-            assert view.post.status == "published", (pid, view.post.status, view.post.problem_en)
+            assert view.post.status == "published", (pid, view.post.status, view.post.problem.en)
         published = len(sim.control.published())
-        ctx.queue.delete(delete_jobs=True)
+        for queue in ctx.queues:
+            queue.delete(delete_jobs=True)
         ctx.redis.close()
 
     noop_rate, publish_rate = args.posts / noop_seconds, args.posts / publish_seconds

@@ -216,7 +216,7 @@ def run_worker(core: Core) -> None:
     name = ctx.queue.name
     try:
         ctx.dispatcher().reconcile()  # anything a hand-off missed
-        SimpleWorker([ctx.queue], connection=ctx.redis, serializer=ctx.queue.serializer,
+        SimpleWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
                      name=f"{name}-worker").work(burst=True, logging_level="WARNING")
     finally:
         install(None)
@@ -224,6 +224,6 @@ def run_worker(core: Core) -> None:
         for pattern in (f"*{name}*", f"signoff:wechat:{ctx.settings.wechat_appid}*"):
             for key in ctx.redis.scan_iter(pattern):
                 ctx.redis.delete(key)
-        ctx.redis.srem("rq:queues", f"rq:queue:{name}")
+        ctx.redis.srem("rq:queues", *(f"rq:queue:{q.name}" for q in ctx.queues))
         ctx.redis.srem("rq:workers", f"rq:worker:{name}-worker")
         ctx.redis.close()

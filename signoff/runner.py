@@ -43,10 +43,11 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
     """An RQ worker with a scheduler; the reconciler runs as a child process beside it."""
     from rq import Worker
 
-    from worker.context import build_context
+    from worker.context import build_context, preload
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ctx = build_context(settings)
+    preload(ctx)  # the core is built once here, not in every forked work horse
     child = None
     if burst:
         reconcile_once(settings)
@@ -55,7 +56,7 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
         # that runs other threads is asking for trouble.
         child = subprocess.Popen([sys.executable, "-m", "signoff", "reconcile", "--every",
                                   str(settings.reconcile_every_seconds)], start_new_session=True)
-    worker = Worker([ctx.queue], connection=ctx.redis, serializer=ctx.queue.serializer,
+    worker = Worker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
                     name=name or f"signoff-{os.uname().nodename}-{os.getpid()}")
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +34,15 @@ class WorkerContext:
 
     core: Core
     redis: Redis
-    queue: Queue
+    queue: Queue  # publishing and previews
+    notify_queue: Queue  # notification deliveries, listened to after `queue`
     client: SignoffWeChatClient
     channels: dict[str, Channel]
+
+    @property
+    def queues(self) -> list[Queue]:
+        """The queues a worker listens to, most urgent first."""
+        return [self.queue, self.notify_queue]
 
     @property
     def settings(self) -> Settings:
@@ -50,19 +57,30 @@ class WorkerContext:
 
     def dispatcher(self) -> Dispatcher:
         """The reconciler (and hand-off) over this process's core and queue."""
-        return Dispatcher(self.core, self.queue)
+        return Dispatcher(self.core, self.queue, self.notify_queue)
 
 
 def make_queue(redis: Redis, name: str) -> Queue:
-    """The signoff queue; jobs carry only ids, as JSON."""
+    """A signoff queue; jobs carry only ids, as JSON."""
     return Queue(name, connection=redis, serializer=JSONSerializer)
 
 
-def rq_handoff(redis: Redis, queue_name: str) -> Callable[[Core], Enqueue]:
+def queue_names(settings: Settings) -> list[str]:
+    """The publishing queue, then the notification queue (`<queue_name>-notify`)."""
+    return [settings.queue_name, f"{settings.queue_name}-notify"]
+
+
+def make_queues(redis: Redis, settings: Settings) -> tuple[Queue, Queue]:
+    """(publishing queue, notification queue)."""
+    publish, notify = queue_names(settings)
+    return make_queue(redis, publish), make_queue(redis, notify)
+
+
+def rq_handoff(redis: Redis) -> Callable[[Core], Enqueue]:
     """The core's queue hand-off: outbox items go onto RQ right after their commit."""
 
     def make(core: Core) -> Enqueue:
-        dispatcher = Dispatcher(core, make_queue(redis, queue_name))
+        dispatcher = Dispatcher(core, *make_queues(redis, core.settings))
 
         def enqueue(items: Sequence[Handoff]) -> None:
             dispatcher(items)
@@ -79,7 +97,7 @@ def build_core(settings: Settings, *, redis: Redis | None = None, engine: Engine
     # A hand-off must not hang a command when Redis is away: the reconciler catches up later.
     redis = redis or Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     return bootstrap(settings, engine=engine, org=org, clock=clock, check_schema=check_schema,
-                     enqueue=rq_handoff(redis, settings.queue_name))
+                     enqueue=rq_handoff(redis))
 
 
 def build_context(settings: Settings, core: Core | None = None) -> WorkerContext:
@@ -91,7 +109,7 @@ def build_context(settings: Settings, core: Core | None = None) -> WorkerContext
     client = SignoffWeChatClient(settings.wechat_appid, secret, api_base=settings.wechat_api_base,
                                  redis=redis, timeout=settings.wechat_timeout_seconds)
     channels: dict[str, Channel] = {"log": LogChannel(settings.notify_log_file)}
-    return WorkerContext(core, redis, make_queue(redis, settings.queue_name), client, channels)
+    return WorkerContext(core, redis, *make_queues(redis, settings), client, channels)
 
 
 _installed: WorkerContext | None = None
@@ -101,6 +119,18 @@ def install(ctx: WorkerContext | None) -> None:
     """Use `ctx` for jobs run in this process (an embedded worker: the demo, the benchmark)."""
     global _installed
     _installed = ctx
+
+
+def preload(ctx: WorkerContext) -> None:
+    """Build once in a forking worker's main process; each work horse inherits `ctx`.
+
+    A horse must not share the parent's database connections: after the fork it drops the pool
+    it inherited (without closing the parent's connections) and opens its own. Redis' pool does
+    the same by itself when it sees a new pid.
+    """
+    install(ctx)
+    engine = ctx.core.engine
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
 
 
 def context() -> WorkerContext:

@@ -60,12 +60,21 @@ def _utc(at: datetime) -> datetime:
 
 
 class Dispatcher:
-    """Makes sure each pending outbox item has one live job."""
+    """Makes sure each pending outbox item has one live job.
 
-    def __init__(self, core: Core, queue: Queue, settings: Settings | None = None) -> None:
+    Publishing and previews go on `queue`, notifications on `notify_queue`: a worker listens to
+    both in that order, so a sign-off never waits behind a burst of notifications.
+    """
+
+    def __init__(self, core: Core, queue: Queue, notify_queue: Queue,
+                 settings: Settings | None = None) -> None:
         self.core = core
         self.queue = queue
+        self.notify_queue = notify_queue
         self.settings = settings or core.settings
+
+    def _queue_for(self, item: Pending) -> Queue:
+        return self.notify_queue if item.kind is OutboxKind.NOTIFY else self.queue
 
     # --- the hand-off: right after a commit ------------------------------------------------------
 
@@ -74,11 +83,12 @@ class Dispatcher:
         for item in items:
             if item.cancel:
                 self._cancel(self.core.publishing.job_id_of(item.id))
-                continue
-            pending = (self.core.notifications.get_pending(item.id) if item.kind is OutboxKind.NOTIFY
-                       else self.core.publishing.get_pending(item.id))
-            if pending is not None:
-                self._enqueue(pending, Report())
+        wanted = [i for i in items if not i.cancel]
+        pending = [
+            *self.core.publishing.get_pending([i.id for i in wanted if i.kind is not OutboxKind.NOTIFY]),
+            *self.core.notifications.get_pending([i.id for i in wanted if i.kind is OutboxKind.NOTIFY]),
+        ]
+        self._enqueue_all(pending, Report())
 
     # --- the reconciler: a safety net, every few seconds ----------------------------------------
 
@@ -107,9 +117,10 @@ class Dispatcher:
     def _pass(self) -> Report:
         report = Report()
         stuck = set(self.core.publishing.stuck_posts())
-        scheduled = ScheduledJobRegistry(queue=self.queue)
+        scheduled = {q.name: ScheduledJobRegistry(queue=q) for q in (self.queue, self.notify_queue)}
         now = datetime.now(UTC)
         items = [*self.core.publishing.pending(), *self.core.notifications.pending()]
+        due: list[Pending] = []
         for item in items:
             job = self._job(item.job_id)
             status = job.get_status(refresh=False) if job is not None else None
@@ -126,7 +137,7 @@ class Dispatcher:
                     dead = item.post_id in stuck
             if status == JobStatus.SCHEDULED and job is not None:
                 try:
-                    when = scheduled.get_scheduled_time(job)
+                    when = scheduled[self._queue_for(item).name].get_scheduled_time(job)
                 except NoSuchJobError:  # the scheduler moved it to the queue a moment ago
                     when = None
                 dead = when is not None and (now - _utc(when)).total_seconds() > STALL_SECONDS
@@ -143,11 +154,21 @@ class Dispatcher:
                 continue
             if item.job_id is not None:
                 report.requeued += 1  # Redis lost it, it failed, or its worker died
-            self._enqueue(item, report)
+            due.append(item)
+        self._enqueue_all(due, report)
         report.cancelled = self._cancel_withdrawn()
         return report
 
-    def _enqueue(self, item: Pending, report: Report) -> None:
+    def _enqueue_all(self, items: Sequence[Pending], report: Report) -> None:
+        """Enqueue each item, then record every job id in one transaction per outbox."""
+        made = [(item, job_id) for item in items if (job_id := self._enqueue(item, report))]
+        self.core.publishing.mark_enqueued(
+            [(i.id, j) for i, j in made if i.kind is not OutboxKind.NOTIFY])
+        self.core.notifications.mark_enqueued(
+            [(i.id, j) for i, j in made if i.kind is OutboxKind.NOTIFY])
+
+    def _enqueue(self, item: Pending, report: Report) -> str | None:
+        queue = self._queue_for(item)
         # Job ids are global to the Redis server: the queue's name keeps deployments apart.
         prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
         job_id = f"{prefix}-{item.kind.value}-{item.post_id}-{item.id}-{item.enqueue_count + 1}"
@@ -164,27 +185,23 @@ class Dispatcher:
             if not func:
                 log.warning("no delivery job for channel %r (notification %d)", item.channel,
                             item.id)
-                return
+                return None
             # Delivery records its own retries (a channel may say when to try again).
             args, retry, timeout = (item.id,), None, NOTIFY_TIMEOUT_SECONDS
         try:
             if item.due_at > self.core.deps.now():
                 # enqueue_at ignores unique= in RQ 2.12: create the job, then schedule it uniquely.
-                job = self.queue.create_job(func, args=args, job_id=job_id, retry=retry,
-                                            timeout=timeout, result_ttl=86400,
-                                            failure_ttl=7 * 86400)
-                self.queue.schedule_job(job, item.due_at, unique=True)
+                job = queue.create_job(func, args=args, job_id=job_id, retry=retry,
+                                       timeout=timeout, result_ttl=86400, failure_ttl=7 * 86400)
+                queue.schedule_job(job, item.due_at, unique=True)
                 report.scheduled += 1
             else:
-                self.queue.enqueue(func, *args, job_id=job_id, retry=retry, job_timeout=timeout,
-                                   result_ttl=86400, failure_ttl=7 * 86400, unique=True)
+                queue.enqueue(func, *args, job_id=job_id, retry=retry, job_timeout=timeout,
+                              result_ttl=86400, failure_ttl=7 * 86400, unique=True)
                 report.enqueued += 1
         except DuplicateJobError:
-            return  # the hand-off or another reconciler enqueued this very id a moment ago
-        if item.kind is OutboxKind.NOTIFY:
-            self.core.notifications.mark_enqueued(item.id, job_id)
-        else:
-            self.core.publishing.mark_enqueued(item.id, job_id)
+            return None  # the hand-off or another reconciler enqueued this very id a moment ago
+        return job_id
 
     def _cancel(self, job_id: str | None) -> bool:
         job = self._job(job_id)

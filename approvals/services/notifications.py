@@ -8,7 +8,7 @@ small `Channel` port, and answers delivered, retry after N seconds, or permanent
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
@@ -65,7 +65,7 @@ class Notifications:
         org, now = self.deps.org, self.deps.now()
         found = notices(before, after, actor, org, self.deps.today())
         revision = after.revision or before.revision
-        written = 0
+        rows: list[m.Notification] = []
         for notice in found:
             person = org.people[notice.recipient]
             lang = normalize_language(person.language)
@@ -81,9 +81,8 @@ class Notifications:
                 url=url, problem=problem,
             )
             text = present.notice_text(notice, facts, org, lang)
-            channels = channels_for(person, self.deps.channels)
-            for channel in channels or [""]:
-                row = m.Notification(
+            for channel in channels_for(person, self.deps.channels) or [""]:
+                rows.append(m.Notification(
                     key=f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
                         f"{channel or 'none'}",
                     post_id=post.id, revision_hash=revision.content_hash if revision else None,
@@ -92,13 +91,14 @@ class Notifications:
                     state=(DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
                     attempts=0, due_at=now, enqueue_count=0, delivery_ref="", last_error="",
                     created_at=now,
-                )
-                uow.session.add(row)
-                uow.session.flush()
-                if channel:
-                    uow.hand_off(OutboxKind.NOTIFY, row.id)
-                written += 1
-        return written
+                ))
+        if rows:
+            uow.session.add_all(rows)
+            uow.session.flush()
+        for row in rows:
+            if row.channel:
+                uow.hand_off(OutboxKind.NOTIFY, row.id)
+        return len(rows)
 
     def record_status_change(self, uow: UnitOfWork, post: m.Post, before: PostState,
                              status: PostStatus, actor: str, audit_seq: int, **facts: object
@@ -133,21 +133,31 @@ class Notifications:
         return [Pending(OutboxKind.NOTIFY, nid, pid, due, job, count, None, channel)
                 for nid, pid, due, job, count, channel in rows]
 
-    def get_pending(self, notification_id: int) -> Pending | None:
-        """One notification as the dispatcher needs it, if it still waits for delivery."""
+    def get_pending(self, ids: Sequence[int]) -> list[Pending]:
+        """These notifications as the dispatcher needs them, those still waiting for delivery."""
+        if not ids:
+            return []
         with self.deps.sessions() as s:
-            n = s.get(m.Notification, notification_id)
-            if n is None or n.state != DeliveryState.PENDING.value:
-                return None
-            return Pending(OutboxKind.NOTIFY, n.id, n.post_id, n.due_at, n.job_id,
-                           n.enqueue_count, None, n.channel)
+            rows = s.execute(select(
+                m.Notification.id, m.Notification.post_id, m.Notification.due_at,
+                m.Notification.job_id, m.Notification.enqueue_count, m.Notification.channel)
+                .where(m.Notification.id.in_(ids),
+                       m.Notification.state == DeliveryState.PENDING.value)
+                .order_by(m.Notification.id)).all()
+        return [Pending(OutboxKind.NOTIFY, nid, pid, due, job, count, None, channel)
+                for nid, pid, due, job, count, channel in rows]
 
-    def mark_enqueued(self, notification_id: int, job_id: str) -> None:
-        """Record that the dispatcher put the notification on the queue under `job_id`."""
+    def mark_enqueued(self, jobs: Sequence[tuple[int, str]]) -> None:
+        """Record that the dispatcher put each notification on the queue under its job id."""
+        if not jobs:
+            return
+        now = self.deps.now()
         with self.deps.uow() as uow:
-            uow.session.execute(update(m.Notification).where(m.Notification.id == notification_id)
-                                .values(job_id=job_id, enqueued_at=self.deps.now(),
-                                        enqueue_count=m.Notification.enqueue_count + 1))
+            for notification_id, job_id in jobs:
+                uow.session.execute(
+                    update(m.Notification).where(m.Notification.id == notification_id)
+                    .values(job_id=job_id, enqueued_at=now,
+                            enqueue_count=m.Notification.enqueue_count + 1))
 
     # --- delivering -------------------------------------------------------------------------------
 

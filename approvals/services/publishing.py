@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,25 +47,31 @@ class Publishing:
                 m.PublishIntent.state == IntentState.PENDING.value).order_by(m.PublishIntent.id))
             return [_pending(i) for i in rows]
 
-    def get_pending(self, intent_id: int) -> Pending | None:
-        """One intent as the dispatcher needs it, if it is still pending."""
+    def get_pending(self, ids: Sequence[int]) -> list[Pending]:
+        """These intents as the dispatcher needs them, those still pending."""
+        if not ids:
+            return []
         with self.deps.sessions() as s:
-            intent = s.get(m.PublishIntent, intent_id)
-            if intent is None or intent.state != IntentState.PENDING.value:
-                return None
-            return _pending(intent)
+            rows = s.scalars(select(m.PublishIntent).where(
+                m.PublishIntent.id.in_(ids), m.PublishIntent.state == IntentState.PENDING.value)
+                .order_by(m.PublishIntent.id))
+            return [_pending(i) for i in rows]
 
     def job_id_of(self, intent_id: int) -> str | None:
         """The job last enqueued for an intent (to cancel it)."""
         with self.deps.sessions() as s:
             return s.scalar(select(m.PublishIntent.job_id).where(m.PublishIntent.id == intent_id))
 
-    def mark_enqueued(self, intent_id: int, job_id: str) -> None:
-        """Record that the dispatcher put the intent on the queue under `job_id`."""
+    def mark_enqueued(self, jobs: Sequence[tuple[int, str]]) -> None:
+        """Record that the dispatcher put each intent on the queue under its job id."""
+        if not jobs:
+            return
+        now = self.deps.now()
         with self.deps.uow() as uow:
-            uow.session.execute(update(m.PublishIntent).where(m.PublishIntent.id == intent_id).values(
-                job_id=job_id, enqueued_at=self.deps.now(),
-                enqueue_count=m.PublishIntent.enqueue_count + 1))
+            for intent_id, job_id in jobs:
+                uow.session.execute(update(m.PublishIntent).where(m.PublishIntent.id == intent_id)
+                                    .values(job_id=job_id, enqueued_at=now,
+                                            enqueue_count=m.PublishIntent.enqueue_count + 1))
 
     def recently_cancelled_job_ids(self) -> list[str]:
         """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""

@@ -98,17 +98,21 @@ class Bench:
     def queue(self) -> Queue:
         return make_queue(self.redis, self.env["SIGNOFF_QUEUE_NAME"])
 
+    @property
+    def notify_queue(self) -> Queue:
+        return make_queue(self.redis, self.env["SIGNOFF_QUEUE_NAME"] + "-notify")
+
     def dispatcher(self) -> Dispatcher:
-        return Dispatcher(self.core, self.queue)
+        return Dispatcher(self.core, self.queue, self.notify_queue)
 
     def reconcile(self) -> dict[str, int]:
         return self.dispatcher().reconcile().as_dict()
 
     def jobs(self, func: str) -> list[Job]:
-        """Jobs of `func` waiting in the queue or the scheduled registry."""
-        queue = self.queue
-        ids = [*queue.get_job_ids(), *ScheduledJobRegistry(queue=queue).get_job_ids()]
-        found = Job.fetch_many(ids, connection=self.redis, serializer=queue.serializer)
+        """Jobs of `func` waiting in either queue or its scheduled registry."""
+        ids = [i for q in (self.queue, self.notify_queue)
+               for i in (*q.get_job_ids(), *ScheduledJobRegistry(queue=q).get_job_ids())]
+        found = Job.fetch_many(ids, connection=self.redis, serializer=self.queue.serializer)
         return [j for j in found if j is not None and j.func_name == func]
 
     def notification_lines(self) -> list[dict[str, Any]]:

@@ -287,14 +287,15 @@ def test_the_stock_rq_worker_runs_the_jobs_with_signoffs_settings(
     pid = bench.signed_post(who)
     rq = Path(sys.executable).with_name("rq")
     with (bench.tmp / "rq.log").open("ab") as log:
+        # No queue names: worker.rqsettings names the publishing and the notification queue.
         proc = subprocess.Popen([str(rq), "worker", "-c", "worker.rqsettings", "-S",
-                                 "rq.serializers.JSONSerializer", "--with-scheduler",
-                                 bench.env["SIGNOFF_QUEUE_NAME"]],
+                                 "rq.serializers.JSONSerializer", "--with-scheduler"],
                                 env=bench.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, cwd=bench.tmp)
     bench.procs.append(proc)
     bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 1
+    wait_for(lambda: not bench.core.notifications.pending())  # it delivers notifications too
 
 
 def test_a_signoff_made_while_redis_is_down_is_published_once_the_reconciler_runs(
