@@ -28,6 +28,7 @@ from approvals.rules.errors import (
     NotFound,
     SignoffError,
     Text,
+    Unavailable,
     normalize_language,
 )
 from approvals.services import Service
@@ -36,7 +37,7 @@ from approvals.views import RevisionInput, ScheduleInput
 
 EXIT_CODES: dict[type[SignoffError], int] = {
     InvalidInput: 2, ConfigError: 2, NotAllowed: 3, InvalidTransition: 4, GateBlocked: 5,
-    NotFound: 6,
+    NotFound: 6, Unavailable: 8,
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -458,13 +459,15 @@ def worker_cmd(obj: Ctx, burst: bool, reconcile: bool, name: str | None) -> None
 @main.command("reconcile")
 @click.option("--every", "every", type=float, default=None,
               help="Repeat every N seconds (default: one pass).")
+@click.option("--parent", type=int, default=None, hidden=True,
+              help="Stop when this process (the worker that started us) is gone.")
 @click.pass_obj
 @handled
-def reconcile_cmd(obj: Ctx, every: float | None) -> None:
-    """Put due publish intents on the queue; re-enqueue what Redis lost or a dead worker held."""
+def reconcile_cmd(obj: Ctx, every: float | None, parent: int | None) -> None:
+    """Put due outbox items on the queue; re-enqueue what Redis lost or a dead worker held."""
     from signoff.runner import reconcile_loop
 
-    reconcile_loop(obj.settings, every)
+    reconcile_loop(obj.settings, every, parent=parent)
 
 
 @main.group()

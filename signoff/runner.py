@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -9,9 +10,52 @@ import subprocess
 import sys
 import time
 
+from redis.exceptions import RedisError
+
 from approvals.config.settings import Settings
+from approvals.rules.errors import ConfigError, Text, Unavailable
+from worker.scrub import install_redaction
 
 log = logging.getLogger("signoff.worker")
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """In a child: be sent SIGTERM when the parent dies, even by SIGKILL (Linux prctl)."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the reconciler's parent check still applies
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def redis_url_shown(url: str) -> str:
+    """A Redis URL fit for a message: any password replaced."""
+    from redis.connection import parse_url
+
+    try:
+        parts = parse_url(url)
+    except ValueError:
+        return "(the configured Redis URL)"
+    host = parts.get("host") or parts.get("path") or "?"
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"redis://{host}{port}/{parts.get('db', 0)}"
+
+
+def _unreachable(settings: Settings, exc: Exception) -> Unavailable:
+    where = redis_url_shown(settings.redis_url)
+    return Unavailable(Text(f"Redis（{where}）无法连接：{type(exc).__name__}；请检查 SIGNOFF_REDIS_URL 以及 "
+                            "Redis 是否在运行。",
+                            f"Redis at {where} does not answer ({type(exc).__name__}); check "
+                            "SIGNOFF_REDIS_URL and that Redis is running."))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [s.get_secret_value() for s in (settings.wechat_secret, settings.secret_key) if s]
 
 
 def reconcile_once(settings: Settings) -> dict[str, int]:
@@ -21,33 +65,72 @@ def reconcile_once(settings: Settings) -> dict[str, int]:
     return build_context(settings).dispatcher().reconcile().as_dict()
 
 
-def reconcile_loop(settings: Settings, every: float | None) -> None:
-    """A pass now, and then every `every` seconds until interrupted."""
+def reconcile_loop(settings: Settings, every: float | None, *, parent: int | None = None) -> None:
+    """A pass now, and then every `every` seconds until interrupted (or the parent is gone)."""
     from worker.context import build_context
 
+    install_redaction(_secrets(settings))
     dispatcher = build_context(settings).dispatcher()
     while True:
         try:
             print(f"reconcile: {dispatcher.reconcile().as_dict()}", flush=True)
+        except (RedisError, OSError) as exc:
+            if every is None:
+                raise _unreachable(settings, exc) from None
+            # Redis blinked or is restarting: one line, and the next pass repairs what this missed.
+            log.warning("reconcile pass failed: %s Trying again in %s s.",
+                        _unreachable(settings, exc).message("en"), every)
         except Exception:
             if every is None:
                 raise
-            # Redis or the database blinked: the next pass repairs what this one missed.
             log.exception("reconcile pass failed; trying again in %s s", every)
         if every is None:
             return
+        if parent is not None and os.getppid() != parent:
+            return  # the worker that started us is gone
         time.sleep(every)
 
 
+def check_worker_settings(settings: Settings) -> None:
+    """Refuse to start a worker that could only fail every post.
+
+    Raises:
+        ConfigError: the official account's app id or secret is not set.
+    """
+    missing = []
+    if not settings.wechat_appid:
+        missing.append("SIGNOFF_WECHAT_APPID")
+    if settings.wechat_secret is None or not settings.wechat_secret.get_secret_value():
+        missing.append("SIGNOFF_WECHAT_SECRET (或 SIGNOFF_WECHAT_SECRET_FILE)")
+    if missing:
+        names = "、".join(missing)
+        raise ConfigError(Text(f"发布工作进程需要公众号的 {names}，尚未设置。",
+                               f"The publishing worker needs the official account's "
+                               f"{names.replace('、', ', ').replace('或', 'or')}, which is not set."))
+
+
 def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | None) -> int:
-    """An RQ worker with a scheduler; the reconciler runs as a child process beside it."""
+    """An RQ worker with a scheduler; the reconciler runs as a child process beside it.
+
+    Raises:
+        ConfigError: the WeChat account is not configured.
+        Unavailable: Redis does not answer.
+    """
     from rq import Worker
 
     from worker.context import build_context, preload
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    check_worker_settings(settings)
+    install_redaction(_secrets(settings))
     ctx = build_context(settings)
+    try:
+        ctx.redis.ping()
+    except (RedisError, OSError) as exc:
+        raise _unreachable(settings, exc) from None
     preload(ctx)  # the core is built once here, not in every forked work horse
+    # Children die with this process, even when it is killed outright: the work horses, RQ's
+    # scheduler and the reconciler must not run on under init.
+    os.register_at_fork(after_in_child=die_with_parent)
     child = None
     if burst:
         reconcile_once(settings)
@@ -55,13 +138,18 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
         # A separate process: the worker forks a work horse per job, and forking a process
         # that runs other threads is asking for trouble.
         child = subprocess.Popen([sys.executable, "-m", "signoff", "reconcile", "--every",
-                                  str(settings.reconcile_every_seconds)], start_new_session=True)
+                                  str(settings.reconcile_every_seconds), "--parent",
+                                  str(os.getpid())],
+                                 start_new_session=True, preexec_fn=die_with_parent)
     worker = Worker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
                     name=name or f"signoff-{os.uname().nodename}-{os.getpid()}")
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    except (RedisError, OSError) as exc:
+        raise _unreachable(settings, exc) from None
     finally:
         if child is not None:
             os.killpg(child.pid, signal.SIGTERM)
             child.wait(10)
     return 0
+

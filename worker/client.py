@@ -7,11 +7,14 @@ import contextlib
 import time
 from typing import Any
 
+import requests
 from redis import Redis
 from redis.exceptions import LockError
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
+
+from worker.scrub import scrubbed
 
 # Token errors on business APIs: invalid or superseded, malformed, expired.
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
@@ -47,11 +50,16 @@ class SignoffWeChatClient(WeChatClient):
             remaining = (self.expires_at or 0) - time.time()
             if current and current != self._stale and remaining > 60:
                 return {"access_token": current, "expires_in": int(remaining)}
-            return self._fetch_access_token(
-                url=self.API_BASE_URL + "token",
-                params={"grant_type": "client_credential", "appid": self.appid,
-                        "secret": self.secret},
-            )
+            try:
+                return self._fetch_access_token(
+                    url=self.API_BASE_URL + "token",
+                    params={"grant_type": "client_credential", "appid": self.appid,
+                            "secret": self.secret},
+                )
+            except WeChatClientException as exc:
+                raise _detached(exc) from None
+            except requests.RequestException as exc:
+                raise scrubbed(exc) from None  # its message holds the URL with the app secret
         finally:
             with contextlib.suppress(LockError):  # it expired while we fetched: nothing to release
                 lock.release()
@@ -65,7 +73,17 @@ class SignoffWeChatClient(WeChatClient):
                 return super()._request(method, url_or_endpoint, **{**kwargs, "params": params})
             except WeChatClientException as exc:
                 if exc.errcode not in TOKEN_ERRORS or attempt == self._token_retries:
-                    raise
+                    raise _detached(exc) from None
                 self._stale = used  # refresh unless another worker already has
                 self.fetch_access_token()
+            except requests.RequestException as exc:
+                raise scrubbed(exc) from None  # its message holds the URL with the access token
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _detached(exc: WeChatClientException) -> WeChatClientException:
+    """wechatpy raises inside `except requests...`: drop that context (the URL with the token)."""
+    exc.__context__ = None
+    exc.__cause__ = None
+    exc.request = None  # its URL carries the token; the response (45065's msg_id) stays
+    return exc

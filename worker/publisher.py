@@ -18,6 +18,7 @@ from worker.client import SignoffWeChatClient
 from worker.covers import default_cover
 from worker.errors import PublishError, from_network, from_wechat
 from worker.render import article_html, clientmsgid
+from worker.scrub import redact
 
 T = TypeVar("T")
 
@@ -72,9 +73,10 @@ class Publisher:
         except LostClaim:
             return "skipped (another worker took over)"
         except Exception as exc:
+            said = redact(str(exc))  # never a token or the secret in a stored error text
             err = exc if isinstance(exc, PublishError) else PublishError(
-                Text(f"发布时出现意外错误：{type(exc).__name__}: {exc}",
-                     f"unexpected error while publishing: {type(exc).__name__}: {exc}"),
+                Text(f"发布时出现意外错误：{type(exc).__name__}: {said}",
+                     f"unexpected error while publishing: {type(exc).__name__}: {said}"),
                 permanent=False)
             self.publishing.record_error(post_id, snap.revision_hash, err.text.en)
             if err.permanent or final_attempt:

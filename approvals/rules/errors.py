@@ -95,6 +95,12 @@ class InvalidInput(SignoffError):
     code = "invalid_input"
 
 
+class Unavailable(SignoffError):
+    """A service signoff needs (Redis, the database, WeChat) does not answer."""
+
+    code = "unavailable"
+
+
 class ConfigError(SignoffError):
     """A configuration file or setting is invalid; `problems` lists every error."""
 

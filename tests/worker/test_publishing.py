@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import tomllib
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import tomli_w
+from redis import Redis
 
 from approvals.rules.notices import Event
 from approvals.rules.states import PostStatus
 from approvals.views import DeliveryState, OutboxKind, ScheduleInput
+from signoff.embedded import free_port
 from signoff.sims.wechat import SimControl
 from tests.conftest import EXAMPLE_ORG, Personas
 from tests.worker.conftest import Bench, wait_for
@@ -308,3 +312,54 @@ def test_a_signoff_made_while_redis_is_down_is_published_once_the_reconciler_run
     assert report["enqueued"] >= 2  # the preview and the publish (and the notifications)
     bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 1
+
+
+def redis_text(redis: Redis) -> str:
+    """Every value in the Redis database as text (RQ compresses job data with zlib)."""
+    parts = []
+    for key in redis.scan_iter("*"):
+        kind = redis.type(key).decode()
+        values: list[bytes] = []
+        if kind == "string":
+            values = [redis.get(key) or b""]
+        elif kind == "hash":
+            values = list(redis.hgetall(key).values())
+        elif kind == "list":
+            values = redis.lrange(key, 0, -1)
+        elif kind in ("set", "zset"):
+            values = list(redis.smembers(key)) if kind == "set" else redis.zrange(key, 0, -1)
+        elif kind == "stream":
+            values = [v for _, fields in redis.xrange(key) for v in fields.values()]
+        for value in values:
+            with contextlib.suppress(zlib.error):
+                value = zlib.decompress(value)
+            parts.append(value.decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def test_an_unreachable_wechat_leaks_the_secret_nowhere(bench: Bench, who: Personas) -> None:
+    secret = bench.env["SIGNOFF_WECHAT_SECRET"]
+    bench.env["SIGNOFF_WECHAT_API_BASE"] = f"http://127.0.0.1:{free_port()}/cgi-bin/"
+    pid = bench.signed_post(who)
+    bench.start_worker("w1")
+    bench.wait_status(pid, PostStatus.FAILED.value, timeout=90)  # every retry met a dead host
+    logs = bench.logs()
+    assert "ConnectionError" in logs  # the failures were logged, tracebacks and all ...
+    for text in (logs, redis_text(bench.redis), bench.service.view(pid).post.problem.en):
+        assert secret not in text  # ... without the secret
+        assert "secret=" not in text.replace("secret=[redacted]", "")
+
+
+def test_failing_calls_leak_no_access_token(bench: Bench, control: SimControl,
+                                            who: Personas) -> None:
+    control.inject("draft/add", "drop", times=1)  # requests' error names the URL
+    control.inject("freepublish/get", "http_status", status=502, times=1)  # and so does HTTPError
+    pid = bench.signed_post(who)
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED, timeout=60)
+    token = bench.redis.get(f"signoff:wechat:{bench.env['SIGNOFF_WECHAT_APPID']}_access_token")
+    assert token
+    everything = redis_text(bench.redis).replace(token.decode(), "", 1)  # its own cache entry
+    for text in (bench.logs(), everything):
+        assert token.decode() not in text
+        assert "access_token=" not in text.replace("access_token=[redacted]", "")
