@@ -296,4 +296,5 @@ class PublicationIds:
     msg_id: str | None = None
     article_id: str | None = None
     article_url: str | None = None
+    wechat_status: str | None = None
     last_error: str = ""

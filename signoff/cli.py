@@ -332,14 +332,16 @@ def post_list(obj: Ctx, status: str | None, include_archived: bool) -> None:
               help="schedule: local time to publish (YYYY-MM-DDTHH:MM); omit for once signed.")
 @click.option("--mode", type=click.Choice(["publish", "mass_send"]), default=None,
               help="schedule: publish (发布) or mass_send (群发 to all followers).")
+@click.option("--url", default=None,
+              help="confirm_published: the article's link on the account.")
 @click.pass_obj
 @handled
 def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
         revision_hash: str | None, basis: str | None, title: str | None, body_file: Path | None,
         fmt: str, author: str | None, digest: str, repost_source: str | None, at: str | None,
-        mode: str | None) -> None:
+        mode: str | None, url: str | None) -> None:
     """Take ACTION on a post: confirm, approve, sign, request_changes, reject, withdraw,
-    new_revision, resubmit, clear_pii, retry, schedule."""
+    new_revision, resubmit, clear_pii, retry, schedule, confirm_published, confirm_absent."""
     svc = obj.service()
     revision = schedule = None
     if action == "new_revision":
@@ -349,7 +351,7 @@ def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
     if action == "schedule":
         schedule = ScheduleInput(_parse_time(at, svc), mode)
     out = svc.act(post_id, action, as_person, comment=comment, revision_hash=revision_hash,
-                  revision=revision, basis=basis, schedule=schedule)
+                  revision=revision, basis=basis, schedule=schedule, url=url)
     lang = obj.lang(as_person)
     done = present.outcome_text(out, svc.org, svc.zone, lang)
     click.echo(f"post #{post_id}: {done}" if lang == "en" else f"稿件 #{post_id}：{done}")

@@ -176,7 +176,8 @@ class Dispatcher:
         if item.kind is OutboxKind.PUBLISH:
             func, args = "worker.jobs.publish_post", (item.post_id, item.id)
             retry = Retry(max=self.settings.publish_retries,
-                          interval=self.settings.publish_retry_seconds)
+                          interval=self.settings.publish_retry_seconds) \
+                if self.settings.publish_retries > 0 else None  # RQ's Retry needs max >= 1
         elif item.kind is OutboxKind.PREVIEW:
             func, args = "worker.jobs.prepare_preview", (item.post_id, item.revision_hash)
             retry = Retry(max=3, interval=[2, 10, 30])

@@ -25,12 +25,16 @@ KNOWN: dict[int, Text] = {
 
 
 class PublishError(Exception):
-    """A publishing failure: transient ones are retried, permanent ones mark the post failed."""
+    """A publishing failure: transient ones are retried, permanent ones mark the post failed.
 
-    def __init__(self, text: Text, permanent: bool) -> None:
+    `errcode` is WeChat's answer when it gave one (None for network and HTTP-level failures).
+    """
+
+    def __init__(self, text: Text, permanent: bool, errcode: int | None = None) -> None:
         super().__init__(text.en)
         self.text = text
         self.permanent = permanent
+        self.errcode = errcode
 
 
 def from_wechat(exc: WeChatClientException, doing: Text) -> PublishError:
@@ -42,7 +46,7 @@ def from_wechat(exc: WeChatClientException, doing: Text) -> PublishError:
     known = KNOWN.get(int(code), Text(str(exc.errmsg), str(exc.errmsg)))
     text = Text(f"{doing.zh}失败：{known.zh}（错误码 {code}）",
                 f"{doing.en} failed: {known.en} (errcode {code})")
-    return PublishError(text, permanent=int(code) not in TRANSIENT_CODES)
+    return PublishError(text, permanent=int(code) not in TRANSIENT_CODES, errcode=int(code))
 
 
 def from_network(exc: requests.RequestException, doing: Text) -> PublishError:
@@ -50,3 +54,26 @@ def from_network(exc: requests.RequestException, doing: Text) -> PublishError:
     return PublishError(Text(f"{doing.zh}时网络错误：{type(exc).__name__}",
                              f"network error while {doing.en}: {type(exc).__name__}"),
                         permanent=False)
+
+
+class Unconfirmed(Exception):
+    """WeChat may hold the post, and nothing can confirm it: a person checks the account."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request provably never reached WeChat (no connection was made).
+
+    A refused or timed-out connection is a clear "no"; a timeout while waiting for the answer,
+    or a connection dropped after the request went out, is a lost reply: the outcome is unknown.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
+        text = str(exc)
+        return any(sign in text for sign in ("NewConnectionError", "Failed to establish a new "
+                                             "connection", "Connection refused"))
+    return False

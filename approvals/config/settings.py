@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     queue_name: str = "signoff"
     publish_lease_seconds: float = 120.0  # a claim a dead worker held is taken over after this
     publish_poll_seconds: float = 60.0  # how long one job polls freepublish/get before retrying
-    publish_retries: int = 5
+    publish_retries: int = Field(5, ge=0)  # 0: one attempt, then a person retries
     publish_retry_seconds: list[int] = [2, 5, 15, 30, 60]  # backoff between transient failures
     reconcile_every_seconds: float = 30.0
     # Chain notifications (they cannot be switched off; these choose how they travel).

@@ -92,6 +92,12 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
         return (f"{head} Publishing {post} failed: {problem} An admin may retry once it is "
                 f"checked." if en else
                 f"{head}{post}发布失败：{problem}。管理员核实后可重新发布。")
+    if event is Event.UNCONFIRMED:
+        return (f"{head} {post}: {problem} Check the account backend, then either confirm it is "
+                f"published (confirm_published, with its URL) or confirm it is absent "
+                f"(confirm_absent) so it is submitted anew." if en else
+                f"{head}{post}：{problem}。请在公众号后台核实后，执行“确认已发布”（附文章链接）"
+                f"或“确认未发布”（将重新提交）。")
     return (f"{head} {post} is on hold: {problem} The issuer entitled now may sign it again." if en
             else f"{head}{post}暂缓发布：{problem}。现任签发人可重新签发。")
 

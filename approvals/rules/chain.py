@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from approvals.rules import gates
 from approvals.rules.assign import Assignment
@@ -29,7 +30,8 @@ from approvals.rules.states import ACTION_LABEL, Action, PostStatus, PublishMode
 
 DECISION_ACTIONS = frozenset({Action.CONFIRM, Action.APPROVE, Action.SIGN,
                               Action.REQUEST_CHANGES, Action.REJECT})
-COMMENT_REQUIRED = frozenset({Action.REQUEST_CHANGES, Action.REJECT, Action.RESUBMIT})
+COMMENT_REQUIRED = frozenset({Action.REQUEST_CHANGES, Action.REJECT, Action.RESUBMIT,
+                              Action.CONFIRM_ABSENT})
 # A time typed a moment ago ("now") is not refused as past.
 SCHEDULE_GRACE = timedelta(minutes=1)
 
@@ -59,6 +61,7 @@ class Result:
     assignment: Assignment | None = None
     comment: str = ""
     schedule: Schedule | None = None
+    url: str | None = None  # confirm_published: where the article is
 
 
 def _check_transition(state: PostState, action: Action) -> PostStatus:
@@ -299,3 +302,38 @@ def schedule(
                                .format(t=at.isoformat(timespec="minutes")))
     return Result(Action.SCHEDULE, state.status, after, actor, comment=comment.strip(),
                   schedule=Schedule(at, mode))
+
+
+def confirm_published(state: PostState, actor: str, org: OrgChart, *, on: date, url: str,
+                      comment: str = "") -> Result:
+    """A person found the article on the account whose publication could not be confirmed.
+
+    Raises:
+        InvalidTransition: the post's outcome is not awaiting confirmation.
+        NotAllowed: the actor neither runs the queue nor the account (art. 25).
+        InvalidInput: no article URL, or not an http(s) one.
+    """
+    after = _check_transition(state, Action.CONFIRM_PUBLISHED)
+    permit(state, Action.CONFIRM_PUBLISHED, actor, org, on)
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise InvalidInput(Text("请填写文章在公众号上的链接（http 或 https 开头），例如 "
+                                "https://mp.weixin.qq.com/s/……",
+                                "Give the article's link on the account (http or https), e.g. "
+                                "https://mp.weixin.qq.com/s/…"))
+    return Result(Action.CONFIRM_PUBLISHED, state.status, after, actor, comment=comment.strip(),
+                  url=url)
+
+
+def confirm_absent(state: PostState, actor: str, org: OrgChart, *, on: date,
+                   comment: str) -> Result:
+    """A person checked the account: the article is not there; it is submitted anew.
+
+    Raises:
+        InvalidTransition, NotAllowed, InvalidInput (no comment saying what was checked).
+    """
+    after = _check_transition(state, Action.CONFIRM_ABSENT)
+    permit(state, Action.CONFIRM_ABSENT, actor, org, on)
+    comment = _require_comment(Action.CONFIRM_ABSENT, comment)
+    return Result(Action.CONFIRM_ABSENT, state.status, after, actor, comment=comment)

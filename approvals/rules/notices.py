@@ -26,6 +26,7 @@ class Event(StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     ON_HOLD = "on_hold"  # the admins, the chain, and whoever may re-sign now
+    UNCONFIRMED = "unconfirmed"  # the admins and the operator: check the account, then say
 
 
 EVENT_LABEL: dict[Event, Text] = {
@@ -37,6 +38,7 @@ EVENT_LABEL: dict[Event, Text] = {
     Event.PUBLISHED: Text("已发布", "published"),
     Event.FAILED: Text("发布失败", "publishing failed"),
     Event.ON_HOLD: Text("暂缓发布", "on hold"),
+    Event.UNCONFIRMED: Text("发布结果待核实", "check the publication"),
 }
 
 
@@ -79,6 +81,9 @@ def notices(before: PostState, after: PostState, actor: str, org: OrgChart, on: 
     elif status is PostStatus.CHANGES_REQUESTED and before.status is not status:
         people = [*org.admins, *org.operators, after.drafter]
         found += [Notice(Event.CHANGES_REQUESTED, p) for p in people]
+    elif status is PostStatus.UNCONFIRMED and before.status is not status:
+        # Whoever can look at the account backend and say what happened (art. 25).
+        found += [Notice(Event.UNCONFIRMED, p) for p in (*org.admins, *org.operators)]
     elif status in _CHAIN_EVENTS and before.status is not status:
         event = _CHAIN_EVENTS[status]
         people = list(_chain_people(before, org))

@@ -97,6 +97,13 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
             return Permit()
         raise not_allowed(org, actor, action, Text("只有管理员可以执行此操作。",
                                                     "Only an admin may do that."))
+    if action in (Action.CONFIRM_PUBLISHED, Action.CONFIRM_ABSENT):
+        # Whoever runs the account backend checks it: the admins and the operator (art. 25).
+        if org.is_admin(actor) or org.is_operator(actor):
+            return Permit()
+        raise not_allowed(org, actor, action, Text("只有管理员或运营方可以核实发布结果。",
+                                                   "Only an admin or the operator confirms what "
+                                                   "WeChat published."))
     if action is Action.SCHEDULE:
         # Art. 25: the operator publishes on time; the admins run the queue.
         if org.is_admin(actor) or org.is_operator(actor):

@@ -18,6 +18,9 @@ class PostStatus(StrEnum):
     PUBLISHED = "published"
     ON_HOLD = "on_hold"  # a gate no longer held at publish time; re-sign needed
     FAILED = "failed"  # publishing failed permanently; an admin may retry
+    # WeChat may hold it, but nothing can confirm the outcome: a person checks the account and
+    # says which it is (published, with its URL, or absent); a blind retry is refused.
+    UNCONFIRMED = "unconfirmed"
     REJECTED = "rejected"  # terminal, archived
     WITHDRAWN = "withdrawn"  # terminal, archived
 
@@ -48,14 +51,18 @@ class Action(StrEnum):
     CLEAR_PII = "clear_pii"
     RETRY = "retry"
     SCHEDULE = "schedule"  # set, change or clear when and how a post is published
+    CONFIRM_PUBLISHED = "confirm_published"  # a person found the article online (with its URL)
+    CONFIRM_ABSENT = "confirm_absent"  # a person found it is not online: publish it anew
     # system actions, taken by the publishing worker
     CLAIM = "claim"
     MARK_PUBLISHED = "mark_published"
     HOLD = "hold"
     FAIL = "fail"
+    CANNOT_CONFIRM = "cannot_confirm"
 
 
-SYSTEM_ACTIONS = frozenset({Action.CLAIM, Action.MARK_PUBLISHED, Action.HOLD, Action.FAIL})
+SYSTEM_ACTIONS = frozenset({Action.CLAIM, Action.MARK_PUBLISHED, Action.HOLD, Action.FAIL,
+                            Action.CANNOT_CONFIRM})
 # The actor the audit log and the notifications name for what the publishing worker does.
 WORKER = "worker"
 
@@ -92,6 +99,9 @@ TRANSITIONS: dict[tuple[PostStatus, Action], PostStatus] = {
     (S.PUBLISHING, A.MARK_PUBLISHED): S.PUBLISHED,
     (S.PUBLISHING, A.HOLD): S.ON_HOLD,
     (S.PUBLISHING, A.FAIL): S.FAILED,
+    (S.PUBLISHING, A.CANNOT_CONFIRM): S.UNCONFIRMED,
+    (S.UNCONFIRMED, A.CONFIRM_PUBLISHED): S.PUBLISHED,
+    (S.UNCONFIRMED, A.CONFIRM_ABSENT): S.SIGNED,  # a fresh submission, after a person checked
     (S.ON_HOLD, A.SIGN): S.SIGNED,  # the currently entitled issuer re-signs the same revision
     (S.ON_HOLD, A.CLEAR_PII): S.ON_HOLD,
     (S.ON_HOLD, A.NEW_REVISION): S.IN_REVIEW,
@@ -136,6 +146,7 @@ STATUS_LABEL: dict[PostStatus, Text] = {
     S.PUBLISHED: Text("已发布", "published"),
     S.ON_HOLD: Text("暂缓发布", "on hold"),
     S.FAILED: Text("发布失败", "publishing failed"),
+    S.UNCONFIRMED: Text("发布结果待核实", "outcome unconfirmed"),
     S.REJECTED: Text("已否决", "rejected"),
     S.WITHDRAWN: Text("已撤回", "withdrawn"),
 }
@@ -159,10 +170,13 @@ ACTION_LABEL: dict[Action, Text] = {
     A.CLEAR_PII: Text("记录个人信息公开依据", "record personal-data clearance"),
     A.RETRY: Text("重新发布", "retry publishing"),
     A.SCHEDULE: Text("安排发布时间", "schedule publishing"),
+    A.CONFIRM_PUBLISHED: Text("确认已发布", "confirm published"),
+    A.CONFIRM_ABSENT: Text("确认未发布", "confirm not published"),
     A.CLAIM: Text("开始发布", "claimed for publishing"),
     A.MARK_PUBLISHED: Text("发布成功", "published"),
     A.HOLD: Text("暂缓发布", "put on hold"),
     A.FAIL: Text("发布失败", "publishing failed"),
+    A.CANNOT_CONFIRM: Text("发布结果无法确认", "outcome could not be confirmed"),
 }
 
 

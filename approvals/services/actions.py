@@ -19,6 +19,7 @@ from approvals.rules.revisions import AUTHOR_MAX, RevisionContent, check_fits_we
 from approvals.rules.states import Action, IntentKind, IntentState, PostStatus, PublishMode
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
+from approvals.services.publishing import start_new_attempt
 from approvals.services.state import as_enum, expand_hash, load_post, load_state
 from approvals.store import audit
 from approvals.store import models as m
@@ -53,6 +54,7 @@ class Actions:
         revision: RevisionInput | None = None,
         basis: str | None = None,
         schedule: ScheduleInput | None = None,
+        url: str | None = None,
     ) -> ActOutcome:
         """Take `action` on a post as `actor`; the whole outcome commits or nothing does.
 
@@ -73,7 +75,7 @@ class Actions:
                 revision_hash = expand_hash(s, post, revision_hash)
             try:
                 result = self._decide(post, state, action, actor_key, today, now, comment,
-                                      revision_hash, revision, basis, schedule)
+                                      revision_hash, revision, basis, schedule, url)
             except GateBlocked as exc:
                 # The refused gate run is part of the record too (one audit row per gate run).
                 audit.append(s, actor=actor_key, action="gates.refused", post_id=post.id, at=now,
@@ -90,7 +92,7 @@ class Actions:
     def _decide(
         self, post: m.Post, state: PostState, action: Action, actor: str, today: date,
         now: datetime, comment: str, revision_hash: str | None, revision: RevisionInput | None,
-        basis: str | None, schedule: ScheduleInput | None,
+        basis: str | None, schedule: ScheduleInput | None, url: str | None,
     ) -> chain.Result:
         org = self.deps.org
         if action in chain.DECISION_ACTIONS:
@@ -109,6 +111,11 @@ class Actions:
             given = schedule or ScheduleInput()
             return chain.schedule(state, actor, org, on=today, now=now, at=given.at,
                                   mode=given.mode or post.publish_mode, comment=comment)
+        if action is Action.CONFIRM_PUBLISHED:
+            return chain.confirm_published(state, actor, org, on=today, url=url or "",
+                                           comment=comment)
+        if action is Action.CONFIRM_ABSENT:
+            return chain.confirm_absent(state, actor, org, on=today, comment=comment)
         if action is Action.NEW_REVISION:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
@@ -149,6 +156,10 @@ class Actions:
         if result.schedule is not None:
             values["scheduled_at"] = result.schedule.at
             values["publish_mode"] = result.schedule.mode.value
+        if result.status_after in (PostStatus.SIGNED, PostStatus.PUBLISHED):
+            values.update(problem_zh="", problem_en="")
+        if result.action is Action.CONFIRM_PUBLISHED:
+            values.update(article_url=result.url, published_at=now)
         changed = s.execute(
             update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
             .values(**values).execution_options(synchronize_session=False)
@@ -188,7 +199,8 @@ class Actions:
                          detail={"revision_hash": rev.content_hash if rev else None,
                                  "findings": [f.as_dict() for f in result.findings]})
         self.notifications.record(uow, post, state, chain.apply(state, result), result.actor,
-                                  entry.seq, comment=result.comment, title=values.get("title"))
+                                  entry.seq, comment=result.comment, title=values.get("title"),
+                                  url=result.url)
         sched = result.schedule
         return ActOutcome(post.id, result.action, result.status_before, result.status_after,
                           result.step, d.on_behalf_of if d else None,
@@ -225,15 +237,16 @@ class Actions:
             s.add(intent)
             s.flush()
             uow.hand_off(OutboxKind(intent.kind), intent.id)
-        if result.action is Action.RETRY and rev is not None:
-            # A new attempt after a failure: the failed attempt's WeChat ids (a dead draft, a
-            # failed publish_id, a used clientmsgid) would only bring the same failure back.
+        if result.action in (Action.RETRY, Action.CONFIRM_ABSENT) and rev is not None:
+            # Once WeChat holds a publish_id or a clientmsgid, a retry follows it: a new
+            # submission only when WeChat reported that one failed, or a person checked the
+            # account and found nothing (confirm_absent).
+            start_new_attempt(s, post.id, rev.content_hash, now,
+                              always=result.action is Action.CONFIRM_ABSENT)
+        if result.action is Action.CONFIRM_PUBLISHED and rev is not None:
             s.execute(update(m.Publication).where(
                 m.Publication.post_id == post.id, m.Publication.revision_hash == rev.content_hash)
-                .values(attempt=m.Publication.attempt + 1, thumb_media_id=None, images="{}",
-                        content_sha256=None, draft_media_id=None, submit_started_at=None,
-                        publish_id=None, clientmsgid=None, msg_id=None, article_id=None,
-                        article_url=None, updated_at=now))
+                .values(article_url=result.url, updated_at=now))
 
 
 def _detail(result: chain.Result, rev: RevisionInfo | None, values: dict[str, Any],
@@ -260,6 +273,8 @@ def _detail(result: chain.Result, rev: RevisionInfo | None, values: dict[str, An
     if result.schedule is not None:
         detail["at"] = result.schedule.at.isoformat() if result.schedule.at else None
         detail["mode"] = result.schedule.mode.value
+    if result.url:
+        detail["url"] = result.url
     return detail
 
 

@@ -85,11 +85,13 @@ class Service:
 
     def act(self, post_id: int, action: Action | str, actor: str, *, comment: str = "",
             revision_hash: str | None = None, revision: RevisionInput | None = None,
-            basis: str | None = None, schedule: ScheduleInput | None = None) -> ActOutcome:
-        """Take `action` on a post as `actor` (see `Actions.act`)."""
+            basis: str | None = None, schedule: ScheduleInput | None = None,
+            url: str | None = None) -> ActOutcome:
+        """Take `action` on a post as `actor` (see `Actions.act`); `url` is the article's link
+        for confirm_published."""
         return self._actions.act(post_id, action, actor, comment=comment,
                                  revision_hash=revision_hash, revision=revision, basis=basis,
-                                 schedule=schedule)
+                                 schedule=schedule, url=url)
 
     def view(self, post_id: int) -> PostView:
         """Everything about one post (see `Queries.view`)."""

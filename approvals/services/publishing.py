@@ -29,6 +29,9 @@ from approvals.views import Asset, Claim, OutboxKind, Pending, PublicationIds, S
 
 # In-article images are stored assets, referenced from the body as /assets/<sha256>.
 ASSET_SRC = re.compile(r'src="/assets/([0-9a-f]{64})"')
+# Failures WeChat itself reported (publish_status 2, 3, 4; a mass send's SEND_FAIL): only these let
+# a retry submit again. Anything else a retry follows by its publish_id or clientmsgid.
+REPORTED_FAILED = frozenset({"2", "3", "4", "SEND_FAIL"})
 
 
 class Publishing:
@@ -241,10 +244,15 @@ class Publishing:
             return publication_ids(pub)
 
     def _save(self, post_id: int, revision_hash: str, values: dict[str, Any]) -> None:
+        now = self.deps.now()
         with self.deps.uow() as uow:
-            uow.session.execute(update(m.Publication).where(
+            saved = uow.session.execute(update(m.Publication).where(
                 m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash)
-                .values(updated_at=self.deps.now(), **values))
+                .values(updated_at=now, **values)).rowcount
+            if saved == 0:  # the first id of this revision: the record starts with it
+                uow.session.add(m.Publication(post_id=post_id, revision_hash=revision_hash,
+                                              images="{}", last_error="", updated_at=now,
+                                              **values))
 
     # Each id is saved the moment WeChat returns it, so a retried job resumes, never repeats.
 
@@ -291,6 +299,18 @@ class Publishing:
         """The published article."""
         self._save(post_id, revision_hash, {"article_id": article_id, "article_url": url})
 
+    def record_submit_refused(self, post_id: int, revision_hash: str, *,
+                              draft_gone: bool = False) -> None:
+        """WeChat answered the submission with an error: it did not take it (a clear "no")."""
+        values: dict[str, Any] = {"submit_started_at": None}
+        if draft_gone:  # 40007: the draft left the box; the next attempt makes a new one
+            values.update(draft_media_id=None, content_sha256=None)
+        self._save(post_id, revision_hash, values)
+
+    def record_wechat_status(self, post_id: int, revision_hash: str, status: str) -> None:
+        """What WeChat reported of the submission (publish_status, or a mass send's msg_status)."""
+        self._save(post_id, revision_hash, {"wechat_status": status})
+
     def record_error(self, post_id: int, revision_hash: str, error: str) -> None:
         """The last error, for people looking at a failed or retried post."""
         self._save(post_id, revision_hash, {"last_error": error})
@@ -307,6 +327,12 @@ class Publishing:
     def mark_failed(self, post_id: int, worker: str, reason: Text) -> bool:
         """PUBLISHING → FAILED with the reason in both languages, for an admin to retry."""
         return self._finish(post_id, worker, Action.FAIL,
+                            {"problem_zh": reason.zh, "problem_en": reason.en},
+                            {"reason_zh": reason.zh, "reason_en": reason.en}, problem=reason)
+
+    def mark_unconfirmed(self, post_id: int, worker: str, reason: Text) -> bool:
+        """PUBLISHING → UNCONFIRMED: WeChat may hold it, nothing can confirm it; a person checks."""
+        return self._finish(post_id, worker, Action.CANNOT_CONFIRM,
                             {"problem_zh": reason.zh, "problem_en": reason.en},
                             {"reason_zh": reason.zh, "reason_en": reason.en}, problem=reason)
 
@@ -357,9 +383,28 @@ class Publishing:
                 .values(state=state.value, done_at=self.deps.now()))
 
 
+def start_new_attempt(s: Session, post_id: int, revision_hash: str, now: datetime, *,
+                      always: bool) -> bool:
+    """Let the next job submit afresh, if WeChat reported this attempt failed (or `always`: a
+    person checked the account and found nothing). Uploads and the draft are kept for reuse.
+
+    Returns whether a new attempt starts; otherwise every id is kept, so a retry follows them.
+    """
+    pub = s.scalars(select(m.Publication).where(
+        m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash)
+    ).one_or_none()
+    if pub is None or not (always or pub.wechat_status in REPORTED_FAILED):
+        return False
+    s.execute(update(m.Publication).where(m.Publication.id == pub.id).values(
+        attempt=m.Publication.attempt + 1, submit_started_at=None, publish_id=None,
+        clientmsgid=None, msg_id=None, article_id=None, article_url=None, wechat_status=None,
+        updated_at=now))
+    return True
+
+
 def _pending(intent: m.PublishIntent) -> Pending:
     return Pending(OutboxKind(intent.kind), intent.id, intent.post_id, intent.due_at,
                    intent.job_id, intent.enqueue_count, intent.revision_hash)
 
 
-__all__ = ["ASSET_SRC", "Publishing"]
+__all__ = ["ASSET_SRC", "REPORTED_FAILED", "Publishing", "start_new_attempt"]

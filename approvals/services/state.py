@@ -145,5 +145,6 @@ def publication_ids(pub: m.Publication) -> PublicationIds:
         content_sha256=pub.content_sha256, draft_media_id=pub.draft_media_id,
         preview_url=pub.preview_url, submit_started_at=pub.submit_started_at,
         publish_id=pub.publish_id, clientmsgid=pub.clientmsgid, msg_id=pub.msg_id,
-        article_id=pub.article_id, article_url=pub.article_url, last_error=pub.last_error,
+        article_id=pub.article_id, article_url=pub.article_url, wechat_status=pub.wechat_status,
+        last_error=pub.last_error,
     )

@@ -229,6 +229,10 @@ class Publication(Base):
     msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     article_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     article_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # What WeChat last reported of this attempt's submission: freepublish's publish_status
+    # ("0".."6") or the mass send's msg_status. Only a failure WeChat itself reported ("2", "3",
+    # "4", "SEND_FAIL") lets a retry submit again; otherwise every retry follows the ids above.
+    wechat_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -11,7 +11,14 @@ from sqlalchemy import Engine, func, select
 
 from approvals.bootstrap import Core, bootstrap
 from approvals.config.settings import Settings
-from approvals.rules.errors import InvalidTransition, NotAllowed, StaleRevision, Text
+from approvals.rules.errors import (
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    StaleRevision,
+    Text,
+)
 from approvals.rules.notices import Event
 from approvals.rules.org import OrgChart
 from approvals.rules.states import Action, PostStatus, PublishMode
@@ -292,3 +299,97 @@ def test_ids_are_saved_one_by_one_and_read_back_as_plain_values(core: Core, who:
     assert ids.submit_started_at is not None
     with core.deps.sessions() as s:
         assert s.scalar(select(func.count()).select_from(m.Publication)) == 1
+
+
+# --- a retry follows what WeChat holds ----------------------------------------------------------
+
+
+def _fail_after_submit(core: Core, pid: int, *, status: str | None) -> str:
+    """Claim, record a submission (and what WeChat said of it), then fail the post."""
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    (intent,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    assert core.publishing.claim(pid, "w1", 60, intent_id=intent.id).snapshot is not None
+    core.publishing.record_draft(pid, h, "draft-1", "c" * 64)
+    core.publishing.record_publish_id(pid, h, "2247483649")
+    if status is not None:
+        core.publishing.record_wechat_status(pid, h, status)
+    assert core.publishing.mark_failed(pid, "w1", Text("失败", "failed"))
+    return h
+
+
+def test_a_retry_after_a_failure_follows_the_publish_id_wechat_holds(
+        core: Core, who: Personas) -> None:
+    pid = signed(core.service, who)
+    h = _fail_after_submit(core, pid, status=None)  # e.g. 45009 while polling
+    core.service.act(pid, "retry", who.admin, comment="重试")
+    ids = core.publishing.publication(pid, h)
+    assert (ids.publish_id, ids.attempt, ids.draft_media_id) == ("2247483649", 0, "draft-1")
+
+
+@pytest.mark.parametrize("status", ["2", "3", "4", "SEND_FAIL"])
+def test_a_retry_after_wechat_reported_the_failure_starts_a_new_attempt(
+        core: Core, who: Personas, status: str) -> None:
+    pid = signed(core.service, who)
+    h = _fail_after_submit(core, pid, status=status)
+    core.service.act(pid, "retry", who.admin, comment="重试")
+    ids = core.publishing.publication(pid, h)
+    assert (ids.publish_id, ids.wechat_status, ids.attempt) == (None, None, 1)
+    assert ids.draft_media_id == "draft-1"  # kept for reuse; a gone draft is made again
+
+
+def _unconfirmed(core: Core, who: Personas) -> tuple[int, str]:
+    pid = signed(core.service, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    (intent,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    core.publishing.claim(pid, "w1", 60, intent_id=intent.id)
+    core.publishing.record_submit_started(pid, h)
+    assert core.publishing.mark_unconfirmed(pid, "w1", Text("回复丢失", "the reply was lost"))
+    return pid, h
+
+
+def test_an_unconfirmed_post_takes_no_blind_retry_only_a_persons_answer(
+        core: Core, who: Personas) -> None:
+    pid, _ = _unconfirmed(core, who)
+    assert core.service.view(pid).post.status is PostStatus.UNCONFIRMED
+    assert core.service.allowed_actions(pid, who.admin) == [Action.CONFIRM_PUBLISHED,
+                                                            Action.CONFIRM_ABSENT]
+    assert core.service.allowed_actions(pid, who.operator) == [Action.CONFIRM_PUBLISHED,
+                                                               Action.CONFIRM_ABSENT]
+    for person in (who.drafter, who.issuer, *who.outsiders):
+        with pytest.raises((NotAllowed, NotFound)):
+            core.service.act(pid, "confirm_absent", person, comment="查过了")
+    with pytest.raises(InvalidTransition):
+        core.service.act(pid, "retry", who.admin, comment="重试")
+    told = {n.recipient for n in core.service.notifications_for(post_id=pid)
+            if n.event is Event.UNCONFIRMED}
+    assert told == {*core.org.admins, *core.org.operators}
+
+
+def test_confirm_absent_starts_a_fresh_submission(core: Core, who: Personas,
+                                                  handed_off: HandedOff) -> None:
+    pid, h = _unconfirmed(core, who)
+    with pytest.raises(InvalidInput):
+        core.service.act(pid, "confirm_absent", who.admin)  # say what was checked
+    handed_off.clear()
+    out = core.service.act(pid, "confirm_absent", who.admin, comment="后台已发表列表中没有")
+    assert out.status_after is PostStatus.SIGNED
+    assert core.publishing.publication(pid, h).submit_started_at is None
+    (intent,) = [p for p in core.publishing.pending() if p.kind is OutboxKind.PUBLISH]
+    assert Handoff(OutboxKind.PUBLISH, intent.id) in handed_off
+
+
+def test_confirm_published_records_the_url_and_tells_the_chain(core: Core, who: Personas) -> None:
+    pid, h = _unconfirmed(core, who)
+    for bad in ("", "mp.weixin.qq.com/s/abc", "javascript:alert(1)", "https://"):
+        with pytest.raises(InvalidInput):
+            core.service.act(pid, "confirm_published", who.operator, url=bad)
+    url = "https://mp.weixin.qq.com/s/AbCdEf"
+    core.service.act(pid, "confirm_published", who.operator, url=url, comment="后台已见")
+    view = core.service.view(pid)
+    assert view.post.status is PostStatus.PUBLISHED and view.post.article_url == url
+    assert view.post.published_at is not None and view.post.problem.en == ""
+    assert core.publishing.publication(pid, h).article_url == url
+    assert view.timeline[-1].action == "post.confirm_published" and view.timeline[-1].detail["url"] == url
+    told = {n.recipient for n in core.service.notifications_for(post_id=pid)
+            if n.event is Event.PUBLISHED}
+    assert told == {who.drafter, who.head, who.leader, who.issuer, *core.org.admins} - {who.operator}

@@ -668,6 +668,43 @@ def test_a_drop_fault_raises_a_requests_connection_error(client: SimClient, ctl:
     assert client.draft.count() == {"total_count": 0}
 
 
+def test_a_drop_reply_fault_does_the_work_and_loses_the_answer(client: SimClient, ctl: SimControl) -> None:
+    media_id = client.draft.add([article(cover(client))])["media_id"]
+    ctl.inject("freepublish/submit", "drop_reply")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        client.freepublish.submit(media_id)
+    # WeChat took the submission all the same: it publishes.
+    [publication] = ctl.state()["publications"]
+    wait_for(lambda: client.freepublish.get(publication["publish_id"])["publish_status"] == 0)
+    assert len(ctl.published()) == 1
+
+
+@pytest.mark.parametrize("status", [5, 6])
+def test_a_publication_deleted_or_banned_after_publishing_reports_5_or_6(client: SimClient, ctl: SimControl,
+                                                                        status: int) -> None:
+    media_id = client.draft.add([article(cover(client))])["media_id"]
+    ctl.inject("freepublish/submit", "publish_outcome", status=status)
+    publish_id = client.freepublish.submit(media_id)["publish_id"]
+    wait_for(lambda: client.freepublish.get(publish_id)["publish_status"] != 1)
+    gone = client.freepublish.get(publish_id)
+    assert gone["publish_status"] == status and "article_id" not in gone and gone["fail_idx"] == []
+    assert client.freepublish.batchget(0, 20)["item"] == []  # not among the published ones
+    assert client.draft.count() == {"total_count": 0}  # it did go out: the draft left the box
+    [entry] = ctl.published()
+    assert entry["is_deleted"] is True
+
+
+@pytest.mark.parametrize(("outcome", "drafts_left"), [("SEND_FAIL", 1), ("DELETE", 0)])
+def test_an_injected_mass_outcome_ends_the_send_in_that_status(client: SimClient, ctl: SimControl,
+                                                              outcome: str, drafts_left: int) -> None:
+    media_id = client.draft.add([article(cover(client))])["media_id"]
+    ctl.inject("message/mass/sendall", "mass_outcome", status=outcome)
+    msg_id = client.message.send_mass_article(media_id, is_to_all=True)["msg_id"]
+    wait_for(lambda: client.message.get_mass(msg_id)["msg_status"] != "SENDING")
+    assert client.message.get_mass(msg_id)["msg_status"] == outcome
+    assert client.draft.count() == {"total_count": drafts_left}
+
+
 def test_a_fault_with_times_applies_to_that_many_calls_then_the_api_answers_normally(client: SimClient,
                                                                                      ctl: SimControl) -> None:
     ctl.inject("draft/count", "errcode", times=2, errcode=-1)
@@ -710,7 +747,7 @@ def test_a_star_fault_hits_every_endpoint_including_token(client: SimClient, ctl
 def test_the_control_api_refuses_malformed_faults_and_config(ctl: SimControl) -> None:
     with pytest.raises(ValueError, match="kind"):
         ctl.inject("draft/add", "explode")
-    with pytest.raises(ValueError, match="status 2, 3 or 4"):
+    with pytest.raises(ValueError, match="status 2, 3, 4, 5 or 6"):
         ctl.inject("freepublish/submit", "publish_outcome", status=0)
     with pytest.raises(ValueError, match="probability"):
         ctl.inject("draft/add", "drop", probability=2)

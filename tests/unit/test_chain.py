@@ -365,3 +365,20 @@ def test_the_workers_moves_are_in_the_one_transition_table() -> None:
                            (PostStatus.PUBLISHED, Action.FAIL)):
         with pytest.raises(InvalidTransition):
             advance(status, action)
+
+
+def test_an_unconfirmed_outcome_is_settled_by_a_person_never_by_a_retry(org: OrgChart) -> None:
+    assert advance(PostStatus.PUBLISHING, Action.CANNOT_CONFIRM) is PostStatus.UNCONFIRMED
+    unconfirmed = replace(act(through_reviewer(org), org, "sign", "wang_min"),
+                          status=PostStatus.UNCONFIRMED)
+    with pytest.raises(InvalidTransition):
+        chain.retry(unconfirmed, "zhao_xue", org, on=DAY)
+    with pytest.raises(NotAllowed):
+        permits.permit(unconfirmed, Action.CANNOT_CONFIRM, "zhao_xue", org, DAY)
+    published = chain.confirm_published(unconfirmed, "he_jing", org, on=DAY,
+                                        url="https://mp.weixin.qq.com/s/x")
+    assert published.status_after is PostStatus.PUBLISHED
+    absent = chain.confirm_absent(unconfirmed, "zhao_xue", org, on=DAY, comment="后台没有")
+    assert absent.status_after is PostStatus.SIGNED
+    for person in ("li_na", "wang_min", "xu_fang", "mallory"):
+        assert permits.allowed_actions(unconfirmed, person, org, DAY) == []

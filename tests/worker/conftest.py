@@ -170,7 +170,9 @@ class Bench:
         try:
             wait_for(lambda: self.status(post_id) == status, timeout)
         except AssertionError:
-            raise AssertionError(f"post {post_id} is {self.status(post_id)}, not {status}\n"
+            post = self.service.view(post_id).post
+            raise AssertionError(f"post {post_id} is {post.status}, not {status} "
+                                 f"({post.problem.en or 'no problem recorded'})\n"
                                  f"{self.logs()[-4000:]}") from None
 
     def signed_post(self, who: Personas, *, title: str = "我局开展冬季防汛应急演练",

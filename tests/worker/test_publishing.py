@@ -184,52 +184,6 @@ def test_transient_faults_are_retried_with_backoff_until_published(
     assert len(control.published()) == 1
 
 
-def test_a_permanent_error_marks_the_post_failed_with_the_reason_and_an_admin_can_retry(
-        bench: Bench, control: SimControl, who: Personas) -> None:
-    pid = bench.signed_post(who)
-    control.inject("freepublish/submit", "errcode", errcode=48001, times=1)
-    bench.start_worker("w1")
-    bench.wait_status(pid, PostStatus.FAILED.value)
-    post = bench.service.view(pid).post
-    assert "48001" in post.problem.zh and "认证" in post.problem.zh
-    assert "verification" in post.problem.en
-    assert control.calls("freepublish/submit") == 1
-    failed = [n for n in bench.service.notifications_for(post_id=pid) if n.event is Event.FAILED]
-    assert {n.recipient for n in failed} >= {who.drafter, who.admin, who.issuer}
-    assert all("48001" in n.text for n in failed)
-    bench.service.act(pid, "retry", who.admin, comment="已开通发布权限")
-    bench.wait_status(pid, PUBLISHED)
-    assert len(control.published()) == 1
-
-
-def test_a_publish_the_platform_fails_is_reported_failed(bench: Bench, control: SimControl,
-                                                        who: Personas) -> None:
-    pid = bench.signed_post(who)
-    control.inject("freepublish/submit", "publish_outcome", status=4, times=1)
-    bench.start_worker("w1")
-    bench.wait_status(pid, PostStatus.FAILED.value)
-    assert "未通过平台审核" in bench.service.view(pid).post.problem.zh
-    assert control.published() == []
-    # The admin's retry is a new attempt: the failed publish_id is not polled again.
-    bench.service.act(pid, "retry", who.admin, comment="已修改后重新发布")
-    bench.wait_status(pid, PUBLISHED)
-    assert control.calls("freepublish/submit") == 2 and len(control.published()) == 1
-
-
-def test_a_submission_that_cannot_be_confirmed_is_failed_for_a_person_not_resubmitted(
-        bench: Bench, control: SimControl, who: Personas) -> None:
-    pid = bench.signed_post(who)
-    # The connection drops on submit: WeChat may or may not have the submission.
-    control.inject("freepublish/submit", "drop", times=1)
-    bench.start_worker("w1")
-    bench.wait_status(pid, PostStatus.FAILED.value)
-    assert "无法确认" in bench.service.view(pid).post.problem.zh
-    assert control.calls("freepublish/submit") == 1  # never a second submission on a guess
-    bench.service.act(pid, "retry", who.admin, comment="已在公众号平台核实未发布")
-    bench.wait_status(pid, PUBLISHED)
-    assert len(control.published()) == 1
-
-
 def test_a_post_whose_gates_no_longer_hold_is_put_on_hold_not_published(
         bench: Bench, control: SimControl, who: Personas, tmp_path: Path) -> None:
     pid = bench.signed_post(who)

@@ -90,9 +90,12 @@ def dispatch(endpoint: str) -> Response:
             injected = state.faults.fire(endpoint, "errcode")
             if injected is not None:
                 raise ApiError(injected.params["errcode"], injected.params.get("errmsg") or None)
-            return _json(target.handler(state, call))
+            answer = _json(target.handler(state, call))
+            lost = state.faults.fire(endpoint, "drop_reply") is not None
         except ApiError as error:
             return _json(error.body())
+    # The platform did the work; the reply never reaches the caller (a gateway timeout, a reset).
+    return _drop_connection() if lost else answer
 
 
 control = Blueprint("control", __name__, url_prefix="/_sim")

@@ -12,10 +12,14 @@ KINDS: dict[str, set[str]] = {
     "http_status": {"status"},
     "latency": {"seconds"},
     "drop": set(),
+    "drop_reply": set(),  # the call is carried out, then the connection drops: the reply is lost
     "publish_outcome": {"status", "fail_idx"},
+    "mass_outcome": {"status"},
     "token_invalid": set(),
 }
 PUBLISH_FAILURE_STATUSES = (2, 3, 4)  # originality check failed, general failure, rejected by review
+PUBLISH_GONE_STATUSES = (5, 6)  # published, then deleted by the user / banned by the platform
+MASS_OUTCOMES = ("SEND_FAIL", "DELETE")
 
 
 def normalize_endpoint(endpoint: str) -> str:
@@ -59,10 +63,14 @@ def _check_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         seconds = params.get("seconds")
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
             raise ValueError("latency faults need seconds >= 0")
+    elif kind == "mass_outcome":
+        if params.get("status") not in MASS_OUTCOMES:
+            raise ValueError("mass_outcome faults need status SEND_FAIL or DELETE")
     elif kind == "publish_outcome":
-        if params.get("status") not in PUBLISH_FAILURE_STATUSES:
-            raise ValueError("publish_outcome faults need status 2, 3 or 4")
-        fail_idx = params.setdefault("fail_idx", [1])
+        status = params.get("status")
+        if status not in PUBLISH_FAILURE_STATUSES + PUBLISH_GONE_STATUSES:
+            raise ValueError("publish_outcome faults need status 2, 3, 4, 5 or 6")
+        fail_idx = params.setdefault("fail_idx", [1] if status in PUBLISH_FAILURE_STATUSES else [])
         if not isinstance(fail_idx, list) or not all(isinstance(i, int) and i >= 1 for i in fail_idx):
             raise ValueError("fail_idx must be a list of article numbers starting at 1")
     return params

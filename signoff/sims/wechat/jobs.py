@@ -26,10 +26,11 @@ def finish_publication(state: SimState, pub: Publication, now: float) -> None:
     if pub.status != 1:
         return
     pub.status = pub.outcome
-    if pub.outcome == 0:
+    if pub.outcome in (0, 5, 6):
         pub.article_id = state.opaque(32)
         pub.article_urls = [f"https://mp.weixin.qq.com/s/{state.opaque(16)}" for _ in pub.articles]
-        pub.deleted = [False] * len(pub.articles)
+        # 5 and 6: it went online, then the user deleted it or the platform banned it
+        pub.deleted = [pub.outcome != 0] * len(pub.articles)
         pub.published_at = now
         state.articles[pub.article_id] = pub.publish_id
         state.drafts.pop(pub.draft_media_id, None)  # a published draft leaves the draft box
@@ -43,8 +44,14 @@ def finish_mass_send(state: SimState, send: MassSend, now: float) -> None:
     """Mark a mass send delivered, take its draft out of the box, and push MASSSENDJOBFINISH."""
     if send.status != "SENDING":
         return
-    send.status = "SEND_SUCCESS"
+    send.status = send.outcome
     send.finished_at = now
+    if send.outcome == "SEND_FAIL":  # nothing went out; the draft stays in the box
+        xml = mass_event_xml(gh_id=state.config.gh_id, msg_id=send.msg_id, status="send fail",
+                             total=send.total, sent=0, errors=send.total, article_urls=[],
+                             create_time=int(now))
+        state.push_event(xml, event="MASSSENDJOBFINISH", ref=str(send.msg_id))
+        return
     send.article_urls = [
         f"http://mp.weixin.qq.com/s?__biz={state.biz}&mid={send.msg_data_id}&idx={i}&sn={state.rng.getrandbits(128):032x}#rd"
         for i in range(1, len(send.articles) + 1)
@@ -104,7 +111,7 @@ def publish_status(state: SimState, call: Call) -> dict[str, Any]:
                                  "item": [{"idx": i, "article_url": url}
                                           for i, url in enumerate(pub.article_urls, start=1)]}
     doc["fail_idx"] = pub.fail_idx if pub.status in (2, 3, 4) else []
-    return doc
+    return doc  # 5 and 6 carry no article_id: the article is gone
 
 
 def _published(state: SimState, article_id: Any) -> Publication:
@@ -139,7 +146,8 @@ def list_published(state: SimState, call: Call) -> dict[str, Any]:
     """A page of successful publications, newest first."""
     settle(state, call.now)
     offset, count, no_content = page(call.json())
-    done = sorted((p for p in state.publications.values() if p.published_at is not None),
+    done = sorted((p for p in state.publications.values()
+                   if p.published_at is not None and p.status == 0),
                   key=lambda p: p.published_at or 0, reverse=True)
     items = [{"article_id": p.article_id, "update_time": int(p.published_at or 0),
               "content": {"news_item": _article_items(p, with_content=not no_content)}}
@@ -222,7 +230,9 @@ def send_all(state: SimState, call: Call) -> dict[str, Any]:
         if earlier.dedup_key == key and earlier.created_at > call.now - DEDUP_WINDOW_SECONDS:
             raise ApiError(45065, msg_id=earlier.msg_id)
     today = beijing_day(call.now)
-    used = sum(1 for s in state.mass_sends.values() if s.is_to_all and beijing_day(s.created_at) == today)
+    # a send that failed used no quota
+    used = sum(1 for s in state.mass_sends.values()
+               if s.is_to_all and s.status != "SEND_FAIL" and beijing_day(s.created_at) == today)
     if is_to_all and used >= state.config.mass_daily_quota:
         raise ApiError(45028)
     delay = state.config.mass_send_delay_seconds
@@ -230,6 +240,9 @@ def send_all(state: SimState, call: Call) -> dict[str, Any]:
     send = MassSend(state.next_msg_id(), state.next_serial(), msgtype, media_id, articles, is_to_all,
                     None if is_to_all else tag_id, None if clientmsgid is None else str(clientmsgid), key,
                     call.now, call.now + delay, total)
+    outcome = state.faults.fire("message/mass/sendall", "mass_outcome")
+    if outcome is not None:
+        send.outcome = outcome.params["status"]
     state.mass_sends[send.msg_id] = send
     _when_due(state, delay)
     doc: dict[str, Any] = {"errcode": 0, "errmsg": "send job submission success", "msg_id": send.msg_id}

@@ -98,6 +98,7 @@ class MassSend:
     due_at: float
     total: int
     status: str = "SENDING"
+    outcome: str = "SEND_SUCCESS"  # the status it will end in (an injected SEND_FAIL or DELETE)
     article_urls: list[str] = field(default_factory=list)
     finished_at: float | None = None
 
