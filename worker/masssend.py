@@ -13,13 +13,17 @@ from approvals.rules.errors import Text
 from approvals.views import PublicationIds, Snapshot
 from worker.errors import PublishError, Unconfirmed, from_network, from_wechat
 from worker.outcome import Published
-from worker.render import clientmsgid
 
 if TYPE_CHECKING:
     from worker.publisher import Publisher
 
 MASS_SEND = Text("群发", "mass sending")
 MASS_GET = Text("查询群发结果", "checking the mass send")
+
+
+def clientmsgid(post_id: int, revision_hash: str, attempt: int = 0) -> str:
+    """The mass-send de-dup key: ASCII, at most 32 characters, one per post, revision and attempt."""
+    return f"so{post_id}-{attempt}-{revision_hash[:16]}"[:32]
 
 
 def send(p: Publisher, snap: Snapshot, worker: str) -> Published:

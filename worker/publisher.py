@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from approvals.rules.article import render
 from approvals.rules.errors import Text
 from approvals.services import Publishing
 from approvals.views import PublishMode, Snapshot
@@ -21,7 +22,6 @@ from worker import freepublish, masssend
 from worker.client import SignoffWeChatClient
 from worker.covers import default_cover
 from worker.errors import PublishError, Unconfirmed, from_network, from_wechat
-from worker.render import article_html
 from worker.scrub import redact
 
 T = TypeVar("T")
@@ -132,7 +132,7 @@ class Publisher:
                     self.keep(snap, worker)
         if worker is not None:
             self.keep(snap, worker)
-        content = article_html(snap.body_html, snap.footer, images)
+        content = render(snap.body_html, snap.footer, images)  # the article layout checked
         digest = hashlib.sha256(content.encode()).hexdigest()
         article = {
             "title": snap.title, "author": snap.author, "digest": snap.digest, "content": content,

@@ -7,8 +7,6 @@ import json
 import unicodedata
 from dataclasses import asdict, dataclass
 
-from approvals.rules.errors import InvalidInput, Text
-
 HASH_VERSION = "signoff-revision-v1"
 
 # The limits WeChat enforces on draft/add, checked before anyone reviews a revision.
@@ -57,29 +55,3 @@ class RevisionContent:
         """SHA-256 hex digest of the canonical form; every decision records it."""
         return hashlib.sha256(self.canonical()).hexdigest()
 
-
-def check_fits_wechat(content: RevisionContent) -> None:
-    """Refuse a revision WeChat's draft/add would refuse, before anyone reviews it.
-
-    Raises:
-        InvalidInput: naming every field that does not fit.
-    """
-    problems = []
-    if not content.title.strip():
-        problems.append(Text("标题不能为空", "the title is empty"))
-    if len(content.title) > TITLE_MAX:
-        problems.append(Text(f"标题 {len(content.title)} 字，公众号最多 {TITLE_MAX} 字",
-                             f"the title has {len(content.title)} characters; WeChat allows "
-                             f"{TITLE_MAX}"))
-    if len(content.author) > AUTHOR_MAX:
-        problems.append(Text(f"作者最多 {AUTHOR_MAX} 字", f"the author allows {AUTHOR_MAX} "
-                             "characters"))
-    if len(content.digest) > DIGEST_MAX:
-        problems.append(Text(f"摘要最多 {DIGEST_MAX} 字", f"the digest allows {DIGEST_MAX} "
-                             "characters"))
-    if len(content.body_html) >= CONTENT_MAX_CHARS:
-        problems.append(Text(f"正文须少于 {CONTENT_MAX_CHARS} 字符",
-                             f"the body must be under {CONTENT_MAX_CHARS} characters"))
-    if problems:
-        raise InvalidInput(Text("排版稿不符合要求：" + "；".join(p.zh for p in problems),
-                                "The revision does not fit: " + "; ".join(p.en for p in problems)))

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from approvals.rules import chain, content, permits
-from approvals.rules.errors import AlreadyDecided, GateBlocked, Text
+from approvals.rules.article import ASSET_SRC, check_cover, check_fits, check_inline_image
+from approvals.rules.errors import AlreadyDecided, GateBlocked, InvalidInput, Text
 from approvals.rules.records import PostState, RevisionInfo
-from approvals.rules.revisions import AUTHOR_MAX, RevisionContent, check_fits_wechat
+from approvals.rules.revisions import AUTHOR_MAX, RevisionContent
 from approvals.rules.states import Action, IntentKind, IntentState, PostStatus, PublishMode
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
@@ -74,7 +76,7 @@ class Actions:
             if revision_hash is not None:
                 revision_hash = expand_hash(s, post, revision_hash)
             try:
-                result = self._decide(post, state, action, actor_key, today, now, comment,
+                result = self._decide(s, post, state, action, actor_key, today, now, comment,
                                       revision_hash, revision, basis, schedule, url)
             except GateBlocked as exc:
                 # The refused gate run is part of the record too (one audit row per gate run).
@@ -90,7 +92,7 @@ class Actions:
         return outcome
 
     def _decide(
-        self, post: m.Post, state: PostState, action: Action, actor: str, today: date,
+        self, s: Session, post: m.Post, state: PostState, action: Action, actor: str, today: date,
         now: datetime, comment: str, revision_hash: str | None, revision: RevisionInput | None,
         basis: str | None, schedule: ScheduleInput | None, url: str | None,
     ) -> chain.Result:
@@ -119,12 +121,13 @@ class Actions:
         if action is Action.NEW_REVISION:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
-            info = self._revision_info(post, revision or RevisionInput(), actor)
+            info = self._revision_info(s, post, revision or RevisionInput(), actor)
             return chain.new_revision(state, actor, org, info, on=today, comment=comment)
         permits.permit(state, action, actor, org, today)  # raises: only the worker does this
         raise AssertionError(action)  # pragma: no cover
 
-    def _revision_info(self, post: m.Post, given: RevisionInput, actor: str) -> RevisionInfo:
+    def _revision_info(self, s: Session, post: m.Post, given: RevisionInput,
+                       actor: str) -> RevisionInfo:
         title = (given.title if given.title is not None else post.title).strip()
         if given.body is not None:
             body_html = content.to_html(given.body, given.body_format)
@@ -137,8 +140,27 @@ class Actions:
             digest=given.digest, cover_sha256=given.cover_sha256 or post.cover_sha256,
             repost_source=(source or "").strip() or None,
         ).normalized()
-        check_fits_wechat(rc)
+        # Every WeChat limit, against the article as it will be sent: footer included.
+        check_fits(rc, self._longest_footer(post, rc.repost_source))
+        self._check_images(s, rc)
         return RevisionInfo(post.revision_number + 1, rc, rc.content_hash(), actor)
+
+    def _longest_footer(self, post: m.Post, source: str | None) -> str:
+        # Who reviews and signs is known only later: count the longest name in the org chart.
+        org = self.deps.org
+        longest = max((p.name for p in org.people.values()), key=len, default="")
+        return org.footer.render(drafter=org.name_of(post.drafter), reviewer=longest,
+                                 issuer=longest, source=source)
+
+    def _check_images(self, s: Session, rc: RevisionContent) -> None:
+        wanted = [(rc.cover_sha256, True)] if rc.cover_sha256 else []
+        wanted += [(sha, False) for sha in dict.fromkeys(ASSET_SRC.findall(rc.body_html))]
+        for sha, is_cover in wanted:
+            asset = s.get(m.Asset, sha)
+            if asset is None:
+                raise InvalidInput(Text("排版稿引用了未上传的图片（{h}）。", "The revision refers to an "
+                                        "image that was never uploaded ({h}).").format(h=sha[:12]))
+            (check_cover if is_cover else check_inline_image)(asset.data, asset.filename)
 
     def _apply(self, uow: UnitOfWork, post: m.Post, state: PostState, result: chain.Result,
                now: datetime) -> ActOutcome:

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from approvals.rules import content
+from approvals.rules.article import check_cover
 from approvals.rules.deadlines import due_date
 from approvals.rules.errors import InvalidInput, NotFound, Text
 from approvals.rules.states import Category, Classification, PostStatus
@@ -85,6 +86,8 @@ class HandIn:
             raise InvalidInput(Text("信息来源“{s}”不在官方渠道白名单中，转载来源必须为官方渠道（第二十八条）。",
                                     "The source “{s}” is not on the allowlist of official "
                                     "channels (art. 28).").format(s=source))
+        if cover is not None:
+            check_cover(cover[1], cover[0])  # refused here, never after four people signed
         due = due_date(formed_on)
         now = self.deps.now()
         with self.deps.uow() as uow:

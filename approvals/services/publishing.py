@@ -8,7 +8,6 @@ the one transition table (`approvals.rules.states.advance`).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules import gates
+from approvals.rules.article import ASSET_SRC
 from approvals.rules.errors import InvalidTransition, Text
 from approvals.rules.records import PostState
 from approvals.rules.states import WORKER, Action, IntentKind, IntentState, PostStatus, PublishMode, Step, advance
@@ -27,8 +27,6 @@ from approvals.store import audit
 from approvals.store import models as m
 from approvals.views import Asset, Claim, OutboxKind, Pending, PublicationIds, Snapshot
 
-# In-article images are stored assets, referenced from the body as /assets/<sha256>.
-ASSET_SRC = re.compile(r'src="/assets/([0-9a-f]{64})"')
 # Failures WeChat itself reported (publish_status 2, 3, 4; a mass send's SEND_FAIL): only these let
 # a retry submit again. Anything else a retry follows by its publish_id or clientmsgid.
 REPORTED_FAILED = frozenset({"2", "3", "4", "SEND_FAIL"})
@@ -407,4 +405,4 @@ def _pending(intent: m.PublishIntent) -> Pending:
                    intent.job_id, intent.enqueue_count, intent.revision_hash)
 
 
-__all__ = ["ASSET_SRC", "REPORTED_FAILED", "Publishing", "start_new_attempt"]
+__all__ = ["REPORTED_FAILED", "Publishing", "start_new_attempt"]

@@ -393,3 +393,29 @@ def test_confirm_published_records_the_url_and_tells_the_chain(core: Core, who: 
     told = {n.recipient for n in core.service.notifications_for(post_id=pid)
             if n.event is Event.PUBLISHED}
     assert told == {who.drafter, who.head, who.leader, who.issuer, *core.org.admins} - {who.operator}
+
+
+# --- WeChat's limits where the input enters -------------------------------------------------------
+
+
+def test_a_cover_that_is_no_image_is_refused_at_hand_in_and_nothing_is_stored(
+        core: Core, who: Personas) -> None:
+    before = core.service.count_posts()
+    with pytest.raises(InvalidInput) as info:
+        core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY,
+                                 cover=("cover.jpg", b"%PDF-1.7 not an image", "image/jpeg"))
+    assert "not an image" in info.value.message("en")
+    assert core.service.count_posts() == before
+    with core.deps.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(m.Asset)) == 0
+
+
+def test_a_body_referring_to_an_image_never_uploaded_is_refused_at_layout(
+        core: Core, who: Personas) -> None:
+    pid = core.service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    body = f'<p>图：</p><img src="/assets/{"b" * 64}">'
+    with pytest.raises(InvalidInput) as info:
+        core.service.act(pid, "new_revision", who.operator,
+                         revision=RevisionInput(body=body, body_format="html"))
+    assert "never uploaded" in info.value.message("en")
+    assert core.service.view(pid).post.status is PostStatus.DRAFT

@@ -14,9 +14,11 @@ import pytest
 import tomli_w
 from redis import Redis
 
+from approvals.rules.article import CONTENT_MAX_CHARS, render
+from approvals.rules.errors import InvalidInput
 from approvals.rules.notices import Event
 from approvals.rules.states import PostStatus
-from approvals.views import DeliveryState, OutboxKind, ScheduleInput
+from approvals.views import DeliveryState, OutboxKind, RevisionInput, ScheduleInput
 from signoff.embedded import free_port
 from signoff.sims.wechat import SimControl
 from tests.conftest import EXAMPLE_ORG, Personas
@@ -317,3 +319,27 @@ def test_failing_calls_leak_no_access_token(bench: Bench, control: SimControl,
     for text in (bench.logs(), everything):
         assert token.decode() not in text
         assert "access_token=" not in text.replace("access_token=[redacted]", "")
+
+
+def test_a_revision_laid_out_at_the_very_limit_publishes_footer_and_all(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    org = bench.core.org
+    longest = max((p.name for p in org.people.values()), key=len)
+    footer = org.footer.render(drafter=org.name_of(who.drafter), reviewer=longest,
+                               issuer=longest, source=None)
+    room = CONTENT_MAX_CHARS - 1 - len(render("", footer, {}))
+    svc = bench.service
+    pid = svc.create_post(drafter=who.drafter, title="满额稿件", body="素材")
+    with pytest.raises(InvalidInput):  # one character more than the article can take
+        svc.act(pid, "new_revision", who.operator,
+                revision=RevisionInput(body="<p>" + "字" * (room - 6) + "</p>", body_format="html"))
+    svc.act(pid, "new_revision", who.operator,
+            revision=RevisionInput(body="<p>" + "字" * (room - 7) + "</p>", body_format="html"))
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    for action, person in [("confirm", who.drafter), ("approve", who.head),
+                           ("approve", who.leader), ("sign", who.issuer)]:
+        svc.act(pid, action, person, revision_hash=h)
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED)
+    (article,) = control.published()
+    assert len(article["content"]) < CONTENT_MAX_CHARS and "签发：王敏" in article["content"]

@@ -1,0 +1,128 @@
+"""The article exactly as WeChat receives it, and WeChat's limits checked against it (pure).
+
+Layout checks a revision against the article it will become — footer included, images at the
+length of the URLs WeChat gives them — so nothing four people signed fails at publish time.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from approvals.rules.errors import InvalidInput, Text
+from approvals.rules.revisions import (
+    AUTHOR_MAX,
+    CONTENT_MAX_CHARS,
+    DIGEST_MAX,
+    TITLE_MAX,
+    RevisionContent,
+)
+
+# In-article images are stored assets, referenced from the body as /assets/<sha256>.
+ASSET_SRC = re.compile(r'src="/assets/([0-9a-f]{64})"')
+CONTENT_MAX_BYTES = 1_000_000  # "under 20,000 characters and under 1 MB"
+# An uploaded image's URL (http://mmbiz.qpic.cn/mmbiz_jpg/<opaque>/0?wx_fmt=jpeg) is about 110
+# characters; layout counts each image at this bound, so the real one always fits.
+IMAGE_URL_BOUND = 200
+
+COVER_MAX_BYTES = 10 * 1024 * 1024  # permanent image material (the cover): bmp/png/jpeg/gif
+COVER_KINDS = ("jpeg", "png", "gif", "bmp")
+INLINE_MAX_BYTES = 1024 * 1024  # media/uploadimg: jpg/png only, under 1 MB
+INLINE_KINDS = ("jpeg", "png")
+_MAGIC = ((b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"),
+          (b"GIF89a", "gif"), (b"BM", "bmp"))
+
+
+def render(body_html: str, footer: str, image_urls: dict[str, str]) -> str:
+    """Body with /assets/<sha256> images pointed at their uploaded URLs, then the art. 28 footer."""
+
+    def swap(match: re.Match[str]) -> str:
+        sha = match.group(1)
+        return f'src="{html.escape(image_urls[sha], quote=True)}"' if sha in image_urls \
+            else match.group(0)
+
+    body = ASSET_SRC.sub(swap, body_html)
+    lines = "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in footer.splitlines())
+    return f'{body}<section style="margin-top:2em;color:#888;font-size:14px">{lines}</section>'
+
+
+def image_kind(data: bytes) -> str | None:
+    """The image format by its first bytes (never by a file name), or None."""
+    return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def check_cover(data: bytes, filename: str = "") -> None:
+    """A cover WeChat takes as permanent image material.
+
+    Raises:
+        InvalidInput: not an image by its content, a format WeChat refuses, or too large.
+    """
+    kind = image_kind(data)
+    name = filename or "cover"
+    if kind is None:
+        raise InvalidInput(Text(f"封面“{name}”不是图片（按文件内容判断），请上传 JPG 或 PNG。",
+                                f"The cover “{name}” is not an image (judged by its content); "
+                                "upload a JPG or PNG."))
+    if len(data) > COVER_MAX_BYTES:
+        raise InvalidInput(Text(f"封面“{name}”为 {_mb(len(data))}，公众号封面最大 10 MB。",
+                                f"The cover “{name}” is {_mb(len(data))}; WeChat takes at most "
+                                "10 MB."))
+
+
+def check_inline_image(data: bytes, filename: str = "") -> None:
+    """An in-article image WeChat's uploadimg takes.
+
+    Raises:
+        InvalidInput: not a JPG or PNG by its content, or 1 MB or more.
+    """
+    kind = image_kind(data)
+    name = filename or "image"
+    if kind not in INLINE_KINDS:
+        raise InvalidInput(Text(f"正文图片“{name}”须为 JPG 或 PNG（按文件内容判断）。",
+                                f"The in-article image “{name}” must be a JPG or PNG (judged by "
+                                "its content)."))
+    if len(data) >= INLINE_MAX_BYTES:
+        raise InvalidInput(Text(f"正文图片“{name}”为 {_mb(len(data))}，公众号正文图片须小于 1 MB。",
+                                f"The in-article image “{name}” is {_mb(len(data))}; WeChat takes "
+                                "images under 1 MB."))
+
+
+def check_fits(content: RevisionContent, footer: str) -> None:
+    """Refuse a revision whose article, as WeChat will receive it, breaks one of its limits.
+
+    `footer` is the longest footer the post can get; images count at IMAGE_URL_BOUND.
+
+    Raises:
+        InvalidInput: naming every field that does not fit.
+    """
+    bounded = {sha: "x" * IMAGE_URL_BOUND for sha in ASSET_SRC.findall(content.body_html)}
+    article = render(content.body_html, footer, bounded)
+    problems = []
+    if not content.title.strip():
+        problems.append(Text("标题不能为空", "the title is empty"))
+    if len(content.title) > TITLE_MAX:
+        problems.append(Text(f"标题 {len(content.title)} 字，公众号最多 {TITLE_MAX} 字",
+                             f"the title has {len(content.title)} characters; WeChat allows "
+                             f"{TITLE_MAX}"))
+    if len(content.author) > AUTHOR_MAX:
+        problems.append(Text(f"作者最多 {AUTHOR_MAX} 字", f"the author allows {AUTHOR_MAX} "
+                             "characters"))
+    if len(content.digest) > DIGEST_MAX:
+        problems.append(Text(f"摘要最多 {DIGEST_MAX} 字", f"the digest allows {DIGEST_MAX} "
+                             "characters"))
+    if len(article) >= CONTENT_MAX_CHARS:
+        problems.append(Text(f"正文连同文末署名共 {len(article)} 字符，公众号须少于 "
+                             f"{CONTENT_MAX_CHARS} 字符",
+                             f"the article with its footer has {len(article)} characters; WeChat "
+                             f"takes fewer than {CONTENT_MAX_CHARS}"))
+    elif len(article.encode()) >= CONTENT_MAX_BYTES:
+        problems.append(Text("正文连同文末署名须小于 1 MB",
+                             "the article with its footer must be under 1 MB"))
+    if problems:
+        raise InvalidInput(Text("排版稿不符合要求：" + "；".join(p.zh for p in problems) + "。",
+                                "The revision does not fit: " + "; ".join(p.en for p in problems)
+                                + "."))

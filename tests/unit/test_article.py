@@ -1,0 +1,103 @@
+"""The article as WeChat receives it, and its limits checked at layout against exactly that."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from approvals.rules.article import (
+    CONTENT_MAX_CHARS,
+    IMAGE_URL_BOUND,
+    check_cover,
+    check_fits,
+    check_inline_image,
+    image_kind,
+    render,
+)
+from approvals.rules.errors import InvalidInput
+from approvals.rules.revisions import RevisionContent
+
+FOOTER = "拟稿：李娜　审核：陈刚　签发：王敏"
+SHA = "a" * 64
+
+
+def png(extra: int = 0) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"") + b"\x00" * extra)
+
+
+def content(body: str, **kw: str) -> RevisionContent:
+    return RevisionContent(title=kw.get("title", "标题"), body_html=body, category="publicity",
+                           author=kw.get("author", "吴江应急"), digest=kw.get("digest", ""))
+
+
+def padded(total: int) -> str:
+    """A body of exactly `total` characters."""
+    return "<p>" + "字" * (total - 7) + "</p>"
+
+
+def test_the_article_is_the_body_with_uploaded_images_then_the_footer() -> None:
+    body = f'<p>正文</p><img src="/assets/{SHA}">'
+    article = render(body, FOOTER + "\n来源：应急管理部", {SHA: "http://mmbiz.qpic.cn/x/0"})
+    assert article.startswith('<p>正文</p><img src="http://mmbiz.qpic.cn/x/0">')
+    assert article.endswith("<p>拟稿：李娜　审核：陈刚　签发：王敏</p><p>来源：应急管理部</p></section>")
+    assert "/assets/" not in article
+    assert "&lt;b&gt;" in render("", "<b>名</b>", {})  # the footer is text, never markup
+
+
+def test_a_body_that_fits_alone_but_not_with_its_footer_is_refused_at_layout() -> None:
+    footer_cost = len(render("", FOOTER, {}))
+    fits_alone = padded(CONTENT_MAX_CHARS - footer_cost // 2)
+    assert len(fits_alone) < CONTENT_MAX_CHARS
+    with pytest.raises(InvalidInput) as info:
+        check_fits(content(fits_alone), FOOTER)
+    assert "with its footer" in info.value.message("en") and "文末署名" in info.value.message("zh")
+    check_fits(content(padded(CONTENT_MAX_CHARS - footer_cost - 1)), FOOTER)  # one under: fine
+
+
+def test_each_image_counts_at_the_length_of_a_wechat_url() -> None:
+    footer_cost = len(render("", FOOTER, {}))
+    img = f'<img src="/assets/{SHA}">'
+    grows = IMAGE_URL_BOUND - len(f"/assets/{SHA}")
+    room = CONTENT_MAX_CHARS - footer_cost - 1
+    check_fits(content(padded(room - len(img) - grows) + img), FOOTER)
+    with pytest.raises(InvalidInput):
+        check_fits(content(padded(room - len(img) - grows + 1) + img), FOOTER)
+
+
+def test_every_field_that_does_not_fit_is_named_at_once() -> None:
+    with pytest.raises(InvalidInput) as info:
+        check_fits(content("<p>x</p>", title="标" * 33, author="作" * 17, digest="摘" * 129), FOOTER)
+    text = info.value.message("en")
+    assert "title has 33" in text and "author allows 16" in text and "digest allows 128" in text
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"\xff\xd8\xff\xe0rest", "jpeg"), (png(), "png"), (b"GIF89a...", "gif"), (b"BM....", "bmp"),
+    (b"%PDF-1.7", None), (b"<svg></svg>", None), (b"", None),
+])
+def test_an_image_is_known_by_its_content_not_its_name(data: bytes, kind: str | None) -> None:
+    assert image_kind(data) == kind
+
+
+def test_a_cover_must_be_an_image_wechat_takes_and_at_most_10_mb() -> None:
+    check_cover(png(), "cover.png")
+    check_cover(b"GIF89a" + b"\x00" * 100, "cover.gif")
+    with pytest.raises(InvalidInput) as not_image:
+        check_cover(b"%PDF-1.7 ...", "cover.jpg")  # a PDF named .jpg is still a PDF
+    assert "not an image" in not_image.value.message("en")
+    with pytest.raises(InvalidInput) as too_big:
+        check_cover(png(10 * 1024 * 1024), "big.png")
+    assert "10 MB" in too_big.value.message("en")
+
+
+def test_an_in_article_image_must_be_a_jpg_or_png_under_1_mb() -> None:
+    check_inline_image(png(1024 * 1024 - len(png()) - 1))
+    with pytest.raises(InvalidInput):
+        check_inline_image(png(1024 * 1024))
+    with pytest.raises(InvalidInput):
+        check_inline_image(b"GIF89a" + b"\x00" * 10)
