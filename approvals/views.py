@@ -243,6 +243,15 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class DraftRef:
+    """A draft in the account's draft box, and the revision it was made for."""
+
+    post_id: int
+    revision_hash: str
+    media_id: str
+
+
+@dataclass(frozen=True)
 class Asset:
     """A stored file to upload."""
 

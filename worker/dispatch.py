@@ -49,6 +49,7 @@ class Report:
     requeued: int = 0
     alive: int = 0
     cancelled: int = 0
+    drafts: int = 0  # jobs enqueued to delete drafts that will never be used
 
     def as_dict(self) -> dict[str, int]:
         """For logs and job results."""
@@ -157,7 +158,24 @@ class Dispatcher:
             due.append(item)
         self._enqueue_all(due, report)
         report.cancelled = self._cancel_withdrawn()
+        report.drafts = self._clean_drafts()
         return report
+
+    def _clean_drafts(self) -> int:
+        """A job per draft that will never be used; the job deletes it from the draft box."""
+        prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
+        made = 0
+        for ref in self.core.publishing.obsolete_drafts():
+            job_id = f"{prefix}-draft-{ref.post_id}-{ref.revision_hash[:16]}"
+            try:
+                # Kept briefly either way: a failed deletion is tried again a few passes later.
+                self.queue.enqueue("worker.jobs.delete_draft", ref.post_id, ref.revision_hash,
+                                   ref.media_id, job_id=job_id, unique=True, result_ttl=60,
+                                   failure_ttl=300, job_timeout=60)
+            except DuplicateJobError:
+                continue
+            made += 1
+        return made
 
     def _enqueue_all(self, items: Sequence[Pending], report: Report) -> None:
         """Enqueue each item, then record every job id in one transaction per outbox."""

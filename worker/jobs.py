@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import socket
 
+import requests
 from rq import get_current_job
+from wechatpy.exceptions import WeChatClientException
 
+from approvals.rules.errors import Text
 from approvals.rules.states import IntentState
 from worker.context import context
-from worker.errors import PublishError
+from worker.errors import PublishError, from_network, from_wechat
 from worker.publisher import DRAFT_GET
+
+DRAFT_DELETE = Text("删除草稿", "deleting the draft")
 
 
 def worker_name() -> str:
@@ -53,6 +58,23 @@ def prepare_preview(post_id: int, revision_hash: str) -> str:
     return url or ""
 
 
+def delete_draft(post_id: int, revision_hash: str, media_id: str) -> str:
+    """Delete a draft that will never be used, so the account's draft box does not fill up."""
+    ctx = context()
+    publishing = ctx.core.publishing
+    if not publishing.is_obsolete(post_id, revision_hash, media_id):
+        return "skipped (the draft is in use or gone)"
+    try:
+        ctx.client.draft.delete(media_id)
+    except WeChatClientException as exc:
+        if exc.errcode != 40007:  # 40007: already gone (deleting twice is harmless too)
+            raise from_wechat(exc, DRAFT_DELETE) from None
+    except requests.RequestException as exc:
+        raise from_network(exc, DRAFT_DELETE) from None
+    publishing.forget_draft(post_id, revision_hash, media_id)
+    return "deleted"
+
+
 def deliver_notification(notification_id: int) -> str:
     """Deliver one chain notification through its channel (at least once)."""
     ctx = context()
@@ -64,4 +86,4 @@ def reconcile() -> dict[str, int]:
     return context().dispatcher().reconcile().as_dict()
 
 
-__all__ = ["deliver_notification", "prepare_preview", "publish_post", "reconcile"]
+__all__ = ["delete_draft", "deliver_notification", "prepare_preview", "publish_post", "reconcile"]

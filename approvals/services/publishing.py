@@ -25,7 +25,15 @@ from approvals.services.notifications import Notifications
 from approvals.services.state import load_state, publication_ids
 from approvals.store import audit
 from approvals.store import models as m
-from approvals.views import Asset, Claim, OutboxKind, Pending, PublicationIds, Snapshot
+from approvals.views import (
+    Asset,
+    Claim,
+    DraftRef,
+    OutboxKind,
+    Pending,
+    PublicationIds,
+    Snapshot,
+)
 
 # Failures WeChat itself reported (publish_status 2, 3, 4; a mass send's SEND_FAIL): only these let
 # a retry submit again. Anything else a retry follows by its publish_id or clientmsgid.
@@ -81,6 +89,36 @@ class Publishing:
             return [j for j in s.scalars(select(m.PublishIntent.job_id).where(
                 m.PublishIntent.state == IntentState.CANCELLED.value,
                 m.PublishIntent.job_id.is_not(None), m.PublishIntent.done_at >= since)) if j]
+
+    def obsolete_drafts(self) -> list[DraftRef]:
+        """Drafts that will never be used: of a revision no longer current, or of a post
+        withdrawn or rejected. A draft WeChat took (a publish_id or a clientmsgid) is never one."""
+        with self.deps.sessions() as s:
+            rows = s.execute(
+                select(m.Publication.post_id, m.Publication.revision_hash,
+                       m.Publication.draft_media_id, m.Post.status, m.Revision.content_hash)
+                .join(m.Post, m.Post.id == m.Publication.post_id)
+                .outerjoin(m.Revision, (m.Revision.post_id == m.Post.id)
+                           & (m.Revision.number == m.Post.revision_number))
+                .where(m.Publication.draft_media_id.is_not(None),
+                       m.Publication.publish_id.is_(None), m.Publication.msg_id.is_(None),
+                       m.Publication.clientmsgid.is_(None),
+                       m.Publication.submit_started_at.is_(None))).all()
+        closed = (PostStatus.WITHDRAWN.value, PostStatus.REJECTED.value)
+        return [DraftRef(pid, h, media_id) for pid, h, media_id, status, current in rows
+                if h != current or status in closed]
+
+    def is_obsolete(self, post_id: int, revision_hash: str, media_id: str) -> bool:
+        """Whether this draft is (still) one that will never be used."""
+        return DraftRef(post_id, revision_hash, media_id) in self.obsolete_drafts()
+
+    def forget_draft(self, post_id: int, revision_hash: str, media_id: str) -> None:
+        """The draft was deleted from the draft box."""
+        with self.deps.uow() as uow:
+            uow.session.execute(update(m.Publication).where(
+                m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash,
+                m.Publication.draft_media_id == media_id)
+                .values(draft_media_id=None, content_sha256=None, updated_at=self.deps.now()))
 
     def stuck_posts(self) -> list[int]:
         """Posts PUBLISHING under an expired lease: their worker died."""

@@ -157,7 +157,7 @@ def test_redis_losing_every_queued_job_is_repaired_by_the_reconciler(
     waiting = len(bench.publishing.pending()) + len(bench.core.notifications.pending())
     assert len(bench.publishing.pending()) == 8  # a preview and a publish per post
     assert bench.reconcile() == {"enqueued": 0, "scheduled": 0, "requeued": 0, "alive": waiting,
-                                 "cancelled": 0}  # the hand-offs enqueued every one
+                                 "cancelled": 0, "drafts": 0}  # the hand-offs enqueued every one
     bench.redis.flushall()  # Redis restarted with no persistence
     bench.start_worker("w1")
     assert bench.reconcile()["requeued"] == waiting
@@ -343,3 +343,30 @@ def test_a_revision_laid_out_at_the_very_limit_publishes_footer_and_all(
     bench.wait_status(pid, PUBLISHED)
     (article,) = control.published()
     assert len(article["content"]) < CONTENT_MAX_CHARS and "签发：王敏" in article["content"]
+
+
+def test_drafts_that_will_never_be_used_are_deleted_from_the_draft_box(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    svc = bench.service
+    bench.start_worker("w1")
+    revised = svc.create_post(drafter=who.drafter, title="改版的稿件", body="第一版正文。")
+    svc.act(revised, "new_revision", who.operator)
+    wait_for(lambda: len(control.state()["drafts"]) == 1)  # revision 1's preview draft
+    svc.act(revised, "new_revision", who.operator,
+            revision=RevisionInput(body="第二版正文。", body_format="text"))
+    dropped = svc.create_post(drafter=who.drafter, title="撤回的稿件", body="正文。")
+    svc.act(dropped, "new_revision", who.operator)
+    wait_for(lambda: len(control.state()["drafts"]) == 3)
+    svc.act(dropped, "withdraw", who.admin, comment="活动取消")
+    assert bench.reconcile()["drafts"] == 2  # revision 1's draft, and the withdrawn post's
+    wait_for(lambda: len(control.state()["drafts"]) == 1, 30)
+    (kept,) = control.state()["drafts"].values()
+    assert kept["articles"][0]["title"] == "改版的稿件"
+    assert control.calls("draft/delete") == 2
+    assert bench.reconcile()["drafts"] == 0  # nothing left to delete
+    h = svc.view(revised).revision.content_hash  # type: ignore[union-attr]
+    for action, person in [("confirm", who.drafter), ("approve", who.head),
+                           ("approve", who.leader), ("sign", who.issuer)]:
+        svc.act(revised, action, person, revision_hash=h)
+    bench.wait_status(revised, PUBLISHED)
+    assert control.state()["drafts"] == {} and control.calls("draft/add") == 3
