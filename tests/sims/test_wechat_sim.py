@@ -114,7 +114,7 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/wechat/callback"
 
-    def wait(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         with self.cond:
             assert self.cond.wait_for(lambda: len(self.pushes) >= count, timeout), f"got {len(self.pushes)} pushes"
             return list(self.pushes)
@@ -181,7 +181,8 @@ def article(thumb_media_id: str, **fields: Any) -> dict[str, Any]:
             "thumb_media_id": thumb_media_id, **fields}
 
 
-def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+def wait_for(predicate: Any, timeout: float = 15.0) -> None:
+    """Poll until `predicate()` holds: tests wait on states, never race the clock."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -193,11 +194,11 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> None:
 
 def test_a_superseded_token_works_inside_the_grace_window_and_gets_40001_after_it(sim: WeChatSim,
                                                                                   ctl: SimControl) -> None:
-    ctl.configure(token_grace_seconds=0.3)
+    ctl.configure(token_grace_seconds=3)  # wide enough for a loaded machine
     old, new = fetch_token(sim)["access_token"], fetch_token(sim)["access_token"]
     assert old != new
     assert "total_count" in raw_call(sim, "draft/count", old)
-    time.sleep(0.35)
+    wait_for(lambda: "errcode" in raw_call(sim, "draft/count", old))
     refused = raw_call(sim, "draft/count", old)
     assert refused["errcode"] == 40001
     assert refused["errmsg"].startswith("invalid credential, access_token is invalid or not latest rid: ")
@@ -216,7 +217,7 @@ def test_missing_garbage_and_expired_tokens_get_41001_40014_and_42001(sim: WeCha
     assert raw_call(sim, "draft/count", "not-a-token")["errcode"] == 40014
     ctl.configure(token_expires_in=1)
     token = fetch_token(sim)["access_token"]
-    time.sleep(1.05)
+    wait_for(lambda: "errcode" in raw_call(sim, "draft/count", token))
     assert raw_call(sim, "draft/count", token)["errcode"] == 42001
 
 
@@ -432,11 +433,12 @@ def test_unicode_escaped_text_is_refused_with_40033(sim: WeChatSim, client: SimC
 
 def test_freepublish_reports_publishing_then_success_with_the_article_url(client: SimClient,
                                                                           ctl: SimControl) -> None:
+    ctl.configure(publish_delay_seconds=2)  # long enough to see it publishing, even under load
     media_id = client.draft.add([article(cover(client))])["media_id"]
     publish_id = client.freepublish.submit(media_id)["publish_id"]
     assert isinstance(publish_id, str)
     assert client.freepublish.get(publish_id)["publish_status"] == 1
-    time.sleep(0.2)
+    wait_for(lambda: client.freepublish.get(publish_id)["publish_status"] != 1)
     done = client.freepublish.get(int(publish_id))  # a numeric publish_id is accepted too
     assert done["publish_status"] == 0 and done["fail_idx"] == []
     url = done["article_detail"]["item"][0]["article_url"]
@@ -454,7 +456,7 @@ def test_an_injected_publish_outcome_ends_the_job_in_that_status_with_fail_idx(c
     media_id = client.draft.add([article(cover(client))])["media_id"]
     ctl.inject("freepublish/submit", "publish_outcome", status=3, fail_idx=[1])
     publish_id = client.freepublish.submit(media_id)["publish_id"]
-    time.sleep(0.2)
+    wait_for(lambda: client.freepublish.get(publish_id)["publish_status"] != 1)
     failed = client.freepublish.get(publish_id)
     assert failed["publish_status"] == 3 and failed["fail_idx"] == [1]
     assert "article_id" not in failed
@@ -473,7 +475,7 @@ def test_unknown_publish_and_article_ids_get_53502_and_53600(client: SimClient) 
 def test_deleting_every_published_article_sets_status_5(client: SimClient) -> None:
     media_id = client.draft.add([article(cover(client))])["media_id"]
     publish_id = client.freepublish.submit(media_id)["publish_id"]
-    time.sleep(0.2)
+    wait_for(lambda: client.freepublish.get(publish_id)["publish_status"] == 0)
     article_id = client.freepublish.get(publish_id)["article_id"]
     assert client.freepublish.delete(article_id)["errcode"] == 0
     assert client.freepublish.getarticle(article_id)["news_item"][0]["is_deleted"] is True
@@ -536,8 +538,7 @@ def test_a_push_is_tried_three_times_in_all_when_the_receiver_fails(client: SimC
         ctl.configure(callback_url=dead.url)
         client.freepublish.submit(client.draft.add([article(cover(client))])["media_id"])
         dead.wait(3)
-        wait_for(lambda: ctl.state()["event_failures"] == 1)
-        time.sleep(0.1)
+        wait_for(lambda: ctl.state()["event_failures"] == 1)  # recorded after the last attempt
         assert len(dead.pushes) == 3
     finally:
         flaky.close()
@@ -582,11 +583,12 @@ def test_sendall_needs_a_draft_media_id(client: SimClient) -> None:
     assert refused.value.errcode == 40007
 
 
-def test_mass_get_reports_sending_then_send_success(client: SimClient) -> None:
+def test_mass_get_reports_sending_then_send_success(client: SimClient, ctl: SimControl) -> None:
+    ctl.configure(mass_send_delay_seconds=2)  # long enough to see it sending, even under load
     media_id = client.draft.add([article(cover(client))])["media_id"]
     msg_id = client.message.send_mass_article(media_id, is_to_all=True)["msg_id"]
     assert client.message.get_mass(msg_id) == {"msg_id": msg_id, "msg_status": "SENDING"}
-    time.sleep(0.2)
+    wait_for(lambda: client.message.get_mass(msg_id)["msg_status"] != "SENDING")
     assert client.message.get_mass(str(msg_id))["msg_status"] == "SEND_SUCCESS"
     assert client.draft.count() == {"total_count": 0}  # a mass-sent draft leaves the draft box
     with pytest.raises(WeChatClientException) as unknown:
@@ -657,7 +659,7 @@ def test_a_latency_fault_delays_the_answer(client: SimClient, ctl: SimControl, s
             impatient.draft.count()
     finally:
         impatient._http.close()
-    time.sleep(0.25)  # let the delayed answer finish before the server stops
+    wait_for(lambda: ctl.state()["in_flight"] == 0)  # the delayed answer ends before the server stops
 
 
 def test_a_drop_fault_raises_a_requests_connection_error(client: SimClient, ctl: SimControl) -> None:

@@ -70,8 +70,19 @@ cgi = Blueprint("cgi", __name__, url_prefix="/cgi-bin")
 
 @cgi.route("/<path:endpoint>", methods=["GET", "POST"])
 def dispatch(endpoint: str) -> Response:
-    """Answer one API call: faults first, then the method, the token and the handler."""
+    """Answer one API call (counted in flight while it runs, latency faults included)."""
     state = sim_state()
+    with state.lock:
+        state.in_flight += 1
+    try:
+        return _answer(state, endpoint)
+    finally:
+        with state.lock:
+            state.in_flight -= 1
+
+
+def _answer(state: SimState, endpoint: str) -> Response:
+    """Faults first, then the method, the token and the handler."""
     fault = _transport_fault(state, endpoint)
     if fault is not None:
         return fault

@@ -36,6 +36,7 @@ class SimState:
         self.stopping = threading.Event()
         self._push_threads: list[threading.Thread] = []
         self.generation = 0
+        self.in_flight = 0  # API calls being answered right now (a latency fault holds one)
         self._clear(config)
 
     def _clear(self, config: SimConfig) -> None:
@@ -161,5 +162,6 @@ class SimState:
                 "events_sent": [p.as_dict() for p in self.pushes if p.delivered],
                 "events_failed": [p.as_dict() for p in self.pushes if not p.delivered],
                 "event_failures": self.event_failures,
+                "in_flight": self.in_flight,
                 "faults": [f.as_dict() for f in self.faults.faults],
             }
