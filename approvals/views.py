@@ -221,11 +221,15 @@ class OutboxKind(StrEnum):
 
 @dataclass(frozen=True)
 class Handoff:
-    """An outbox item a transaction created or cancelled; handed to the queue after the commit."""
+    """An outbox item a transaction created or cancelled; handed to the queue after the commit.
+
+    A new item carries what the queue needs (`pending`), so the hand-off need not read it back.
+    """
 
     kind: OutboxKind
     id: int
     cancel: bool = False
+    pending: Pending | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,8 @@ class Claim:
     snapshot: Snapshot | None = None  # set when this worker now holds the post
     held: tuple[Finding, ...] = ()  # blocking findings: the post was put on hold
     reason: str = ""  # why nothing is to be done (published, taken by another worker, ...)
+    ids: PublicationIds | None = None  # what WeChat holds of the revision, read with the claim
+    cover_media_id: str | None = None  # the cover, when the account holds it already
 
 
 @dataclass(frozen=True)

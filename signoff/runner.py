@@ -127,7 +127,8 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
         ctx.redis.ping()
     except (RedisError, OSError) as exc:
         raise _unreachable(settings, exc) from None
-    preload(ctx)  # the core is built once here, not in every forked work horse
+    preload(ctx)  # the core is built (and its SQL compiled) once here, not in every work horse
+    import worker.jobs
     # Children die with this process, even when it is killed outright: the work horses, RQ's
     # scheduler and the reconciler must not run on under init.
     os.register_at_fork(after_in_child=die_with_parent)

@@ -4,6 +4,7 @@ never retries a token error forever."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -35,6 +36,12 @@ class SignoffWeChatClient(WeChatClient):
         super().__init__(appid, secret, session=RedisStorage(redis, prefix="signoff:wechat"),
                          timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base
+        # Proxies and the CA bundle come from the environment once, not on every call (requests
+        # re-reads and re-parses the whole environment per request otherwise).
+        self._http.proxies = requests.utils.get_environ_proxies(api_base)
+        self._http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or \
+            os.environ.get("CURL_CA_BUNDLE") or True
+        self._http.trust_env = False
         self._redis = redis
         self._token_retries = token_retries
         self._stale: str | None = None

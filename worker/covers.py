@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from functools import cache
@@ -20,3 +21,9 @@ def default_cover(width: int = 900, height: int = 383, rgb: tuple[int, int, int]
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", raw) + _chunk(b"IEND", b"")
     return ("cover.png", png, "image/png")
+
+
+@cache
+def default_cover_sha256() -> str:
+    """The default cover's content hash: it is uploaded once and reused."""
+    return hashlib.sha256(default_cover()[1]).hexdigest()

@@ -32,12 +32,13 @@ LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.STARTED, JobStatus.DEFE
 # A scheduled job this long overdue has no live scheduler to move it to the queue.
 STALL_SECONDS = 15.0
 MAX_PREVIEW_TRIES = 3
-# A delivery job is short (its timeout is NOTIFY_TIMEOUT_SECONDS): one started this long ago died
-# with its worker.
-NOTIFY_TIMEOUT_SECONDS = 60
-NOTIFY_STALE_SECONDS = 2 * NOTIFY_TIMEOUT_SECONDS
+# Notifications due now are delivered in batches, one job per channel and batch (a publication
+# tells seven people at once); each row still records its own delivery.
+NOTIFY_BATCH = 50
+NOTIFY_TIMEOUT_SECONDS = 30  # a batch gets this plus NOTIFY_SECONDS_EACH per notification
+NOTIFY_SECONDS_EACH = 5
 # The job that delivers each notification channel's messages.
-DELIVERY_JOBS = {"log": "worker.jobs.deliver_notification"}
+DELIVERY_JOBS = {"log": "worker.jobs.deliver_notifications"}
 
 
 @dataclass
@@ -85,9 +86,12 @@ class Dispatcher:
             if item.cancel:
                 self._cancel(self.core.publishing.job_id_of(item.id))
         wanted = [i for i in items if not i.cancel]
+        known = [i.pending for i in wanted if i.pending is not None]  # just created: as written
+        unknown = [i for i in wanted if i.pending is None]
         pending = [
-            *self.core.publishing.get_pending([i.id for i in wanted if i.kind is not OutboxKind.NOTIFY]),
-            *self.core.notifications.get_pending([i.id for i in wanted if i.kind is OutboxKind.NOTIFY]),
+            *known,
+            *self.core.publishing.get_pending([i.id for i in unknown if i.kind is not OutboxKind.NOTIFY]),
+            *self.core.notifications.get_pending([i.id for i in unknown if i.kind is OutboxKind.NOTIFY]),
         ]
         self._enqueue_all(pending, Report())
 
@@ -122,8 +126,11 @@ class Dispatcher:
         now = datetime.now(UTC)
         items = [*self.core.publishing.pending(), *self.core.notifications.pending()]
         due: list[Pending] = []
+        jobs: dict[str | None, Job | None] = {None: None}  # a batch's rows share one job
         for item in items:
-            job = self._job(item.job_id)
+            if item.job_id not in jobs:
+                jobs[item.job_id] = self._job(item.job_id)
+            job = jobs[item.job_id]
             status = job.get_status(refresh=False) if job is not None else None
             # Started by a worker that died (its lease ran out, or a delivery far past its
             # timeout), or waiting on a scheduler that died holding the queue's scheduler lock (a
@@ -133,7 +140,7 @@ class Dispatcher:
                 if item.kind is OutboxKind.NOTIFY:
                     started = job.started_at
                     dead = started is not None and \
-                        (now - _utc(started)).total_seconds() > NOTIFY_STALE_SECONDS
+                        (now - _utc(started)).total_seconds() > 2 * (job.timeout or 60)
                 else:
                     dead = item.post_id in stuck
             if status == JobStatus.SCHEDULED and job is not None:
@@ -178,18 +185,35 @@ class Dispatcher:
         return made
 
     def _enqueue_all(self, items: Sequence[Pending], report: Report) -> None:
-        """Enqueue each item, then record every job id in one transaction per outbox."""
-        made = [(item, job_id) for item in items if (job_id := self._enqueue(item, report))]
+        """Enqueue each item (notifications due now in batches), then record every job id in
+        one transaction per outbox."""
+        now = self.core.deps.now()
+        batches: dict[str, list[Pending]] = {}
+        made: list[tuple[Pending, str]] = []
+        for item in items:
+            if item.kind is OutboxKind.NOTIFY and item.due_at <= now:
+                batches.setdefault(item.channel, []).append(item)
+            elif job_id := self._enqueue(item, report):
+                made.append((item, job_id))
+        for group in batches.values():
+            for start in range(0, len(group), NOTIFY_BATCH):
+                batch = group[start:start + NOTIFY_BATCH]
+                if job_id := self._enqueue(batch[0], report, batch=batch):
+                    made.extend((item, job_id) for item in batch)
         self.core.publishing.mark_enqueued(
-            [(i.id, j) for i, j in made if i.kind is not OutboxKind.NOTIFY])
+            [(i.id, j, i.enqueue_count + 1) for i, j in made if i.kind is not OutboxKind.NOTIFY])
         self.core.notifications.mark_enqueued(
-            [(i.id, j) for i, j in made if i.kind is OutboxKind.NOTIFY])
+            [(i.id, j, i.enqueue_count + 1) for i, j in made if i.kind is OutboxKind.NOTIFY])
 
-    def _enqueue(self, item: Pending, report: Report) -> str | None:
+    def _enqueue(self, item: Pending, report: Report,
+                 batch: Sequence[Pending] | None = None) -> str | None:
         queue = self._queue_for(item)
         # Job ids are global to the Redis server: the queue's name keeps deployments apart.
         prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
-        job_id = f"{prefix}-{item.kind.value}-{item.post_id}-{item.id}-{item.enqueue_count + 1}"
+        batch = batch or [item]
+        count = max(i.enqueue_count for i in batch) + 1
+        size = f"x{len(batch)}-" if len(batch) > 1 else ""
+        job_id = f"{prefix}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}"
         timeout = int(self.settings.publish_poll_seconds) + 300
         if item.kind is OutboxKind.PUBLISH:
             func, args = "worker.jobs.publish_post", (item.post_id, item.id)
@@ -206,7 +230,8 @@ class Dispatcher:
                             item.id)
                 return None
             # Delivery records its own retries (a channel may say when to try again).
-            args, retry, timeout = (item.id,), None, NOTIFY_TIMEOUT_SECONDS
+            args, retry = ([i.id for i in batch],), None
+            timeout = NOTIFY_TIMEOUT_SECONDS + NOTIFY_SECONDS_EACH * len(batch)
         try:
             if item.due_at > self.core.deps.now():
                 # enqueue_at ignores unique= in RQ 2.12: create the job, then schedule it uniquely.

@@ -48,27 +48,24 @@ def held(publish_id: str) -> Text:
                 "not resubmit)")
 
 
-def publish(p: Publisher, snap: Snapshot, worker: str) -> Published:
-    """Submit the revision's draft once and follow it to its end."""
-    pid, h = snap.post_id, snap.revision_hash
-    pub = p.publishing.publication(pid, h)
+def publish(p: Publisher, snap: Snapshot, worker: str, pub: PublicationIds) -> Published:
+    """Submit the revision's draft once and follow it to its end (`pub`: the ids saved so far)."""
     publish_id = pub.publish_id
     if publish_id is None:
         if pub.submit_started_at is not None:
             # An earlier attempt sent the submission and lost the reply: never submit again on a
             # guess. Look for the article; when nothing can confirm it, a person decides.
             return _unknown(p, snap, pub.submit_started_at)
-        publish_id = _submit(p, snap, worker)
+        publish_id = _submit(p, snap, worker, pub)
     return follow(p, snap, worker, publish_id)
 
 
-def _submit(p: Publisher, snap: Snapshot, worker: str) -> str:
+def _submit(p: Publisher, snap: Snapshot, worker: str, pub: PublicationIds) -> str:
     """Submit the draft; its publish_id. A draft that left the box (40007) is made again once."""
     pid, h = snap.post_id, snap.revision_hash
     for again in (True, False):
-        media_id = p.ensure_draft(snap, worker)
-        p.keep(snap, worker)
-        p.publishing.record_submit_started(pid, h)
+        # The "submission started" mark is saved with the draft, just before the call.
+        media_id = p.ensure_draft(snap, worker, pub if again else None, then_submit=True)
         try:
             res = p.client.freepublish.submit(media_id)
         except WeChatClientException as exc:
@@ -99,13 +96,13 @@ def follow(p: Publisher, snap: Snapshot, worker: str, publish_id: str) -> Publis
         status = int(res.get("publish_status", 1))
         if status == 1:
             return None
-        p.publishing.record_wechat_status(pid, h, str(status))
         if status == 0:
             items = res.get("article_detail", {}).get("item") or []
             url = items[0]["article_url"] if items else None
             article_id = str(res.get("article_id") or "") or None
-            p.publishing.record_article(pid, h, article_id, url)
-            return Published(url, article_id, {"publish_id": publish_id})
+            # Saved with PUBLISHED in one transaction (a job dying before it polls again).
+            return Published(url, article_id, {"publish_id": publish_id}, wechat_status="0")
+        p.publishing.record_wechat_status(pid, h, str(status))
         fail_idx = res.get("fail_idx")
         if status in GONE_STATUS:
             why = GONE_STATUS[status]

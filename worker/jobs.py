@@ -75,10 +75,10 @@ def delete_draft(post_id: int, revision_hash: str, media_id: str) -> str:
     return "deleted"
 
 
-def deliver_notification(notification_id: int) -> str:
-    """Deliver one chain notification through its channel (at least once)."""
+def deliver_notifications(notification_ids: list[int]) -> list[str]:
+    """Deliver chain notifications through their channel (each at least once, each recorded)."""
     ctx = context()
-    return ctx.core.notifications.deliver(notification_id, ctx.channels)
+    return [ctx.core.notifications.deliver(nid, ctx.channels) for nid in notification_ids]
 
 
 def reconcile() -> dict[str, int]:
@@ -86,4 +86,4 @@ def reconcile() -> dict[str, int]:
     return context().dispatcher().reconcile().as_dict()
 
 
-__all__ = ["delete_draft", "deliver_notification", "prepare_preview", "publish_post", "reconcile"]
+__all__ = ["delete_draft", "deliver_notifications", "prepare_preview", "publish_post", "reconcile"]

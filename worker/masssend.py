@@ -26,10 +26,9 @@ def clientmsgid(post_id: int, revision_hash: str, attempt: int = 0) -> str:
     return f"so{post_id}-{attempt}-{revision_hash[:16]}"[:32]
 
 
-def send(p: Publisher, snap: Snapshot, worker: str) -> Published:
+def send(p: Publisher, snap: Snapshot, worker: str, pub: PublicationIds) -> Published:
     """Send the revision to every follower once, then follow the send's msg_id."""
     pid, h = snap.post_id, snap.revision_hash
-    pub = p.publishing.publication(pid, h)
     msg_id = pub.msg_id
     if msg_id is None:
         if pub.clientmsgid and pub.draft_media_id and not p.draft_exists(pub.draft_media_id):
@@ -37,7 +36,8 @@ def send(p: Publisher, snap: Snapshot, worker: str) -> Published:
             # was saved: send again from a fresh draft with the same clientmsgid, and WeChat
             # answers 45065 with the first send's msg_id instead of sending twice.
             p.publishing.record_draft(pid, h, None, None)
-        media_id = p.ensure_draft(snap, worker)
+            pub = p.publishing.publication(pid, h)
+        media_id = p.ensure_draft(snap, worker, pub)
         cid = pub.clientmsgid or clientmsgid(pid, h, pub.attempt)
         if pub.clientmsgid is None:
             p.publishing.record_clientmsgid(pid, h, cid)  # saved before the send, reused after
@@ -66,9 +66,10 @@ def follow(p: Publisher, snap: Snapshot, worker: str, msg_id: str) -> Published:
         status = p.call(MASS_GET, p.client.message.get_mass, msg_id).get("msg_status")
         if status in (None, "SENDING"):
             return None
-        p.publishing.record_wechat_status(pid, h, str(status))
         if status == "SEND_SUCCESS":
-            return Published(None, None, {"msg_id": msg_id, "mode": "mass_send"})
+            return Published(None, None, {"msg_id": msg_id, "mode": "mass_send"},
+                             wechat_status=status)
+        p.publishing.record_wechat_status(pid, h, str(status))
         if status == "SEND_FAIL":
             raise PublishError(Text(f"群发失败（msg_id {msg_id}，SEND_FAIL）；重新发布将再次群发",
                                     f"the mass send failed (msg_id {msg_id}, SEND_FAIL); a retry "

@@ -13,3 +13,4 @@ class Published:
     url: str | None
     article_id: str | None
     detail: dict[str, Any] = field(default_factory=dict)
+    wechat_status: str | None = None  # recorded with PUBLISHED, in the same transaction

@@ -17,10 +17,10 @@ from wechatpy.exceptions import WeChatClientException
 from approvals.rules.article import render
 from approvals.rules.errors import Text
 from approvals.services import Publishing
-from approvals.views import PublishMode, Snapshot
+from approvals.views import PublicationIds, PublishMode, Snapshot
 from worker import freepublish, masssend
 from worker.client import SignoffWeChatClient
-from worker.covers import default_cover
+from worker.covers import default_cover, default_cover_sha256
 from worker.errors import PublishError, Unconfirmed, from_network, from_wechat
 from worker.scrub import redact
 
@@ -48,18 +48,25 @@ class Publisher:
         self.lease = lease_seconds
         self.poll_seconds = poll_seconds
         self.sleep = sleep
+        self._renew_after = 0.0  # when the lease needs renewing (monotonic seconds)
+        self._known_cover: str | None = None  # the cover's media_id, when the claim found it
 
     def publish(self, post_id: int, worker: str, *, intent_id: int | None = None,
                 final_attempt: bool = True) -> str:
         """Publish the post; returns what happened. Raises PublishError when a retry should follow."""
-        claim = self.publishing.claim(post_id, worker, self.lease, intent_id=intent_id)
+        claimed_at = time.monotonic()
+        claim = self.publishing.claim(post_id, worker, self.lease, intent_id=intent_id,
+                                      cover_sha256=default_cover_sha256())
         if claim.snapshot is None:
             return "held" if claim.held else f"skipped ({claim.reason})"
         snap = claim.snapshot
+        self._renew_after = claimed_at + self.lease / 2
         mass = snap.mode is PublishMode.MASS_SEND
+        ids = claim.ids or self.publishing.publication(post_id, snap.revision_hash)
+        self._known_cover = claim.cover_media_id
         try:
-            done = masssend.send(self, snap, worker) if mass else \
-                freepublish.publish(self, snap, worker)
+            done = masssend.send(self, snap, worker, ids) if mass else \
+                freepublish.publish(self, snap, worker, ids)
         except LostClaim:
             return "skipped (another worker took over)"
         except Unconfirmed as exc:
@@ -86,7 +93,8 @@ class Publisher:
             self.publishing.mark_failed(post_id, worker, reason)
             return "failed"
         if not self.publishing.mark_published(post_id, worker, url=done.url,
-                                              article_id=done.article_id, detail=done.detail):
+                                              article_id=done.article_id, detail=done.detail,
+                                              wechat_status=done.wechat_status):
             return "skipped (another worker took over)"
         return "published"
 
@@ -107,29 +115,25 @@ class Publisher:
             raise from_network(exc, doing) from exc
 
     def keep(self, snap: Snapshot, worker: str) -> None:
-        """Renew this worker's lease on the post, or stop if another worker took it over."""
+        """Renew this worker's lease once half of it has passed; stop if another worker took the
+        post over (only possible after the lease ran out, so a fresh lease needs no check)."""
+        if time.monotonic() < self._renew_after:
+            return
         if not self.publishing.renew(snap.post_id, worker, self.lease):
             raise LostClaim
+        self._renew_after = time.monotonic() + self.lease / 2
 
-    def ensure_draft(self, snap: Snapshot, worker: str | None = None) -> str:
-        """The draft media_id for this revision: created, or reused and brought up to date."""
+    def ensure_draft(self, snap: Snapshot, worker: str | None = None,
+                     pub: PublicationIds | None = None, *, then_submit: bool = False) -> str:
+        """The draft media_id for this revision: created, or reused and brought up to date.
+
+        With `then_submit`, the "submission started" mark is saved with the draft's own ids
+        (nothing is called between the two), so a lost submit reply is known to be unknown.
+        """
         pid, h = snap.post_id, snap.revision_hash
-        pub = self.publishing.publication(pid, h)
-        thumb = pub.thumb_media_id
-        if thumb is None:
-            cover = (snap.cover.filename, snap.cover.data, snap.cover.mime) if snap.cover \
-                else default_cover()
-            # Bytes, not a file object: a retried upload must send the bytes again.
-            thumb = self.call(UPLOAD_COVER, self.client.material.add, "image", cover)["media_id"]
-            self.publishing.record_cover(pid, h, thumb)
-        images = dict(pub.images)
-        for sha, asset in snap.images.items():
-            if sha not in images:
-                images[sha] = self.call(UPLOAD_IMAGE, self.client.media.upload_image,
-                                         (asset.filename, asset.data, asset.mime))
-                self.publishing.record_images(pid, h, images)
-                if worker is not None:
-                    self.keep(snap, worker)
+        pub = pub or self.publishing.publication(pid, h)
+        thumb, cached_thumb = self._cover(snap, pub)
+        images = self._images(snap, pub, worker)
         if worker is not None:
             self.keep(snap, worker)
         content = render(snap.body_html, snap.footer, images)  # the article layout checked
@@ -140,23 +144,75 @@ class Publisher:
                 ("http://", "https://")) else "",
             "thumb_media_id": thumb, "need_open_comment": 0, "only_fans_can_comment": 0,
         }
-        if pub.draft_media_id is None:
-            media_id = self.call(DRAFT_ADD, self.client.draft.add, [article])["media_id"]
-            self.publishing.record_draft(pid, h, media_id, digest)
-            return str(media_id)
-        if pub.content_sha256 != digest:
+        media_id = pub.draft_media_id
+        if media_id is not None and pub.content_sha256 != digest:
             # The preview draft of this revision, brought up to date with the final footer.
             try:
-                self.call(DRAFT_UPDATE, self.client.draft.update, pub.draft_media_id, 0, article)
+                self.call(DRAFT_UPDATE, self.client.draft.update, media_id, 0, article)
             except PublishError as err:
                 if err.errcode != 40007:
                     raise
-                # The draft left the box (deleted by hand, or used up): make a new one.
-                media_id = self.call(DRAFT_ADD, self.client.draft.add, [article])["media_id"]
-                self.publishing.record_draft(pid, h, media_id, digest)
-                return str(media_id)
-            self.publishing.record_draft_content(pid, h, digest)
-        return pub.draft_media_id
+                media_id = None  # the draft left the box (deleted by hand, or used up)
+        elif media_id is not None:
+            if cached_thumb is not None or then_submit:
+                self.publishing.record_draft(pid, h, media_id, digest, thumb=cached_thumb,
+                                             submit_started=then_submit)
+            return media_id
+        if media_id is None:
+            try:
+                media_id = str(self.call(DRAFT_ADD, self.client.draft.add, [article])["media_id"])
+            except PublishError as err:
+                if err.errcode != 40007:
+                    raise
+                # The cover's media_id is unknown to WeChat (deleted in the backend): the
+                # next attempt uploads it again.
+                self.publishing.forget_media(self._cover_sha(snap), "image")
+                self.publishing.record_cover(pid, h, None)
+                raise PublishError(err.text, permanent=False, errcode=err.errcode) from None
+        self.publishing.record_draft(pid, h, media_id, digest, thumb=cached_thumb,
+                                     submit_started=then_submit)
+        return media_id
+
+    @staticmethod
+    def _cover_sha(snap: Snapshot) -> str:
+        return snap.cover.sha256 if snap.cover else default_cover_sha256()
+
+    def _cover(self, snap: Snapshot, pub: PublicationIds) -> tuple[str, str | None]:
+        """(the cover's media_id, the same when it came from the uploads cache and is unsaved)."""
+        if pub.thumb_media_id is not None:
+            return pub.thumb_media_id, None
+        sha = self._cover_sha(snap)
+        if self._known_cover:  # the claim found the account holds this cover already
+            return self._known_cover, self._known_cover
+        known = self.publishing.media(sha, "image")
+        if known is not None and known[0]:
+            return known[0], known[0]  # the account holds this image already (the default cover)
+        cover = (snap.cover.filename, snap.cover.data, snap.cover.mime) if snap.cover \
+            else default_cover()
+        # Bytes, not a file object: a retried upload must send the bytes again.
+        uploaded = self.call(UPLOAD_COVER, self.client.material.add, "image", cover)
+        thumb = str(uploaded["media_id"])
+        self.publishing.record_media(sha, "image", thumb, uploaded.get("url"))
+        self.publishing.record_cover(snap.post_id, snap.revision_hash, thumb)
+        return thumb, None
+
+    def _images(self, snap: Snapshot, pub: PublicationIds, worker: str | None) -> dict[str, str]:
+        """Every in-article image's URL on WeChat, uploading (and saving) the ones it lacks."""
+        images = dict(pub.images)
+        for sha, asset in snap.images.items():
+            if sha in images:
+                continue
+            known = self.publishing.media(sha, "inline")
+            if known is not None and known[1]:
+                images[sha] = known[1]
+            else:
+                images[sha] = self.call(UPLOAD_IMAGE, self.client.media.upload_image,
+                                         (asset.filename, asset.data, asset.mime))
+                self.publishing.record_media(sha, "inline", None, images[sha])
+            self.publishing.record_images(snap.post_id, snap.revision_hash, images)
+            if worker is not None:
+                self.keep(snap, worker)
+        return images
 
     def poll(self, snap: Snapshot, worker: str, check: Callable[[], T | None], pending: Text) -> T:
         """Call `check` with growing pauses until it answers, or give up for a later retry."""

@@ -25,7 +25,7 @@ from approvals.services.publishing import start_new_attempt
 from approvals.services.state import as_enum, expand_hash, load_post, load_state
 from approvals.store import audit
 from approvals.store import models as m
-from approvals.views import ActOutcome, OutboxKind, RevisionInput, ScheduleInput
+from approvals.views import ActOutcome, OutboxKind, Pending, RevisionInput, ScheduleInput
 
 ALREADY_DECIDED = Text("本稿刚刚已被他人处理（或已更新），请刷新后查看最新状态。",
                        "Someone else acted on this post a moment ago (or it changed); "
@@ -214,14 +214,14 @@ class Actions:
         rev = new_rev or state.revision
         post_after = {**values, "scheduled_at": values.get("scheduled_at", post.scheduled_at)}
         self._outbox(uow, post, result, rev, post_after["scheduled_at"], now)
-        entry = audit.append(s, actor=result.actor, action=f"post.{result.action.value}",
+        seq = audit.append(s, actor=result.actor, action=f"post.{result.action.value}",
                              post_id=post.id, at=now, detail=_detail(result, rev, values, post))
         if result.action is Action.SIGN:
             audit.append(s, actor=result.actor, action="gates.passed", post_id=post.id, at=now,
                          detail={"revision_hash": rev.content_hash if rev else None,
                                  "findings": [f.as_dict() for f in result.findings]})
         self.notifications.record(uow, post, state, chain.apply(state, result), result.actor,
-                                  entry.seq, comment=result.comment, title=values.get("title"),
+                                  seq, comment=result.comment, title=values.get("title"),
                                   url=result.url)
         sched = result.schedule
         return ActOutcome(post.id, result.action, result.status_before, result.status_after,
@@ -258,7 +258,9 @@ class Actions:
         if intent is not None:
             s.add(intent)
             s.flush()
-            uow.hand_off(OutboxKind(intent.kind), intent.id)
+            uow.hand_off(OutboxKind(intent.kind), intent.id, pending=Pending(
+                OutboxKind(intent.kind), intent.id, post.id, intent.due_at, None, 0,
+                intent.revision_hash))
         if result.action in (Action.RETRY, Action.CONFIRM_ABSENT) and rev is not None:
             # Once WeChat holds a publish_id or a clientmsgid, a retry follows it: a new
             # submission only when WeChat reported that one failed, or a person checked the

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from approvals.rules.org import OrgChart
 from approvals.store.models import utcnow
-from approvals.views import Handoff, OutboxKind
+from approvals.views import Handoff, OutboxKind, Pending
 
 log = logging.getLogger("signoff.handoff")
 
@@ -97,6 +97,7 @@ class UnitOfWork:
         if committed:
             self.deps.hand_off(self.handoffs)
 
-    def hand_off(self, kind: OutboxKind, item_id: int, *, cancel: bool = False) -> None:
+    def hand_off(self, kind: OutboxKind, item_id: int, *, cancel: bool = False,
+                 pending: Pending | None = None) -> None:
         """Queue `item_id` (or cancel its job) once this transaction has committed."""
-        self.handoffs.append(Handoff(kind, item_id, cancel))
+        self.handoffs.append(Handoff(kind, item_id, cancel, pending))

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from approvals import present
 from approvals.rules.errors import Text, normalize_language
@@ -65,7 +65,7 @@ class Notifications:
         org, now = self.deps.org, self.deps.now()
         found = notices(before, after, actor, org, self.deps.today())
         revision = after.revision or before.revision
-        rows: list[m.Notification] = []
+        rows: list[dict[str, object]] = []
         for notice in found:
             person = org.people[notice.recipient]
             lang = normalize_language(person.language)
@@ -82,22 +82,28 @@ class Notifications:
             )
             text = present.notice_text(notice, facts, org, lang)
             for channel in channels_for(person, self.deps.channels) or [""]:
-                rows.append(m.Notification(
-                    key=f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
-                        f"{channel or 'none'}",
-                    post_id=post.id, revision_hash=revision.content_hash if revision else None,
-                    audit_seq=audit_seq, event=notice.event.value, recipient=notice.recipient,
-                    channel=channel, language=lang, text=text,
-                    state=(DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
-                    attempts=0, due_at=now, enqueue_count=0, delivery_ref="", last_error="",
-                    created_at=now,
-                ))
-        if rows:
-            uow.session.add_all(rows)
-            uow.session.flush()
+                rows.append({
+                    "key": f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
+                           f"{channel or 'none'}",
+                    "post_id": post.id,
+                    "revision_hash": revision.content_hash if revision else None,
+                    "audit_seq": audit_seq, "event": notice.event.value,
+                    "recipient": notice.recipient, "channel": channel, "language": lang,
+                    "text": text,
+                    "state": (DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
+                    "attempts": 0, "due_at": now, "enqueue_count": 0, "delivery_ref": "",
+                    "last_error": "", "created_at": now,
+                })
+        if not rows:
+            return 0
+        # One INSERT for all of them; each id comes back with its (unique) key.
+        ids = dict(uow.session.execute(
+            insert(m.Notification).returning(m.Notification.key, m.Notification.id), rows).all())
         for row in rows:
-            if row.channel:
-                uow.hand_off(OutboxKind.NOTIFY, row.id)
+            if row["channel"]:
+                nid = ids[row["key"]]
+                uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
+                    OutboxKind.NOTIFY, nid, post.id, now, None, 0, None, str(row["channel"])))
         return len(rows)
 
     def record_status_change(self, uow: UnitOfWork, post: m.Post, before: PostState,
@@ -147,19 +153,16 @@ class Notifications:
         return [Pending(OutboxKind.NOTIFY, nid, pid, due, job, count, None, channel)
                 for nid, pid, due, job, count, channel in rows]
 
-    def mark_enqueued(self, jobs: Sequence[tuple[int, str]]) -> None:
-        """Record that the dispatcher put each notification on the queue under its job id."""
+    def mark_enqueued(self, jobs: Sequence[tuple[int, str, int]]) -> None:
+        """Record that the dispatcher put each notification on the queue: (id, job id, times enqueued)."""
         if not jobs:
             return
         now = self.deps.now()
         with self.deps.uow() as uow:
-            for notification_id, job_id in jobs:
-                uow.session.execute(
-                    update(m.Notification).where(m.Notification.id == notification_id)
-                    .values(job_id=job_id, enqueued_at=now,
-                            enqueue_count=m.Notification.enqueue_count + 1))
-
-    # --- delivering -------------------------------------------------------------------------------
+            # One UPDATE by primary key for all of them.
+            uow.session.execute(update(m.Notification), [
+                {"id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
+                for item_id, job_id, count in jobs])
 
     def deliver(self, notification_id: int, channels: Mapping[str, Channel]) -> str:
         """Deliver one notification through its channel and record the answer; returns a summary.

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules import gates
@@ -71,16 +71,16 @@ class Publishing:
         with self.deps.sessions() as s:
             return s.scalar(select(m.PublishIntent.job_id).where(m.PublishIntent.id == intent_id))
 
-    def mark_enqueued(self, jobs: Sequence[tuple[int, str]]) -> None:
-        """Record that the dispatcher put each intent on the queue under its job id."""
+    def mark_enqueued(self, jobs: Sequence[tuple[int, str, int]]) -> None:
+        """Record that the dispatcher put each intent on the queue: (id, job id, times enqueued)."""
         if not jobs:
             return
         now = self.deps.now()
         with self.deps.uow() as uow:
-            for intent_id, job_id in jobs:
-                uow.session.execute(update(m.PublishIntent).where(m.PublishIntent.id == intent_id)
-                                    .values(job_id=job_id, enqueued_at=now,
-                                            enqueue_count=m.PublishIntent.enqueue_count + 1))
+            # One UPDATE by primary key for all of them.
+            uow.session.execute(update(m.PublishIntent), [
+                {"id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
+                for item_id, job_id, count in jobs])
 
     def recently_cancelled_job_ids(self) -> list[str]:
         """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""
@@ -138,11 +138,13 @@ class Publishing:
     # --- claiming -----------------------------------------------------------------------------
 
     def claim(self, post_id: int, worker: str, lease_seconds: float, *,
-              intent_id: int | None = None) -> Claim:
+              intent_id: int | None = None, cover_sha256: str | None = None) -> Claim:
         """Claim the post for publishing with a conditional update, after re-running every gate.
 
         A post PUBLISHING under an expired lease (its worker died) is taken over; a post whose
         gates no longer hold under the org chart as it stands is put on hold, not published.
+        `cover_sha256` is the cover to use when the post has none of its own (the default): the
+        claim also says whether the account holds that cover already.
         """
         now = self.deps.now()
         with self.deps.uow() as uow:
@@ -152,7 +154,9 @@ class Publishing:
                 return Claim(reason="no such post")
             if intent_id is not None:
                 # A job for a cancelled or rescheduled intent must not publish early.
-                intent = s.get(m.PublishIntent, intent_id)
+                i = m.PublishIntent
+                intent = s.execute(select(i.post_id, i.state, i.due_at)
+                                   .where(i.id == intent_id)).one_or_none()
                 if intent is None or intent.post_id != post_id or \
                         intent.state != IntentState.PENDING.value:
                     return Claim(reason="the publish intent was cancelled or is done")
@@ -190,7 +194,16 @@ class Publishing:
                                          "revision_hash": state.revision.content_hash
                                          if state.revision else None,
                                          "findings": [f.as_dict() for f in findings]})
-            return Claim(snapshot=self._snapshot(s, post, state))
+            assert state.revision is not None
+            ids = self._publication(s, post_id, state.revision.content_hash)
+            snapshot = self._snapshot(s, post, state)
+            cover = None
+            if ids.thumb_media_id is None and cover_sha256 is not None:
+                # Read with the claim: whether the account holds the cover already.
+                cover = s.scalar(select(m.WeChatMedia.media_id).where(
+                    m.WeChatMedia.sha256 == (snapshot.cover.sha256 if snapshot.cover
+                                             else cover_sha256), m.WeChatMedia.kind == "image"))
+            return Claim(snapshot=snapshot, ids=ids, cover_media_id=cover)
 
     def renew(self, post_id: int, worker: str, lease_seconds: float) -> bool:
         """Extend this worker's lease; False when the post is no longer this worker's."""
@@ -233,10 +246,10 @@ class Publishing:
         if changed != 1:
             return False
         self._finish_intents(s, post.id, IntentKind.PUBLISH, IntentState.CANCELLED)
-        entry = audit.append(s, actor=WORKER, action=f"post.{Action.HOLD.value}", post_id=post.id,
+        seq = audit.append(s, actor=WORKER, action=f"post.{Action.HOLD.value}", post_id=post.id,
                              at=now, detail={"from": post.status, "to": after.value,
                                              "findings": [f.as_dict() for f in blocking]})
-        self.notifications.record_status_change(uow, post, state, after, WORKER, entry.seq,
+        self.notifications.record_status_change(uow, post, state, after, WORKER, seq,
                                                 problem=problem)
         return True
 
@@ -268,31 +281,54 @@ class Publishing:
     def publication(self, post_id: int, revision_hash: str) -> PublicationIds:
         """The ids saved so far for this revision (an empty record is created when none)."""
         with self.deps.uow() as uow:
-            s = uow.session
-            pub = s.scalars(select(m.Publication).where(
-                m.Publication.post_id == post_id,
-                m.Publication.revision_hash == revision_hash)).one_or_none()
-            if pub is None:
-                pub = m.Publication(post_id=post_id, revision_hash=revision_hash, images="{}",
-                                    last_error="", updated_at=self.deps.now())
-                s.add(pub)
-                s.flush()
-            return publication_ids(pub)
+            return self._publication(uow.session, post_id, revision_hash)
+
+    def _publication(self, s: Session, post_id: int, revision_hash: str) -> PublicationIds:
+        pub = s.scalars(select(m.Publication).where(
+            m.Publication.post_id == post_id,
+            m.Publication.revision_hash == revision_hash)).one_or_none()
+        if pub is None:
+            pub = m.Publication(post_id=post_id, revision_hash=revision_hash, images="{}",
+                                last_error="", updated_at=self.deps.now())
+            s.add(pub)
+            s.flush()
+        return publication_ids(pub)
 
     def _save(self, post_id: int, revision_hash: str, values: dict[str, Any]) -> None:
         now = self.deps.now()
+        pubs = m.Publication.__table__
         with self.deps.uow() as uow:
-            saved = uow.session.execute(update(m.Publication).where(
-                m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash)
+            # A plain table update on the transaction's connection: the worker saves ids often.
+            saved = uow.session.connection().execute(update(pubs).where(
+                pubs.c.post_id == post_id, pubs.c.revision_hash == revision_hash)
                 .values(updated_at=now, **values)).rowcount
             if saved == 0:  # the first id of this revision: the record starts with it
                 uow.session.add(m.Publication(post_id=post_id, revision_hash=revision_hash,
                                               images="{}", last_error="", updated_at=now,
                                               **values))
 
+    def media(self, sha256: str, kind: str) -> tuple[str | None, str | None] | None:
+        """(media_id, url) of an image already uploaded to the account, by its content hash."""
+        with self.deps.sessions() as s:
+            row = s.get(m.WeChatMedia, (sha256, kind))
+            return (row.media_id, row.url) if row is not None else None
+
+    def record_media(self, sha256: str, kind: str, media_id: str | None, url: str | None) -> None:
+        """An image the account now holds: every later post reuses it."""
+        with self.deps.uow() as uow:
+            if uow.session.get(m.WeChatMedia, (sha256, kind)) is None:
+                uow.session.add(m.WeChatMedia(sha256=sha256, kind=kind, media_id=media_id,
+                                              url=url, created_at=self.deps.now()))
+
+    def forget_media(self, sha256: str, kind: str) -> None:
+        """WeChat no longer knows this upload (deleted in the backend): upload it again."""
+        with self.deps.uow() as uow:
+            uow.session.execute(delete(m.WeChatMedia).where(
+                m.WeChatMedia.sha256 == sha256, m.WeChatMedia.kind == kind))
+
     # Each id is saved the moment WeChat returns it, so a retried job resumes, never repeats.
 
-    def record_cover(self, post_id: int, revision_hash: str, thumb_media_id: str) -> None:
+    def record_cover(self, post_id: int, revision_hash: str, thumb_media_id: str | None) -> None:
         """The cover's permanent material id."""
         self._save(post_id, revision_hash, {"thumb_media_id": thumb_media_id})
 
@@ -301,14 +337,17 @@ class Publishing:
         self._save(post_id, revision_hash, {"images": json.dumps(images, sort_keys=True)})
 
     def record_draft(self, post_id: int, revision_hash: str, media_id: str | None,
-                     content_sha256: str | None) -> None:
-        """The draft and the content it holds (both None: the draft is gone, make a new one)."""
-        self._save(post_id, revision_hash, {"draft_media_id": media_id,
-                                            "content_sha256": content_sha256})
-
-    def record_draft_content(self, post_id: int, revision_hash: str, content_sha256: str) -> None:
-        """The draft was brought up to date with this content."""
-        self._save(post_id, revision_hash, {"content_sha256": content_sha256})
+                     content_sha256: str | None, *, thumb: str | None = None,
+                     submit_started: bool = False) -> None:
+        """The draft and the content it holds (both None: the draft is gone, make a new one);
+        the cover it uses when that was not saved before; and, when it is submitted next, the
+        mark that a submission is starting."""
+        values: dict[str, Any] = {"draft_media_id": media_id, "content_sha256": content_sha256}
+        if thumb is not None:
+            values["thumb_media_id"] = thumb
+        if submit_started:
+            values["submit_started_at"] = self.deps.now()
+        self._save(post_id, revision_hash, values)
 
     def record_preview_url(self, post_id: int, revision_hash: str, url: str | None) -> None:
         """The draft's temporary preview link (art. 27)."""
@@ -331,9 +370,12 @@ class Publishing:
         self._save(post_id, revision_hash, {"msg_id": msg_id})
 
     def record_article(self, post_id: int, revision_hash: str, article_id: str | None,
-                       url: str | None) -> None:
-        """The published article."""
-        self._save(post_id, revision_hash, {"article_id": article_id, "article_url": url})
+                       url: str | None, wechat_status: str | None = None) -> None:
+        """The published article (and the status WeChat reported it with)."""
+        values: dict[str, Any] = {"article_id": article_id, "article_url": url}
+        if wechat_status is not None:
+            values["wechat_status"] = wechat_status
+        self._save(post_id, revision_hash, values)
 
     def record_submit_refused(self, post_id: int, revision_hash: str, *,
                               draft_gone: bool = False) -> None:
@@ -352,13 +394,17 @@ class Publishing:
         self._save(post_id, revision_hash, {"last_error": error})
 
     def mark_published(self, post_id: int, worker: str, *, url: str | None,
-                       article_id: str | None, detail: dict[str, Any] | None = None) -> bool:
-        """PUBLISHING → PUBLISHED, with the article URL; False when the post is not this worker's."""
+                       article_id: str | None, detail: dict[str, Any] | None = None,
+                       wechat_status: str | None = None) -> bool:
+        """PUBLISHING → PUBLISHED, with the article URL (saved on the publication record in the
+        same transaction); False when the post is not this worker's."""
         now = self.deps.now()
         return self._finish(post_id, worker, Action.MARK_PUBLISHED,
                             {"article_url": url, "published_at": now, "problem_zh": "",
                              "problem_en": ""},
-                            {"url": url, "article_id": article_id, **(detail or {})}, url=url)
+                            {"url": url, "article_id": article_id, **(detail or {})}, url=url,
+                            article={"article_id": article_id, "article_url": url,
+                                     "wechat_status": wechat_status})
 
     def mark_failed(self, post_id: int, worker: str, reason: Text) -> bool:
         """PUBLISHING → FAILED with the reason in both languages, for an admin to retry."""
@@ -374,7 +420,7 @@ class Publishing:
 
     def _finish(self, post_id: int, worker: str, action: Action, values: dict[str, Any],
                 detail: dict[str, Any], *, url: str | None = None,
-                problem: Text | None = None) -> bool:
+                problem: Text | None = None, article: dict[str, Any] | None = None) -> bool:
         now = self.deps.now()
         with self.deps.uow() as uow:
             s = uow.session
@@ -387,10 +433,17 @@ class Publishing:
                 status=after.value, version=post.version + 1, lease_until=None, updated_at=now,
                 **values).execution_options(synchronize_session=False))
             self._finish_intents(s, post_id, IntentKind.PUBLISH)
-            entry = audit.append(s, actor=WORKER, action=f"post.{action.value}", post_id=post_id,
+            if article is not None and state.revision is not None:
+                kept = {k: v for k, v in article.items() if v is not None}
+                if kept:
+                    s.execute(update(m.Publication).where(
+                        m.Publication.post_id == post_id,
+                        m.Publication.revision_hash == state.revision.content_hash)
+                        .values(updated_at=now, **kept))
+            seq = audit.append(s, actor=WORKER, action=f"post.{action.value}", post_id=post_id,
                                  at=now, detail={"from": PostStatus.PUBLISHING.value,
                                                  "to": after.value, **detail})
-            self.notifications.record_status_change(uow, post, state, after, WORKER, entry.seq,
+            self.notifications.record_status_change(uow, post, state, after, WORKER, seq,
                                                     url=url, problem=problem)
             return True
 

@@ -56,31 +56,41 @@ def current_revision(s: Session, post: m.Post) -> m.Revision | None:
 
 
 def load_state(s: Session, post: m.Post) -> PostState:
-    """The pure view of a stored post: current revision, this run's decisions, its clearance."""
-    rev = current_revision(s, post)
+    """The pure view of a stored post: current revision, this run's decisions, its clearance.
+
+    Plain column selects (no ORM entities): every action and every publish job reads this.
+    """
+    r = m.Revision
+    rev = s.execute(select(r.number, r.title, r.body_html, r.category, r.author, r.digest,
+                           r.cover_sha256, r.repost_source, r.content_hash, r.made_by)
+                    .where(r.post_id == post.id, r.number == post.revision_number)).one_or_none()
     info = None
     if rev is not None:
         info = RevisionInfo(rev.number, RevisionContent(
             title=rev.title, body_html=rev.body_html, category=rev.category, author=rev.author,
             digest=rev.digest, cover_sha256=rev.cover_sha256, repost_source=rev.repost_source),
             rev.content_hash, rev.made_by)
+    d = m.Decision
     decisions = tuple(
-        DecisionRecord(step=Step(d.step), outcome=Outcome(d.outcome), actor=d.actor,
-                       revision_hash=d.revision_hash, run=d.run, decided_on=d.decided_on,
-                       decided_at=d.decided_at, on_behalf_of=d.on_behalf_of, comment=d.comment,
-                       note=d.note, attempt=d.attempt)
-        for d in s.scalars(select(m.Decision).where(m.Decision.post_id == post.id,
-                                                    m.Decision.run == post.run)
-                           .order_by(m.Decision.id))
+        DecisionRecord(step=Step(row.step), outcome=Outcome(row.outcome), actor=row.actor,
+                       revision_hash=row.revision_hash, run=row.run, decided_on=row.decided_on,
+                       decided_at=row.decided_at, on_behalf_of=row.on_behalf_of,
+                       comment=row.comment, note=row.note, attempt=row.attempt)
+        for row in s.execute(select(d.step, d.outcome, d.actor, d.revision_hash, d.run,
+                                    d.decided_on, d.decided_at, d.on_behalf_of, d.comment,
+                                    d.note, d.attempt)
+                             .where(d.post_id == post.id, d.run == post.run).order_by(d.id))
     )
     clearance = None
     if info is not None:
-        c = s.scalars(select(m.Clearance).where(m.Clearance.post_id == post.id,
-                                                m.Clearance.revision_hash == info.content_hash)
-                      .order_by(m.Clearance.id.desc()).limit(1)).one_or_none()
-        if c is not None:
-            clearance = Clearance(c.revision_hash, ClearanceBasis(c.basis), c.reason,
-                                  c.recorded_by, c.recorded_on, c.on_behalf_of)
+        c = m.Clearance
+        row = s.execute(select(c.revision_hash, c.basis, c.reason, c.recorded_by, c.recorded_on,
+                               c.on_behalf_of)
+                        .where(c.post_id == post.id, c.revision_hash == info.content_hash)
+                        .order_by(c.id.desc()).limit(1)).one_or_none()
+        if row is not None:
+            clearance = Clearance(row.revision_hash, ClearanceBasis(row.basis), row.reason,
+                                  row.recorded_by, row.recorded_on, row.on_behalf_of)
     return PostState(
         id=post.id, status=PostStatus(post.status), department=post.department,
         drafter=post.drafter, category=Category(post.category),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import Text
@@ -38,24 +38,28 @@ def row_hash(prev_hash: str, seq: int, at: datetime, actor: str, post_id: int | 
 
 
 def append(session: Session, *, actor: str, action: str, post_id: int | None,
-           detail: dict[str, Any], at: datetime) -> AuditEntry:
-    """Append one row in the caller's transaction; the head row lock serializes appenders."""
+           detail: dict[str, Any], at: datetime) -> int:
+    """Append one row in the caller's transaction; returns its sequence number.
+
+    The head row is locked first, so concurrent appenders queue and keep one unbroken chain.
+    """
     head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-    ).scalar_one_or_none()
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one_or_none()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
+        prev_seq, prev_hash = 0, GENESIS
+    else:
+        prev_seq, prev_hash = head.seq, head.hash
     at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
     text = canonical_json(detail)
-    seq = head.seq + 1
-    digest = row_hash(head.hash, seq, at, actor, post_id, action, text)
-    entry = AuditEntry(seq=seq, at=at, actor=actor, post_id=post_id, action=action, detail=text,
-                       prev_hash=head.hash, hash=digest)
-    session.add(entry)
-    head.seq, head.hash = seq, digest
-    session.flush()
-    return entry
+    seq = prev_seq + 1
+    digest = row_hash(prev_hash, seq, at, actor, post_id, action, text)
+    session.execute(insert(AuditEntry).values(seq=seq, at=at, actor=actor, post_id=post_id,
+                                              action=action, detail=text, prev_hash=prev_hash,
+                                              hash=digest))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    return seq
 
 
 @dataclass

@@ -292,3 +292,16 @@ class Notification(Base):
     delivery_ref: Mapped[str] = mapped_column(String(128), default="")  # the channel's message id
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WeChatMedia(Base):
+    """An image already uploaded to the account, by content hash: uploaded once, reused by every
+    post (the default cover above all). Permanent material stays on the account."""
+
+    __tablename__ = "wechat_media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # image (a cover) | inline
+    media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -419,3 +419,27 @@ def test_a_body_referring_to_an_image_never_uploaded_is_refused_at_layout(
                          revision=RevisionInput(body=body, body_format="html"))
     assert "never uploaded" in info.value.message("en")
     assert core.service.view(pid).post.status is PostStatus.DRAFT
+
+
+# --- the worker's warm-up --------------------------------------------------------------------------
+
+
+def test_the_workers_warm_up_rehearses_publishing_and_leaves_the_database_as_it_was(
+        core: Core, who: Personas, engine: Engine) -> None:
+    from approvals.services.warmup import warm_up
+
+    pid = signed(core.service, who)
+
+    def snapshot() -> dict[str, int]:
+        with engine.connect() as conn:
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in m.Base.metadata.sorted_tables}
+
+    before = snapshot()
+    compiled = len(engine._compiled_cache)  # type: ignore[attr-defined]
+    assert warm_up(core.deps, engine) is True
+    assert snapshot() == before
+    assert len(engine._compiled_cache) > compiled  # type: ignore[attr-defined]
+    assert core.service.verify_audit().ok
+    assert core.service.view(pid).post.status is PostStatus.SIGNED
+    assert core.service.count_posts() == 1
