@@ -161,6 +161,7 @@ def main() -> None:
             view = svc.view(pid)
             assert view.post.status == "published", (pid, view.post.status, view.post.problem.en)
         published = len(sim.control.published())
+        calls = sim.control.state()["calls"]
         for queue in ctx.queues:
             queue.delete(delete_jobs=True)
         ctx.redis.close()
@@ -168,7 +169,8 @@ def main() -> None:
     noop_rate, publish_rate = args.posts / noop_seconds, args.posts / publish_seconds
     print(f"posts {args.posts}, workers {args.workers}, redis {'embedded' if embedded else redis_url}, "
           f"database {url.split(':')[0]}")
-    print(f"published on the simulator: {published} (expected {args.posts})")
+    print(f"published on the simulator: {published} (expected {args.posts}); WeChat calls: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(calls.items())))
     print(f"publish throughput: {publish_rate:.1f} posts/s ({publish_seconds:.2f} s from the first "
           f"job's start to the last job's end; {publish_wall:.2f} s from enqueue to all published)")
     print(f"per-post job time (claim → published): p50 {percentile(latencies, 50):.3f} s, "

@@ -216,7 +216,8 @@ class Publisher:
 
     def poll(self, snap: Snapshot, worker: str, check: Callable[[], T | None], pending: Text) -> T:
         """Call `check` with growing pauses until it answers, or give up for a later retry."""
-        deadline, delay = time.monotonic() + self.poll_seconds, 0.2
+        # WeChat usually publishes within seconds: look again soon, then back off.
+        deadline, delay = time.monotonic() + self.poll_seconds, 0.05
         while True:
             self.keep(snap, worker)
             result = check()

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules import gates
@@ -35,6 +35,7 @@ from approvals.views import (
     Snapshot,
 )
 
+POSTS = m.Post.__table__  # plain table statements for the worker's frequent writes
 # Failures WeChat itself reported (publish_status 2, 3, 4; a mass send's SEND_FAIL): only these let
 # a retry submit again. Anything else a retry follows by its publish_id or clientmsgid.
 REPORTED_FAILED = frozenset({"2", "3", "4", "SEND_FAIL"})
@@ -130,9 +131,10 @@ class Publishing:
 
     def _finish_intents(self, s: Session, post_id: int, kind: IntentKind,
                         state: IntentState = IntentState.DONE) -> None:
-        s.execute(update(m.PublishIntent).where(
-            m.PublishIntent.post_id == post_id, m.PublishIntent.kind == kind.value,
-            m.PublishIntent.state == IntentState.PENDING.value)
+        intents = m.PublishIntent.__table__
+        s.connection().execute(update(intents).where(
+            intents.c.post_id == post_id, intents.c.kind == kind.value,
+            intents.c.state == IntentState.PENDING.value)
             .values(state=state.value, done_at=self.deps.now()))
 
     # --- claiming -----------------------------------------------------------------------------
@@ -149,7 +151,7 @@ class Publishing:
         now = self.deps.now()
         with self.deps.uow() as uow:
             s = uow.session
-            post = s.get(m.Post, post_id)
+            post = s.connection().execute(select(POSTS).where(POSTS.c.id == post_id)).one_or_none()
             if post is None:
                 return Claim(reason="no such post")
             if intent_id is not None:
@@ -180,12 +182,11 @@ class Publishing:
                 return Claim(held=tuple(blocking))
             # Once WeChat has the submission, a taken-over job only follows it to its end: the
             # article may already be live, and holding the post would hide that.
-            changed = s.execute(
-                update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version)
+            changed = s.connection().execute(
+                update(POSTS).where(POSTS.c.id == post_id, POSTS.c.version == post.version)
                 .values(status=after.value, claimed_by=worker,
                         lease_until=now + timedelta(seconds=lease_seconds),
-                        version=post.version + 1, updated_at=now)
-                .execution_options(synchronize_session=False)).rowcount
+                        version=post.version + 1, updated_at=now)).rowcount
             if changed != 1:
                 return Claim(reason="another process got there first")
             audit.append(s, actor=WORKER, action=f"post.{Action.CLAIM.value}", post_id=post_id,
@@ -284,14 +285,14 @@ class Publishing:
             return self._publication(uow.session, post_id, revision_hash)
 
     def _publication(self, s: Session, post_id: int, revision_hash: str) -> PublicationIds:
-        pub = s.scalars(select(m.Publication).where(
-            m.Publication.post_id == post_id,
-            m.Publication.revision_hash == revision_hash)).one_or_none()
+        pubs, conn = m.Publication.__table__, s.connection()
+        mine = select(pubs).where(pubs.c.post_id == post_id, pubs.c.revision_hash == revision_hash)
+        pub = conn.execute(mine).one_or_none()
         if pub is None:
-            pub = m.Publication(post_id=post_id, revision_hash=revision_hash, images="{}",
-                                last_error="", updated_at=self.deps.now())
-            s.add(pub)
-            s.flush()
+            conn.execute(insert(pubs).values(post_id=post_id, revision_hash=revision_hash,
+                                             attempt=0, images="{}", last_error="",
+                                             updated_at=self.deps.now()))
+            pub = conn.execute(mine).one()
         return publication_ids(pub)
 
     def _save(self, post_id: int, revision_hash: str, values: dict[str, Any]) -> None:
@@ -424,21 +425,23 @@ class Publishing:
         now = self.deps.now()
         with self.deps.uow() as uow:
             s = uow.session
-            post = s.get(m.Post, post_id)
+            post = s.connection().execute(select(POSTS).where(POSTS.c.id == post_id)).one_or_none()
             if post is None or post.status != PostStatus.PUBLISHING.value or post.claimed_by != worker:
                 return False
             after = advance(PostStatus(post.status), action)
             state = load_state(s, post)
-            s.execute(update(m.Post).where(m.Post.id == post_id, m.Post.version == post.version).values(
+            s.connection().execute(update(POSTS).where(
+                POSTS.c.id == post_id, POSTS.c.version == post.version).values(
                 status=after.value, version=post.version + 1, lease_until=None, updated_at=now,
-                **values).execution_options(synchronize_session=False))
+                **values))
             self._finish_intents(s, post_id, IntentKind.PUBLISH)
             if article is not None and state.revision is not None:
                 kept = {k: v for k, v in article.items() if v is not None}
                 if kept:
-                    s.execute(update(m.Publication).where(
-                        m.Publication.post_id == post_id,
-                        m.Publication.revision_hash == state.revision.content_hash)
+                    pubs = m.Publication.__table__
+                    s.connection().execute(update(pubs).where(
+                        pubs.c.post_id == post_id,
+                        pubs.c.revision_hash == state.revision.content_hash)
                         .values(updated_at=now, **kept))
             seq = audit.append(s, actor=WORKER, action=f"post.{action.value}", post_id=post_id,
                                  at=now, detail={"from": PostStatus.PUBLISHING.value,

@@ -15,6 +15,7 @@ from approvals.rules.errors import Text
 from approvals.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+LOG, HEAD = AuditEntry.__table__, AuditHead.__table__
 
 
 def canonical_json(value: Any) -> str:
@@ -43,11 +44,12 @@ def append(session: Session, *, actor: str, action: str, post_id: int | None,
 
     The head row is locked first, so concurrent appenders queue and keep one unbroken chain.
     """
-    head = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    conn = session.connection()  # plain statements: every change appends a row
+    head = conn.execute(
+        select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
     ).one_or_none()
     if head is None:
-        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
+        conn.execute(insert(HEAD).values(id=1, seq=0, hash=GENESIS))
         prev_seq, prev_hash = 0, GENESIS
     else:
         prev_seq, prev_hash = head.seq, head.hash
@@ -55,10 +57,9 @@ def append(session: Session, *, actor: str, action: str, post_id: int | None,
     text = canonical_json(detail)
     seq = prev_seq + 1
     digest = row_hash(prev_hash, seq, at, actor, post_id, action, text)
-    session.execute(insert(AuditEntry).values(seq=seq, at=at, actor=actor, post_id=post_id,
-                                              action=action, detail=text, prev_hash=prev_hash,
-                                              hash=digest))
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=digest))
+    conn.execute(insert(LOG).values(seq=seq, at=at, actor=actor, post_id=post_id, action=action,
+                                    detail=text, prev_hash=prev_hash, hash=digest))
+    conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=digest))
     return seq
 
 
