@@ -21,7 +21,7 @@ from approvals.rules.revisions import AUTHOR_MAX, RevisionContent
 from approvals.rules.states import Action, IntentKind, IntentState, PostStatus, PublishMode
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
-from approvals.services.publishing import start_new_attempt
+from approvals.services.records import start_new_attempt
 from approvals.services.state import as_enum, expand_hash, load_post, load_state
 from approvals.store import audit
 from approvals.store import models as m

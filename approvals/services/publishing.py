@@ -7,12 +7,10 @@ the one transition table (`approvals.rules.states.advance`).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules import gates
@@ -22,120 +20,27 @@ from approvals.rules.records import PostState
 from approvals.rules.states import WORKER, Action, IntentKind, IntentState, PostStatus, PublishMode, Step, advance
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
-from approvals.services.state import load_state, publication_ids
+from approvals.services.outbox import Outbox
+from approvals.services.records import Records
+from approvals.services.state import load_state
 from approvals.store import audit
 from approvals.store import models as m
 from approvals.views import (
     Asset,
     Claim,
-    DraftRef,
-    OutboxKind,
-    Pending,
-    PublicationIds,
     Snapshot,
 )
 
 POSTS = m.Post.__table__  # plain table statements for the worker's frequent writes
-# Failures WeChat itself reported (publish_status 2, 3, 4; a mass send's SEND_FAIL): only these let
-# a retry submit again. Anything else a retry follows by its publish_id or clientmsgid.
-REPORTED_FAILED = frozenset({"2", "3", "4", "SEND_FAIL"})
 
 
-class Publishing:
-    """The worker-side use cases over the same database and org chart as the façade."""
+class Publishing(Outbox, Records):
+    """The worker-side use cases over the same database and org chart as the façade: the outbox
+    (`Outbox`), the ids WeChat returns (`Records`), and here claiming and finishing a post."""
 
     def __init__(self, deps: Deps, notifications: Notifications) -> None:
         self.deps = deps
         self.notifications = notifications
-
-    # --- the outbox ---------------------------------------------------------------------------
-
-    def pending(self) -> list[Pending]:
-        """Every publish or preview intent not yet done or cancelled, oldest first."""
-        with self.deps.sessions() as s:
-            rows = s.scalars(select(m.PublishIntent).where(
-                m.PublishIntent.state == IntentState.PENDING.value).order_by(m.PublishIntent.id))
-            return [_pending(i) for i in rows]
-
-    def get_pending(self, ids: Sequence[int]) -> list[Pending]:
-        """These intents as the dispatcher needs them, those still pending."""
-        if not ids:
-            return []
-        with self.deps.sessions() as s:
-            rows = s.scalars(select(m.PublishIntent).where(
-                m.PublishIntent.id.in_(ids), m.PublishIntent.state == IntentState.PENDING.value)
-                .order_by(m.PublishIntent.id))
-            return [_pending(i) for i in rows]
-
-    def job_id_of(self, intent_id: int) -> str | None:
-        """The job last enqueued for an intent (to cancel it)."""
-        with self.deps.sessions() as s:
-            return s.scalar(select(m.PublishIntent.job_id).where(m.PublishIntent.id == intent_id))
-
-    def mark_enqueued(self, jobs: Sequence[tuple[int, str, int]]) -> None:
-        """Record that the dispatcher put each intent on the queue: (id, job id, times enqueued)."""
-        if not jobs:
-            return
-        now = self.deps.now()
-        with self.deps.uow() as uow:
-            # One UPDATE by primary key for all of them.
-            uow.session.execute(update(m.PublishIntent), [
-                {"id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
-                for item_id, job_id, count in jobs])
-
-    def recently_cancelled_job_ids(self) -> list[str]:
-        """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""
-        since = self.deps.now() - timedelta(days=1)
-        with self.deps.sessions() as s:
-            return [j for j in s.scalars(select(m.PublishIntent.job_id).where(
-                m.PublishIntent.state == IntentState.CANCELLED.value,
-                m.PublishIntent.job_id.is_not(None), m.PublishIntent.done_at >= since)) if j]
-
-    def obsolete_drafts(self) -> list[DraftRef]:
-        """Drafts that will never be used: of a revision no longer current, or of a post
-        withdrawn or rejected. A draft WeChat took (a publish_id or a clientmsgid) is never one."""
-        with self.deps.sessions() as s:
-            rows = s.execute(
-                select(m.Publication.post_id, m.Publication.revision_hash,
-                       m.Publication.draft_media_id, m.Post.status, m.Revision.content_hash)
-                .join(m.Post, m.Post.id == m.Publication.post_id)
-                .outerjoin(m.Revision, (m.Revision.post_id == m.Post.id)
-                           & (m.Revision.number == m.Post.revision_number))
-                .where(m.Publication.draft_media_id.is_not(None),
-                       m.Publication.publish_id.is_(None), m.Publication.msg_id.is_(None),
-                       m.Publication.clientmsgid.is_(None),
-                       m.Publication.submit_started_at.is_(None))).all()
-        closed = (PostStatus.WITHDRAWN.value, PostStatus.REJECTED.value)
-        return [DraftRef(pid, h, media_id) for pid, h, media_id, status, current in rows
-                if h != current or status in closed]
-
-    def is_obsolete(self, post_id: int, revision_hash: str, media_id: str) -> bool:
-        """Whether this draft is (still) one that will never be used."""
-        return DraftRef(post_id, revision_hash, media_id) in self.obsolete_drafts()
-
-    def forget_draft(self, post_id: int, revision_hash: str, media_id: str) -> None:
-        """The draft was deleted from the draft box."""
-        with self.deps.uow() as uow:
-            uow.session.execute(update(m.Publication).where(
-                m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash,
-                m.Publication.draft_media_id == media_id)
-                .values(draft_media_id=None, content_sha256=None, updated_at=self.deps.now()))
-
-    def stuck_posts(self) -> list[int]:
-        """Posts PUBLISHING under an expired lease: their worker died."""
-        now = self.deps.now()
-        with self.deps.sessions() as s:
-            rows = s.execute(select(m.Post.id, m.Post.lease_until).where(
-                m.Post.status == PostStatus.PUBLISHING.value)).all()
-        return [pid for pid, lease in rows if lease is None or lease <= now]
-
-    def _finish_intents(self, s: Session, post_id: int, kind: IntentKind,
-                        state: IntentState = IntentState.DONE) -> None:
-        intents = m.PublishIntent.__table__
-        s.connection().execute(update(intents).where(
-            intents.c.post_id == post_id, intents.c.kind == kind.value,
-            intents.c.state == IntentState.PENDING.value)
-            .values(state=state.value, done_at=self.deps.now()))
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -277,123 +182,6 @@ class Publishing:
                         c.title, c.author, c.digest, c.body_html, c.repost_source, footer, cover,
                         images)
 
-    # --- recording results --------------------------------------------------------------------
-
-    def publication(self, post_id: int, revision_hash: str) -> PublicationIds:
-        """The ids saved so far for this revision (an empty record is created when none)."""
-        with self.deps.uow() as uow:
-            return self._publication(uow.session, post_id, revision_hash)
-
-    def _publication(self, s: Session, post_id: int, revision_hash: str) -> PublicationIds:
-        pubs, conn = m.Publication.__table__, s.connection()
-        mine = select(pubs).where(pubs.c.post_id == post_id, pubs.c.revision_hash == revision_hash)
-        pub = conn.execute(mine).one_or_none()
-        if pub is None:
-            conn.execute(insert(pubs).values(post_id=post_id, revision_hash=revision_hash,
-                                             attempt=0, images="{}", last_error="",
-                                             updated_at=self.deps.now()))
-            pub = conn.execute(mine).one()
-        return publication_ids(pub)
-
-    def _save(self, post_id: int, revision_hash: str, values: dict[str, Any]) -> None:
-        now = self.deps.now()
-        pubs = m.Publication.__table__
-        with self.deps.uow() as uow:
-            # A plain table update on the transaction's connection: the worker saves ids often.
-            saved = uow.session.connection().execute(update(pubs).where(
-                pubs.c.post_id == post_id, pubs.c.revision_hash == revision_hash)
-                .values(updated_at=now, **values)).rowcount
-            if saved == 0:  # the first id of this revision: the record starts with it
-                uow.session.add(m.Publication(post_id=post_id, revision_hash=revision_hash,
-                                              images="{}", last_error="", updated_at=now,
-                                              **values))
-
-    def media(self, sha256: str, kind: str) -> tuple[str | None, str | None] | None:
-        """(media_id, url) of an image already uploaded to the account, by its content hash."""
-        with self.deps.sessions() as s:
-            row = s.get(m.WeChatMedia, (sha256, kind))
-            return (row.media_id, row.url) if row is not None else None
-
-    def record_media(self, sha256: str, kind: str, media_id: str | None, url: str | None) -> None:
-        """An image the account now holds: every later post reuses it."""
-        with self.deps.uow() as uow:
-            if uow.session.get(m.WeChatMedia, (sha256, kind)) is None:
-                uow.session.add(m.WeChatMedia(sha256=sha256, kind=kind, media_id=media_id,
-                                              url=url, created_at=self.deps.now()))
-
-    def forget_media(self, sha256: str, kind: str) -> None:
-        """WeChat no longer knows this upload (deleted in the backend): upload it again."""
-        with self.deps.uow() as uow:
-            uow.session.execute(delete(m.WeChatMedia).where(
-                m.WeChatMedia.sha256 == sha256, m.WeChatMedia.kind == kind))
-
-    # Each id is saved the moment WeChat returns it, so a retried job resumes, never repeats.
-
-    def record_cover(self, post_id: int, revision_hash: str, thumb_media_id: str | None) -> None:
-        """The cover's permanent material id."""
-        self._save(post_id, revision_hash, {"thumb_media_id": thumb_media_id})
-
-    def record_images(self, post_id: int, revision_hash: str, images: dict[str, str]) -> None:
-        """In-article images uploaded so far: asset sha256 -> WeChat URL."""
-        self._save(post_id, revision_hash, {"images": json.dumps(images, sort_keys=True)})
-
-    def record_draft(self, post_id: int, revision_hash: str, media_id: str | None,
-                     content_sha256: str | None, *, thumb: str | None = None,
-                     submit_started: bool = False) -> None:
-        """The draft and the content it holds (both None: the draft is gone, make a new one);
-        the cover it uses when that was not saved before; and, when it is submitted next, the
-        mark that a submission is starting."""
-        values: dict[str, Any] = {"draft_media_id": media_id, "content_sha256": content_sha256}
-        if thumb is not None:
-            values["thumb_media_id"] = thumb
-        if submit_started:
-            values["submit_started_at"] = self.deps.now()
-        self._save(post_id, revision_hash, values)
-
-    def record_preview_url(self, post_id: int, revision_hash: str, url: str | None) -> None:
-        """The draft's temporary preview link (art. 27)."""
-        self._save(post_id, revision_hash, {"preview_url": url})
-
-    def record_submit_started(self, post_id: int, revision_hash: str) -> None:
-        """A submission is about to be sent: from now on its outcome may be unknown."""
-        self._save(post_id, revision_hash, {"submit_started_at": self.deps.now()})
-
-    def record_publish_id(self, post_id: int, revision_hash: str, publish_id: str) -> None:
-        """WeChat took the submission under this publish_id."""
-        self._save(post_id, revision_hash, {"publish_id": publish_id})
-
-    def record_clientmsgid(self, post_id: int, revision_hash: str, clientmsgid: str) -> None:
-        """The mass send's de-duplication key, saved before the send."""
-        self._save(post_id, revision_hash, {"clientmsgid": clientmsgid})
-
-    def record_msg_id(self, post_id: int, revision_hash: str, msg_id: str) -> None:
-        """WeChat took the mass send under this msg_id."""
-        self._save(post_id, revision_hash, {"msg_id": msg_id})
-
-    def record_article(self, post_id: int, revision_hash: str, article_id: str | None,
-                       url: str | None, wechat_status: str | None = None) -> None:
-        """The published article (and the status WeChat reported it with)."""
-        values: dict[str, Any] = {"article_id": article_id, "article_url": url}
-        if wechat_status is not None:
-            values["wechat_status"] = wechat_status
-        self._save(post_id, revision_hash, values)
-
-    def record_submit_refused(self, post_id: int, revision_hash: str, *,
-                              draft_gone: bool = False) -> None:
-        """WeChat answered the submission with an error: it did not take it (a clear "no")."""
-        values: dict[str, Any] = {"submit_started_at": None}
-        if draft_gone:  # 40007: the draft left the box; the next attempt makes a new one
-            values.update(draft_media_id=None, content_sha256=None)
-        self._save(post_id, revision_hash, values)
-
-    def record_wechat_status(self, post_id: int, revision_hash: str, status: str) -> None:
-        """What WeChat reported of the submission (publish_status, or a mass send's msg_status)."""
-        self._save(post_id, revision_hash, {"wechat_status": status})
-
-    def record_error(self, post_id: int, revision_hash: str, error: str) -> None:
-        """The last error, for people looking at a failed or retried post."""
-        self._save(post_id, revision_hash, {"last_error": error})
-
     def mark_published(self, post_id: int, worker: str, *, url: str | None,
                        article_id: str | None, detail: dict[str, Any] | None = None,
                        wechat_status: str | None = None) -> bool:
@@ -475,28 +263,6 @@ class Publishing:
                 .values(state=state.value, done_at=self.deps.now()))
 
 
-def start_new_attempt(s: Session, post_id: int, revision_hash: str, now: datetime, *,
-                      always: bool) -> bool:
-    """Let the next job submit afresh, if WeChat reported this attempt failed (or `always`: a
-    person checked the account and found nothing). Uploads and the draft are kept for reuse.
-
-    Returns whether a new attempt starts; otherwise every id is kept, so a retry follows them.
-    """
-    pub = s.scalars(select(m.Publication).where(
-        m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash)
-    ).one_or_none()
-    if pub is None or not (always or pub.wechat_status in REPORTED_FAILED):
-        return False
-    s.execute(update(m.Publication).where(m.Publication.id == pub.id).values(
-        attempt=m.Publication.attempt + 1, submit_started_at=None, publish_id=None,
-        clientmsgid=None, msg_id=None, article_id=None, article_url=None, wechat_status=None,
-        updated_at=now))
-    return True
 
 
-def _pending(intent: m.PublishIntent) -> Pending:
-    return Pending(OutboxKind(intent.kind), intent.id, intent.post_id, intent.due_at,
-                   intent.job_id, intent.enqueue_count, intent.revision_hash)
-
-
-__all__ = ["REPORTED_FAILED", "Publishing", "start_new_attempt"]
+__all__ = ["Publishing"]
