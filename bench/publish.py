@@ -4,8 +4,11 @@
 
 Prints the publish throughput and per-post job time percentiles, and the bare RQ throughput of a
 no-op job measured in the same run by the same worker processes (started and listening before
-either measurement), as a ratio. Uses a real Redis at --redis-url when one answers, else the
-embedded one; a temporary SQLite database unless --database-url is given.
+either measurement), as a ratio. signoff's worker runs its own jobs in the worker process and
+forks a work horse for any other function (the no-op `time.time` is such a function), so a
+no-op of signoff's own, run in process, is measured too and its ratio printed for context.
+Uses a real Redis at --redis-url when one answers, else the embedded one; a temporary SQLite
+database unless --database-url is given.
 """
 
 from __future__ import annotations
@@ -149,11 +152,16 @@ def main() -> None:
                 ctx.queue.enqueue("time.time", job_id=f"{queue_name}-noop-{i}")
             noop_wall = drained(lambda: finished.count >= args.posts)
             noop_seconds, _ = job_window(ctx.queue, f"{queue_name}-noop-")
+            # For context: a no-op of signoff's own, run in the worker process as its jobs are.
+            for i in range(args.posts):
+                ctx.queue.enqueue("worker.jobs.ping", job_id=f"{queue_name}-ping-{i}")
+            drained(lambda: finished.count >= 2 * args.posts)
+            ping_seconds, _ = job_window(ctx.queue, f"{queue_name}-ping-")
             # The N signed posts (their notifications go on the notification queue, after).
             ctx.dispatcher().reconcile()
             # Watched in Redis, not the database: polling posts would contend with the workers.
             failed = FailedJobRegistry(queue=ctx.queue)
-            publish_wall = drained(lambda: finished.count + failed.count >= 2 * args.posts)
+            publish_wall = drained(lambda: finished.count + failed.count >= 3 * args.posts)
             publish_seconds, latencies = job_window(ctx.queue, f"{queue_name}-publish-")
         finally:
             stop_workers(procs)
@@ -178,6 +186,9 @@ def main() -> None:
           f"max {max(latencies):.3f} s, mean {statistics.fmean(latencies):.3f} s")
     print(f"bare RQ no-op throughput: {noop_rate:.1f} jobs/s ({noop_seconds:.2f} s; {noop_wall:.2f} s "
           "from enqueue to all done)")
+    ping_rate = args.posts / ping_seconds
+    print(f"signoff's own no-op, run in the worker process like its publish jobs: {ping_rate:.1f} "
+          f"jobs/s (ratio publish/own no-op: {publish_rate / ping_rate:.3f})")
     print(f"ratio publish/no-op: {publish_rate / noop_rate:.3f}")
 
 

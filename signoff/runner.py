@@ -116,9 +116,8 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
         ConfigError: the WeChat account is not configured.
         Unavailable: Redis does not answer.
     """
-    from rq import Worker
-
     from worker.context import build_context, preload
+    from worker.rqworker import SignoffWorker
 
     check_worker_settings(settings)
     install_redaction(_secrets(settings))
@@ -142,7 +141,7 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
                                   str(settings.reconcile_every_seconds), "--parent",
                                   str(os.getpid())],
                                  start_new_session=True, preexec_fn=die_with_parent)
-    worker = Worker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
+    worker = SignoffWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
                     name=name or f"signoff-{os.uname().nodename}-{os.getpid()}")
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")

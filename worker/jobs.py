@@ -81,9 +81,15 @@ def deliver_notifications(notification_ids: list[int]) -> list[str]:
     return [ctx.core.notifications.deliver(nid, ctx.channels) for nid in notification_ids]
 
 
+def ping() -> str:
+    """Does nothing, in the worker process like every signoff job: a liveness probe, and the
+    benchmark's in-process baseline."""
+    return "pong"
+
+
 def reconcile() -> dict[str, int]:
     """Put due outbox items on the queue and re-enqueue anything Redis lost."""
     return context().dispatcher().reconcile().as_dict()
 
 
-__all__ = ["delete_draft", "deliver_notifications", "prepare_preview", "publish_post", "reconcile"]
+__all__ = ["delete_draft", "deliver_notifications", "ping", "prepare_preview", "publish_post", "reconcile"]
