@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from approvals.rules.states import PostStatus
 from signoff.embedded import free_port
+from tests.conftest import Personas
 from tests.worker.conftest import ROOT, Bench, wait_for
 
 
@@ -91,3 +93,15 @@ def test_killing_the_worker_outright_takes_its_scheduler_and_reconciler_with_it(
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
     wait_for(lambda: not any(alive(pid) for pid in kids), 30)
+
+
+def test_signoffs_own_jobs_run_in_the_worker_process_and_foreign_ones_in_a_horse(
+        bench: Bench, who: Personas) -> None:
+    worker = bench.start_worker("w1")
+    pid = bench.signed_post(who)
+    bench.wait_status(pid, PostStatus.PUBLISHED.value)
+    claim = next(e for e in bench.service.view(pid).timeline if e.action == "post.claim")
+    assert str(claim.detail["worker"]).split(":")[1] == str(worker.pid)  # no fork for ours
+    job = bench.queue.enqueue("os.getpid")
+    wait_for(lambda: job.get_status(refresh=True) == "finished", 30)
+    assert job.return_value() != worker.pid  # anyone else's code runs in a work horse
