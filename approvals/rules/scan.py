@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from html.parser import HTMLParser
 
 from stdnum import luhn
-from stdnum.cn import ric
 
 RESIDENT_ID = "resident_id"
 MOBILE = "mobile"
@@ -171,11 +171,22 @@ _NORMALIZE = str.maketrans(
     }
 )
 
-# Art. 16 (identity): 18 characters, optionally written 6-8-4; letters or digits
-# glued on either side mean it is part of some longer code.
-_RESIDENT_ID = re.compile(
-    r"(?<![0-9A-Za-z])[0-9]{6}(?P<sep>[ -]?)[0-9]{8}(?P=sep)[0-9]{3}[0-9Xx](?![0-9A-Za-z])"
-)
+# Art. 16 (identity). A run of digit groups joined by single spaces or hyphens, an X allowed at
+# its very end; letters or digits glued on either side mean it is part of some longer code.
+_DIGIT_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9]+(?:[ -][0-9]+)*[Xx]?(?![0-9A-Za-z])")
+_GROUP = re.compile(r"[0-9]+[Xx]?")
+# A first-generation (15-digit, no check digit) ID counts only where the text names it as one.
+_ID_LABEL = re.compile(r"(?:身份证|公民身份|证件)[^0-9\n]{0,12}$")
+# GB/T 2260 province-level codes (with 81-83 for the residence permits of Hong Kong, Macao and
+# Taiwan residents). The county part is not checked: an ID keeps the code of the office that
+# issued it, and districts are created, renamed and merged (吴江区 320509 dates from 2012).
+_PROVINCES = frozenset({
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+    "65", "71", "81", "82", "83",
+})
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
 # Art. 16 (property): contiguous, or groups of four with one separator kind; a
 # grouped run continuing past the card length is some other number.
 _BANK_CARD: tuple[re.Pattern[str], ...] = (
@@ -198,14 +209,58 @@ def _compact(candidate: str) -> str:
     return candidate.replace(" ", "").replace("-", "")
 
 
-def _is_resident_id(number: str) -> bool:
-    """Check GB 11643 check digit, birth date and region code."""
-    try:
-        return ric.is_valid(number)
-    except KeyError:
-        # stdnum 2.2 raises KeyError for region codes known only at province
-        # level; such a code is not a valid county, so the number is not an ID.
+def _plausible_birth(year: int, month: int, day: int) -> bool:
+    if not 1900 <= year <= 2100:
         return False
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def is_resident_id(number: str) -> bool:
+    """An 18-character GB 11643 number: a known province, a real birth date, its check digit."""
+    if len(number) != 18 or not number[:17].isdigit() or number[:2] not in _PROVINCES:
+        return False
+    if not _plausible_birth(int(number[6:10]), int(number[10:12]), int(number[12:14])):
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def is_first_generation_id(number: str) -> bool:
+    """A 15-digit first-generation number (region, YYMMDD of the 1900s, sequence)."""
+    return (len(number) == 15 and number.isdigit() and number[:2] in _PROVINCES
+            and _plausible_birth(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12])))
+
+
+def _resident_ids(norm: str) -> list[tuple[int, int]]:
+    """Spans of resident IDs: 18 characters (15 where labelled), written whole or split into up
+    to six groups of two or more digits by one kind of separator."""
+    spans = []
+    for run in _DIGIT_RUN.finditer(norm):
+        groups = [(g.start() + run.start(), g.end() + run.start())
+                  for g in _GROUP.finditer(run.group())]
+        for i, (first, _) in enumerate(groups):
+            labelled = _ID_LABEL.search(norm[max(0, first - 24):first]) is not None
+            digits, sep = "", None
+            for j in range(i, min(i + 6, len(groups))):
+                start, end = groups[j]
+                if j > i:
+                    gap = norm[groups[j - 1][1]:start]
+                    if sep is not None and gap != sep:
+                        break
+                    sep = gap
+                if end - start < 2 and len(groups) > 1:
+                    break
+                digits += norm[start:end]
+                if len(digits) > 18 or (digits[-1] in "Xx" and len(digits) < 18):
+                    break
+                if is_resident_id(digits) or (labelled and is_first_generation_id(digits)):
+                    spans.append((first, end))
+                    break
+    return spans
 
 
 def _has_card_issuer(number: str) -> bool:
@@ -231,9 +286,8 @@ def find_personal_data(text: str) -> list[Hit]:
             hits.append(Hit(kind, text[start:end], start, end, True))
 
     # IDs first: an 18-digit ID can also be Luhn-valid, and must be reported once.
-    for m in _RESIDENT_ID.finditer(norm):
-        if _is_resident_id(_compact(m.group())):
-            add(RESIDENT_ID, m.start(), m.end())
+    for start, end in _resident_ids(norm):
+        add(RESIDENT_ID, start, end)
     for pattern in _BANK_CARD:
         for m in pattern.finditer(norm):
             digits = _compact(m.group())

@@ -126,8 +126,26 @@ def test_a_resident_id_with_an_impossible_birth_date_is_not_found() -> None:
     assert find_personal_data(make_id("110105", "19490231", "002")) == []
 
 
-def test_a_resident_id_with_an_unknown_region_is_not_found() -> None:
-    assert find_personal_data(make_id("120206", "19900101", "001")) == []
+def test_a_resident_id_with_an_unknown_province_is_not_found() -> None:
+    assert find_personal_data(make_id("990101", "19900101", "001")) == []
+    assert find_personal_data(make_id("000000", "19900101", "001")) == []
+
+
+def test_an_id_keeps_the_code_of_the_office_that_issued_it_whatever_the_birth_year() -> None:
+    # 吴江区 (320509) was created in 2012; every adult there was born before it existed.
+    number = make_id("320509", "19750604", "123")
+    assert [h.text for h in find_personal_data(f"身份证号{number}")] == [number]
+    # A county code no table knows, in a real province, is still an ID's shape.
+    assert [h.kind for h in find_personal_data(make_id("120206", "19900101", "001"))] == \
+        ["resident_id"]
+
+
+def test_a_first_generation_fifteen_digit_id_counts_where_the_text_names_an_id() -> None:
+    old = "320509750604123"
+    assert [h.text for h in find_personal_data(f"身份证号：{old}")] == [old]
+    assert [h.text for h in find_personal_data(f"公民身份号码 {old}。")] == [old]
+    assert find_personal_data(f"订单 {old}") == []  # fifteen digits alone prove nothing
+    assert find_personal_data("身份证号：320509751304123") == []  # month 13
 
 
 @pytest.mark.parametrize("text", [f"A{ID_PLAIN}", f"{ID_PLAIN}B", f"1{ID_PLAIN}", f"{ID_PLAIN}7"])
@@ -480,3 +498,57 @@ def test_html_to_text_never_raises(html: str) -> None:
 def test_every_hit_slices_back_to_its_text(text: str) -> None:
     for hit in find_personal_data(text) + find_classification_markers(text):
         assert text[hit.start : hit.end] == hit.text
+
+
+# Any county code under a known province, any birth date from 1900 on: the region code is the
+# issuing office's, not something a table of codes can confirm for the holder's birth year.
+_PROVINCE_CODES = ("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35",
+                   "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54",
+                   "61", "62", "63", "64", "65", "71", "81", "82", "83")
+
+
+@st.composite
+def real_shaped_ids(draw: st.DrawFn) -> str:
+    """A resident ID as people really hold them: issuing office anywhere in a province."""
+    region = draw(st.sampled_from(_PROVINCE_CODES)) + f"{draw(st.integers(0, 9999)):04d}"
+    born = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(2025, 12, 31)))
+    return make_id(region, born.strftime("%Y%m%d"), f"{draw(st.integers(0, 999)):03d}")
+
+
+@st.composite
+def written_out(draw: st.DrawFn, number: str) -> str:
+    """The number as an editor might type it: whole, or in up to six groups of two or more
+    characters split by one kind of separator, maybe in full-width digits."""
+    cuts = sorted(draw(st.sets(st.integers(2, len(number) - 2), max_size=5)))
+    cuts = [c for k, c in enumerate(cuts) if k == 0 or c - cuts[k - 1] >= 2]
+    sep = draw(st.sampled_from([" ", "-", "\u3000"]))
+    parts = [number[a:b] for a, b in zip([0, *cuts], [*cuts, len(number)], strict=True)]
+    text = sep.join(parts)
+    if draw(st.booleans()):
+        text = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in text)
+    return text
+
+
+@given(real_shaped_ids(), st.data(), PROSE, _SEPARATOR, _SEPARATOR, PROSE)
+def test_a_real_shaped_id_is_found_however_it_is_written(
+    number: str, data: st.DataObject, before: str, left: str, right: str, after: str
+) -> None:
+    written = data.draw(written_out(number))
+    text = before + left + written + right + after
+    start = len(before + left)
+    hits = find_personal_data(text)
+    assert [(h.kind, h.start, h.end) for h in hits] == [("resident_id", start, start + len(written))]
+    assert number[6:14] not in mask("resident_id", written).replace(" ", "").replace("-", "")
+
+
+@given(real_shaped_ids(), st.integers(0, 16))
+def test_an_id_with_any_one_digit_changed_is_never_found(number: str, index: int) -> None:
+    # (It may happen to be a Luhn-valid card number; it is no longer an ID.)
+    hits = find_personal_data(f"编号 {change_digit(number, index)}")
+    assert [h for h in hits if h.kind == "resident_id"] == []
+
+
+@given(real_shaped_ids(), st.sampled_from(["2023", "0512", "12", "共3人"]))
+def test_an_id_right_after_another_number_is_still_found(number: str, before: str) -> None:
+    text = f"{before} {number}"
+    assert [h.text for h in find_personal_data(text)] == [number]
