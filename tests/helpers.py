@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from approvals.rules import chain
@@ -49,3 +50,10 @@ def through_reviewer(org: OrgChart, state: PostState | None = None) -> PostState
     state = act(state, org, "confirm", "li_na")
     state = act(state, org, "approve", "zhang_wei")
     return act(state, org, "approve", "chen_gang")
+
+
+def rebound(state: PostState, rev: RevisionInfo) -> PostState:
+    """`state` with its revision replaced and every decision bound to the new one: what a post
+    approved before a rule existed (or written behind the application's back) looks like."""
+    return replace(state, revision=rev, decisions=tuple(
+        replace(d, revision_hash=rev.content_hash) for d in state.decisions))

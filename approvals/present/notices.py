@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from approvals.present.common import local_time, t
 from approvals.rules.errors import Text
+from approvals.rules.gates import Finding
 from approvals.rules.notices import EVENT_LABEL, Event, Notice
 from approvals.rules.org import OrgChart
 from approvals.rules.states import STEP_LABEL
@@ -30,6 +31,9 @@ class NoticeFacts:
     comment: str = ""
     url: str | None = None
     problem: Text | None = None
+    # What the revision's content raises (markings, personal data, the source): an approver sees
+    # it before deciding, and a classified revision is said to be stopped.
+    findings: tuple[Finding, ...] = ()
 
 
 STATE_LABEL: dict[DeliveryState, Text] = {
@@ -64,9 +68,10 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
             name = org.name_of(notice.on_behalf_of)
             deputy = f" You may act for {name}." if en else f"您可按委托代{name}办理。"
         return (f"{head} {post} waits for you at “{step}”: open {rev} and decide. "
-                f"Publish by {f.due_on}{est} (art. 14).{deputy}" if en else
+                f"Publish by {f.due_on}{est} (art. 14).{deputy}{_findings(f.findings, lang)}"
+                if en else
                 f"{head}{post}已到“{step}”环节，请查看{rev}后办理。"
-                f"公开期限：{f.due_on}{est}（第十四条）。{deputy}")
+                f"公开期限：{f.due_on}{est}（第十四条）。{deputy}{_findings(f.findings, lang)}")
     if event is Event.NO_ONE_FOR_STEP:
         assert notice.step is not None
         step = t(STEP_LABEL[notice.step], lang)
@@ -100,6 +105,21 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
                 f"或“确认未发布”（将重新提交）。")
     return (f"{head} {post} is on hold: {problem} The issuer entitled now may sign it again." if en
             else f"{head}{post}暂缓发布：{problem}。现任签发人可重新签发。")
+
+
+def _findings(findings: tuple[Finding, ...], lang: str) -> str:
+    """The content findings, stopping ones first, as one more sentence of the notice."""
+    if not findings:
+        return ""
+    en = lang == "en"
+    ordered = sorted(findings, key=lambda x: not x.blocking)
+    stops = any(x.code == "classified_marker" for x in findings)
+    said = (" Found: " + " ".join(x.text.en for x in ordered) if en else
+            "审查提示：" + "；".join(x.text.zh.rstrip("。") for x in ordered) + "。")
+    if stops:
+        said += (" This revision cannot be confirmed or approved: send it back for a clean layout."
+                 if en else "本版本不能确认或同意，请退回修改。")
+    return said
 
 
 def notification_line(n: NotificationView, org: OrgChart, zone: ZoneInfo, lang: str) -> str:

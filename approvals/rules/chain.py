@@ -106,7 +106,8 @@ def decide(
         InvalidTransition: wrong status or step; StaleRevision when `revision_hash` is not current.
         NotAllowed: the actor does not hold the step and is not a valid deputy.
         InvalidInput: a required comment is missing.
-        GateBlocked: signing with a blocking gate finding.
+        GateBlocked: signing with a blocking gate finding; confirming or approving a revision
+            with a classification marking.
     """
     if action not in DECISION_ACTIONS:
         raise InvalidTransition(Text("“{a}”不是审批决定。", "“{a_en}” is not a decision.")
@@ -120,6 +121,20 @@ def decide(
     granted = permit(state, action, actor, org, on)
     comment = _require_comment(action, comment)
     assert granted.step is not None and granted.assignment is not None
+    if action in (Action.CONFIRM, Action.APPROVE):
+        # Art. 15, 18, 26: a classified document does not travel the chain. Sending it back or
+        # rejecting it stays open; the operator lays out a clean revision or an admin withdraws.
+        classified = gates.classified_blocking(state)
+        if classified:
+            raise GateBlocked(
+                Text("本版本含密级或内部标识，不得进入审批："
+                     + "；".join(f.text.zh.rstrip("。") for f in classified)
+                     + "。请退回修改，由运营方重新排版，或由管理员撤回。",
+                     "This revision carries a classification marking and must not go through the "
+                     "chain: " + " ".join(f.text.en for f in classified)
+                     + " Send it back for a clean layout, or an admin withdraws it."),
+                tuple(classified),
+            )
     outcome = {Action.REQUEST_CHANGES: Outcome.CHANGES_REQUESTED,
                Action.REJECT: Outcome.REJECTED}.get(action, Outcome.APPROVED)
     previous = state.decision_for(granted.step)

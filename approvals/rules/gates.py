@@ -301,6 +301,18 @@ def _clearance_entitled(state: PostState, org: OrgChart) -> bool:
                for g in org.deputies_for(clearance.on_behalf_of, Step.ISSUER, clearance.recorded_on))
 
 
+def classified_blocking(state: PostState) -> list[Finding]:
+    """The classification markings that stop the revision at every step (art. 15, 18, 26)."""
+    return [f for f in gate_classified(state) if f.blocking]
+
+
+def content_findings(state: PostState, org: OrgChart) -> list[Finding]:
+    """What the content itself raises (markings, personal data, the source, the class), as
+    every approver is shown before deciding; the chain's own bookkeeping is left out."""
+    return [*gate_classification(state), *gate_repost_source(state, org), *gate_classified(state),
+            *gate_personal_data(state, org)]
+
+
 def evaluate(state: PostState, org: OrgChart) -> list[Finding]:
     """Run every gate; any blocking finding refuses sign-off and publishing."""
     return [

@@ -7,7 +7,7 @@ from datetime import date
 
 from approvals.rules.assign import Assignment, acting_for, resolve_assignee
 from approvals.rules.errors import AlreadyDecided, InvalidTransition, NotAllowed, Text
-from approvals.rules.gates import gate_personal_data
+from approvals.rules.gates import classified_blocking, gate_personal_data
 from approvals.rules.org import OrgChart
 from approvals.rules.records import Outcome, PostState
 from approvals.rules.states import (
@@ -180,6 +180,8 @@ def allowed_actions(state: PostState, person: str, org: OrgChart, on: date) -> l
             continue
         if action is Action.CLEAR_PII and not _has_personal_data(state, org):
             continue
+        if action in (Action.CONFIRM, Action.APPROVE) and classified_blocking(state):
+            continue  # a classified revision does not travel the chain (art. 15, 18, 26)
         allowed.append(action)
     return allowed
 

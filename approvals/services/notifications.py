@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 
 from approvals import present
 from approvals.rules.errors import Text, normalize_language
+from approvals.rules.gates import content_findings
 from approvals.rules.notices import Event, Notice, channels_for, notices
 from approvals.rules.records import PostState
 from approvals.rules.states import PostStatus
@@ -79,6 +80,8 @@ class Notifications:
                 revision_hash=revision.content_hash if revision else None,
                 due_on=post.due_on, due_estimated=post.due_estimated, comment=comment,
                 url=url, problem=problem,
+                findings=tuple(content_findings(after, org))
+                if notice.event is Event.STEP_OPENED else (),
             )
             text = present.notice_text(notice, facts, org, lang)
             for channel in channels_for(person, self.deps.channels) or [""]:

@@ -185,6 +185,27 @@ def test_a_notification_is_written_in_the_recipients_language(core: Core, who: P
     assert n.text.startswith("[waiting for you] post #") and "drafter confirms" in n.text
 
 
+def test_every_approver_is_told_the_findings_before_deciding(core: Core, who: Personas) -> None:
+    svc = core.service
+    pid = svc.create_post(drafter=who.drafter, title="寻亲启事", body=BODY)
+    # 18 digits with a right check digit for a real-shaped date: personal data (art. 16).
+    svc.act(pid, "new_revision", who.operator, revision=RevisionInput(
+        body="寻找张某，身份证号 11010519491231002X，请知情人联系。", body_format="text"))
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    svc.act(pid, "confirm", who.drafter, revision_hash=h)
+    told = [n.text for n in svc.notifications_for(post_id=pid)
+            if n.event is Event.STEP_OPENED and n.recipient == who.head]
+    assert len(told) == 1 and "审查提示" in told[0] and "第十六条" in told[0]
+    assert "11010519491231002X" not in told[0]
+
+    classified = svc.create_post(drafter=who.drafter, title="演练方案", body=BODY)
+    svc.act(classified, "new_revision", who.operator, revision=RevisionInput(
+        body="秘密★1年\n" + BODY, body_format="text"))
+    (n,) = [n for n in svc.notifications_for(post_id=classified) if n.recipient == who.drafter]
+    assert "秘密★1年" in n.text and "不能确认或同意，请退回修改" in n.text
+    assert "。；" not in n.text
+
+
 def test_a_person_no_channel_reaches_gets_a_visible_row_not_silence(
         engine: Engine, org: OrgChart, clock: Clock, who: Personas) -> None:
     core = bootstrap(Settings(org_file=EXAMPLE_ORG), engine=engine, org=org, clock=clock)

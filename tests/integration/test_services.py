@@ -171,14 +171,22 @@ def test_a_valid_resident_id_blocks_sign_off_until_the_issuer_records_a_reason(
     assert service.act(pid, "sign", who.issuer, revision_hash=h).status_after is PostStatus.SIGNED
 
 
-def test_a_classification_marker_blocks_sign_off_citing_the_articles(
+def test_a_classified_revision_is_refused_at_the_drafters_step_and_nothing_is_written(
         service: Service, who: Personas) -> None:
     pid = laid_out(service, who, body="机密★1年\n" + BODY)
-    h = to_issuer(service, who, pid)
+    h = current_hash(service, pid)
+    before = service.view(pid)
+    assert "confirm" not in [a.value for a in service.allowed_actions(pid, who.drafter)]
     with pytest.raises(GateBlocked) as info:
-        service.act(pid, "sign", who.issuer, revision_hash=h)
+        service.act(pid, "confirm", who.drafter, revision_hash=h)
     assert "机密★1年" in info.value.message("zh-CN")
     assert "art. 15, 18, 26" in info.value.message("en")
+    after = service.view(pid)  # the post stays where it was; the refusal is on the record
+    assert (after.post.version, after.post.status) == (before.post.version, PostStatus.IN_REVIEW)
+    assert [e.action for e in after.timeline[len(before.timeline):]] == ["gates.refused"]
+    service.act(pid, "request_changes", who.drafter, comment="含密级标识", revision_hash=h)
+    assert service.view(pid).post.status == PostStatus.CHANGES_REQUESTED
+    assert service.verify_audit().ok
 
 
 def test_information_not_classed_proactive_cannot_be_signed(service: Service,
@@ -261,7 +269,7 @@ def test_the_same_step_decided_twice_in_a_row_answers_already_decided(
 
 def test_a_failed_gate_run_is_written_but_the_post_does_not_move(service: Service,
                                                                  who: Personas) -> None:
-    pid = laid_out(service, who, body="内部资料 注意保存\n" + BODY)
+    pid = laid_out(service, who, classification="on_request")
     h = to_issuer(service, who, pid)
     version = service.view(pid).post.version
     with pytest.raises(GateBlocked):

@@ -28,7 +28,7 @@ from approvals.rules.states import (
     Step,
     advance,
 )
-from tests.helpers import DAY, act, draft, laid_out, revision, through_reviewer
+from tests.helpers import DAY, act, draft, laid_out, rebound, revision, through_reviewer
 
 
 def test_a_full_chain_ends_signed_with_every_step_on_the_current_revision(org: OrgChart) -> None:
@@ -238,8 +238,34 @@ def test_whoever_made_a_revision_does_not_approve_it(org: OrgChart) -> None:
         act(state, org, "approve", "liu_yang")
 
 
+def test_a_classified_revision_is_stopped_at_the_first_step_and_can_only_go_back(
+        org: OrgChart) -> None:
+    state = laid_out(org, revision(body="<p>机密★1年 会议纪要</p>"))
+    with pytest.raises(GateBlocked) as info:
+        act(state, org, "confirm", "li_na")
+    assert {f.code for f in info.value.findings} == {"classified_marker"}
+    zh = info.value.message("zh-CN")
+    assert "不得进入审批" in zh and "机密★1年" in zh and "第十五、十八、二十六条" in zh
+    assert "。；" not in zh and "must not go through the chain" in info.value.message("en")
+    listed = permits.allowed_actions(state, "li_na", org, DAY)
+    assert Action.CONFIRM not in listed and Action.REQUEST_CHANGES in listed
+    back = act(state, org, "request_changes", "li_na", comment="含密级标识，请重新排版")
+    assert back.status is PostStatus.CHANGES_REQUESTED
+    assert chain.withdraw(state, "liu_yang", org, on=DAY).status_after is PostStatus.WITHDRAWN
+
+
+def test_a_classified_revision_is_not_approved_at_a_later_step_either(org: OrgChart) -> None:
+    # Approved before the marking was recognised (rows written before this rule): the next
+    # leader is still refused.
+    clean = act(laid_out(org), org, "confirm", "li_na")
+    state = rebound(clean, revision(body="<p>【秘密】关于演练的通知</p>"))
+    assert Action.APPROVE not in permits.allowed_actions(state, "zhang_wei", org, DAY)
+    with pytest.raises(GateBlocked):
+        act(state, org, "approve", "zhang_wei")
+
+
 def test_signing_runs_every_gate_and_a_blocking_finding_refuses_it(org: OrgChart) -> None:
-    state = through_reviewer(org, laid_out(org, revision(body="<p>机密★1年 会议纪要</p>")))
+    state = rebound(through_reviewer(org), revision(body="<p>机密★1年 会议纪要</p>"))
     with pytest.raises(GateBlocked) as info:
         act(state, org, "sign", "wang_min")
     assert {f.code for f in info.value.findings if f.blocking} == {"classified_marker"}

@@ -14,7 +14,7 @@ from approvals.rules.org import Delegation, OrgChart, SourceAllowlist
 from approvals.rules.records import Clearance, ClearanceBasis, DecisionRecord, Outcome, PostState
 from approvals.rules.states import STEP_VERB, Category, PostStatus, Step
 from tests.conftest import Personas
-from tests.helpers import DAY, act, draft, laid_out, revision, through_reviewer
+from tests.helpers import DAY, act, draft, laid_out, rebound, revision, through_reviewer
 
 ID_NUMBER = "320500198503171249"  # a valid resident ID (GB 11643 check character)
 MOBILE = "13812345678"
@@ -235,7 +235,7 @@ def test_a_source_delisted_after_signing_blocks_at_publish_time(org: OrgChart) -
 @pytest.mark.parametrize("body", ["<p>机密★1年 会议纪要</p>", "<p>绝密</p>", "<p>秘密★长期</p>",
                                   "<p>本文为内部资料，注意保存</p>", "<p>【秘密】关于演练的通知</p>"])
 def test_a_classification_marking_blocks_citing_art_15_18_26(org: OrgChart, body: str) -> None:
-    state = through_reviewer(org, laid_out(org, revision(body=body)))
+    state = rebound(through_reviewer(org), revision(body=body))
     findings = gates.gate_classified(state)
     assert findings and all(f.code == "classified_marker" and f.blocking for f in findings)
     assert_cites(findings[0], "15,18,26")

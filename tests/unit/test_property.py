@@ -233,7 +233,11 @@ class ChainWalk(RuleBasedStateMachine):
             if next_status(state.status, verb) is None:
                 assert type(err) is InvalidTransition
             if isinstance(err, GateBlocked):
-                assert verb is Action.SIGN and gates.blocking(list(err.findings))
+                assert gates.blocking(list(err.findings))
+                # Signing runs every gate; confirming and approving stop only a classified revision.
+                assert verb is Action.SIGN or (
+                    verb in (Action.CONFIRM, Action.APPROVE)
+                    and {f.code for f in err.findings} == {"classified_marker"})
             if isinstance(err, InvalidInput):
                 assert verb in chain.COMMENT_REQUIRED and not comment.strip()
             return
@@ -385,6 +389,7 @@ class ChainWalk(RuleBasedStateMachine):
     def _check_everything(self) -> None:
         self.every_decision_of_the_run_is_on_the_current_revision()
         self.nobody_approves_their_own_work_or_fills_two_steps()
+        self.a_classified_revision_travels_no_step()
         self.a_signed_post_passed_every_gate_with_every_step_approved()
         self.allowed_actions_agree_with_what_the_verbs_do()
 
@@ -411,6 +416,13 @@ class ChainWalk(RuleBasedStateMachine):
                 assert maker not in who, f"the revision's maker took {d.step}"
         twice = {p: steps for p, steps in steps_of.items() if len(steps) > 1}
         assert not twice, f"one person in two steps: {twice}"
+
+    @invariant()
+    def a_classified_revision_travels_no_step(self) -> None:
+        s = self.state
+        if gates.classified_blocking(s):
+            assert not [d for d in s.decisions if d.outcome is Outcome.APPROVED], \
+                "a revision with a classification marking was confirmed or approved"
 
     @invariant()
     def a_signed_post_passed_every_gate_with_every_step_approved(self) -> None:
@@ -454,7 +466,9 @@ class ChainWalk(RuleBasedStateMachine):
                 except (InvalidTransition, NotAllowed) as err:
                     assert action not in listed, f"{action} is offered to {person} but: {err!r}"
                 except GateBlocked:
-                    assert action is Action.SIGN and action in listed
+                    # Signing is offered and then runs the gates; a classified revision is not
+                    # offered for confirming or approving at all.
+                    assert (action is Action.SIGN) == (action in listed), (action, listed)
                 else:
                     assert action in listed, f"{action} works for {person} but is not offered"
             # A clearance is offered only where there is personal data to clear (art. 16).
