@@ -11,8 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from approvals.rules.assign import Gap, unfilled_steps
 from approvals.rules.errors import ConfigError, Text
 from approvals.rules.notices import PERSONAL_ADDRESSES
 from approvals.rules.org import (
@@ -24,7 +25,7 @@ from approvals.rules.org import (
     Person,
     SourceAllowlist,
 )
-from approvals.rules.states import Step
+from approvals.rules.states import STEP_LABEL, Step
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 STEP_ORDER = list(Step)
@@ -86,7 +87,13 @@ class ChainIn(_Model):
     steps: list[Step] = list(ChainConfig().steps)
     reject_allowed_at: list[Step] = list(ChainConfig().reject_allowed_at)
     allow_same_person_in_two_steps: bool = False
-    fallback: str | None = None
+    # One person or an ordered list; the first one not already in a post's chain takes the step.
+    fallback: list[str] = []
+
+    @field_validator("fallback", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
 
 class SourcesIn(_Model):
@@ -181,7 +188,31 @@ def check_org(data: dict[str, Any], file: str) -> tuple[OrgChart | None, list[Pr
     problems = list(_cross_check(doc, file))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    return _build(doc), problems
+    chart = _build(doc)
+    return chart, problems + _unsignable(chart, file)
+
+
+def _unsignable(chart: OrgChart, f: str) -> list[Problem]:
+    """One warning per department, drafter and step that leaves a post with nobody to take it,
+    naming who lays it out and what to configure."""
+    grouped: dict[tuple[str, str, Step, str], list[Gap]] = {}
+    for gap in unfilled_steps(chart):
+        grouped.setdefault((gap.department, gap.drafter, gap.step, gap.problem.en), []).append(gap)
+    every_maker = set(chart.operators) | set(chart.admins)
+    problems = []
+    for (dept, drafter, step, _), gaps in grouped.items():
+        makers = [chart.name_of(g.maker) for g in gaps]
+        anyone = {g.maker for g in gaps} == every_maker
+        by_zh = "" if anyone else f"、{'或'.join(makers)}排版"
+        by_en = "" if anyone else f" and laid out by {' or '.join(makers)}"
+        d = chart.departments[dept]
+        problems.append(_err(
+            f, f"departments.{dept}",
+            f"{d.name}由{chart.name_of(drafter)}拟稿{by_zh}的稿件，"
+            f"“{STEP_LABEL[step].zh}”环节无人可办，无法签发。{gaps[0].problem.zh}",
+            f"a {d.name} post drafted by {chart.name_of(drafter)}{by_en} cannot be signed: "
+            f"nobody may take the “{STEP_LABEL[step].en}” step. {gaps[0].problem.en}", "warning"))
+    return problems
 
 
 def load_org(path: Path | str) -> OrgChart:
@@ -216,7 +247,10 @@ def _cross_check(doc: OrgFileIn, f: str) -> Iterator[Problem]:
 
     yield from ref("unit.issuer", doc.unit.issuer)
     yield from ref("unit.principal_leader", doc.unit.principal_leader)
-    yield from ref("chain.fallback", doc.chain.fallback)
+    for i, key in enumerate(doc.chain.fallback):
+        yield from ref(f"chain.fallback[{i}]", key)
+        if key in doc.chain.fallback[:i]:
+            yield _err(f, f"chain.fallback[{i}]", f"“{key}”重复", f"“{key}” is listed twice")
     for i, key in enumerate(doc.unit.admins):
         yield from ref(f"unit.admins[{i}]", key)
     for i, key in enumerate(doc.unit.operators):
@@ -259,7 +293,7 @@ def _cross_check(doc: OrgFileIn, f: str) -> Iterator[Problem]:
 def _check_reachable(doc: OrgFileIn, f: str) -> Iterator[Problem]:
     # Chain notifications cannot be switched off (art. 27): everyone with a part in the chain
     # needs an address where they read them, or they are only ever written to the log.
-    roles = {doc.unit.issuer, doc.unit.principal_leader, doc.chain.fallback, *doc.unit.admins,
+    roles = {doc.unit.issuer, doc.unit.principal_leader, *doc.chain.fallback, *doc.unit.admins,
              *doc.unit.operators, *(g.deputy for g in doc.delegations)}
     for dept in doc.departments.values():
         roles.update({dept.head, dept.supervising_leader, *dept.members})
@@ -313,17 +347,6 @@ def _check_chain(doc: OrgFileIn, f: str) -> Iterator[Problem]:
         if s not in steps or s is Step.DRAFTER_CONFIRM:
             yield _err(f, f"chain.reject_allowed_at[{i}]", f"“{s.value}”不是可否决的审核环节",
                        f"“{s.value}” is not a review step of this chain")
-    fallback = doc.chain.fallback or doc.unit.principal_leader
-    if not doc.chain.allow_same_person_in_two_steps:
-        for code, dept in doc.departments.items():
-            if dept.supervising_leader == doc.unit.issuer and not fallback:
-                yield _err(
-                    f, f"departments.{code}.supervising_leader",
-                    "该科室分管领导即签发人，同一人不能审核和签发同一稿件；未配置 chain.fallback "
-                    "或 unit.principal_leader，此科室的稿件将无法签发",
-                    "this department's supervising leader is the issuer and cannot both review "
-                    "and sign one post; with no chain.fallback or unit.principal_leader its posts "
-                    "cannot be signed", "warning")
     if doc.unit.publicity_department in doc.departments:
         fxk = doc.departments[doc.unit.publicity_department]  # type: ignore[index]
         if fxk.supervising_leader != doc.unit.issuer:
@@ -385,7 +408,8 @@ def _build(doc: OrgFileIn) -> OrgChart:
         delegations=tuple(Delegation(g.deputy, g.principal, g.start, g.end, tuple(g.steps),
                                      g.reason) for g in doc.delegations),
         chain=ChainConfig(tuple(doc.chain.steps), tuple(doc.chain.reject_allowed_at),
-                          doc.chain.allow_same_person_in_two_steps, doc.chain.fallback),
+                          doc.chain.allow_same_person_in_two_steps,
+                          tuple(doc.chain.fallback)),
         sources=SourceAllowlist(tuple(doc.sources.domains), tuple(doc.sources.accounts)),
         footer=Footer(doc.footer.template, doc.footer.source_template),
     )

@@ -75,10 +75,11 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
     if event is Event.NO_ONE_FOR_STEP:
         assert notice.step is not None
         step = t(STEP_LABEL[notice.step], lang)
+        why = f" {t(f.problem, lang)}" if f.problem else ""
         return (f"{head} Under the org chart as it stands, nobody may take the “{step}” step of "
-                f"{post}. Fix the org chart ([chain] fallback, deputies)." if en else
-                f"{head}按现行组织架构，{post}的“{step}”环节无人可办，"
-                f"请检查组织架构配置（[chain] fallback、委托代签）。")
+                f"{post}.{why or ' Fix the org chart ([chain] fallback, deputies).'}" if en else
+                f"{head}按现行组织架构，{post}的“{step}”环节无人可办。"
+                f"{why.strip() or '请检查组织架构配置（[chain] fallback、委托代签）。'}")
     if event is Event.CHANGES_REQUESTED:
         return (f"{head} {f.actor} sent {post} back at {rev}.{comment} Lay out a new revision "
                 f"(art. 27)." if en else

@@ -58,8 +58,9 @@ class ChainConfig:
     reject_allowed_at: tuple[Step, ...] = (Step.DEPT_HEAD, Step.REVIEWER, Step.ISSUER)
     # Four eyes: one person fills two steps of one post only where this is switched on.
     allow_same_person_in_two_steps: bool = False
-    # Who takes a step when the org chart resolves someone already in the chain (主要领导).
-    fallback: str | None = None
+    # Who takes a step when the org chart resolves someone already in the chain, in order: the
+    # first of them not already in the post's chain takes it (主要领导, then a named alternate).
+    fallback: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,9 +171,12 @@ class OrgChart:
         """Whether the person lays out posts (运营方)."""
         return key in self.operators
 
-    def fallback_person(self) -> str | None:
-        """The person who takes a step whose usual holder is already in the chain."""
-        return self.chain.fallback or self.principal_leader
+    def fallbacks(self) -> tuple[str, ...]:
+        """Who may take a step whose usual holder is already in the chain, first choice first:
+        `[chain] fallback`, or else the principal leader."""
+        if self.chain.fallback:
+            return self.chain.fallback
+        return (self.principal_leader,) if self.principal_leader else ()
 
     def holder(self, step: Step, department: str, drafter: str) -> str | None:
         """Who normally holds `step` for a post of `department` drafted by `drafter`."""
@@ -194,8 +198,7 @@ class OrgChart:
         yield self.issuer
         if self.principal_leader:
             yield self.principal_leader
-        if self.chain.fallback:
-            yield self.chain.fallback
+        yield from self.chain.fallback
         yield from self.admins
         yield from self.operators
         for d in self.departments.values():

@@ -16,6 +16,7 @@ from typing import Protocol
 from sqlalchemy import insert, select, update
 
 from approvals import present
+from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import Text, normalize_language
 from approvals.rules.gates import content_findings
 from approvals.rules.notices import Event, Notice, channels_for, notices
@@ -79,7 +80,8 @@ class Notifications:
                 revision_number=revision.number if revision else None,
                 revision_hash=revision.content_hash if revision else None,
                 due_on=post.due_on, due_estimated=post.due_estimated, comment=comment,
-                url=url, problem=problem,
+                url=url, problem=resolve_assignee(after, notice.step, org).problem
+                if notice.event is Event.NO_ONE_FOR_STEP and notice.step else problem,
                 findings=tuple(content_findings(after, org))
                 if notice.event is Event.STEP_OPENED else (),
             )

@@ -3,7 +3,7 @@ writes in the same transaction, their delivery, scheduling, and the worker's boo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pytest
@@ -204,6 +204,21 @@ def test_every_approver_is_told_the_findings_before_deciding(core: Core, who: Pe
     (n,) = [n for n in svc.notifications_for(post_id=classified) if n.recipient == who.drafter]
     assert "秘密★1年" in n.text and "不能确认或同意，请退回修改" in n.text
     assert "。；" not in n.text
+
+
+def test_the_admins_are_told_what_is_missing_when_a_step_has_no_one(
+        engine: Engine, org: OrgChart, clock: Clock, who: Personas) -> None:
+    one = replace(org, chain=replace(org.chain, fallback=("zhou_jian",)))
+    svc = bootstrap(Settings(org_file=EXAMPLE_ORG), engine=engine, org=one, clock=clock).service
+    pid = svc.create_post(drafter="liu_yang", title="普法宣传周活动", body=BODY)  # 法宣科 head
+    svc.act(pid, "new_revision", who.operator)
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    for action, person in [("confirm", "liu_yang"), ("approve", "zhou_jian"),
+                           ("approve", "wang_min")]:
+        svc.act(pid, action, person, revision_hash=h)
+    told = [n for n in svc.notifications_for(post_id=pid) if n.event is Event.NO_ONE_FOR_STEP]
+    assert {n.recipient for n in told} == set(one.admins)
+    assert all("备选人员（周建）也都已参与本稿" in n.text for n in told), told
 
 
 def test_a_person_no_channel_reaches_gets_a_visible_row_not_silence(

@@ -208,7 +208,7 @@ def test_the_same_person_never_fills_two_steps_the_fallback_takes_the_later_one(
 
 
 def test_without_a_fallback_the_step_is_refused_saying_what_to_configure(org: OrgChart) -> None:
-    bare = replace(org, principal_leader=None, chain=replace(org.chain, fallback=None))
+    bare = replace(org, principal_leader=None, chain=replace(org.chain, fallback=()))
     state = laid_out(bare, drafter="guo_qiang", department="bgs")
     state = act(act(state, bare, "confirm", "guo_qiang"), bare, "approve", "ma_lin")
     state = act(state, bare, "approve", "wang_min")
@@ -310,7 +310,7 @@ def test_terminal_statuses_lead_nowhere() -> None:
 
 def test_a_chain_without_the_dept_head_step_skips_it(org: OrgChart) -> None:
     short = replace(org, chain=ChainConfig(steps=(Step.DRAFTER_CONFIRM, Step.REVIEWER,
-                                                  Step.ISSUER), fallback="zhou_jian"))
+                                                  Step.ISSUER), fallback=("zhou_jian",)))
     state = act(laid_out(short), short, "confirm", "li_na")
     assert permits.current_step(state, short) is Step.REVIEWER
     state = act(act(state, short, "approve", "chen_gang"), short, "sign", "wang_min")

@@ -117,9 +117,38 @@ def test_a_reviewer_who_is_also_the_issuer_without_a_fallback_is_warned() -> Non
     data = example()
     del data["chain"]["fallback"]
     del data["unit"]["principal_leader"]
-    warnings = {p.key for p in problems_of(data) if p.severity == "warning"}
-    assert {"departments.fxk.supervising_leader", "departments.bgs.supervising_leader"} <= warnings
+    warnings = [p for p in problems_of(data) if p.severity == "warning"]
+    assert {"departments.fxk", "departments.bgs"} <= {p.key for p in warnings}
+    # Any head drafting their own department's post leaves the head step with nobody, too.
+    jyk = [p.reason.zh for p in warnings if p.key == "departments.jyk"]
+    assert jyk and all("张伟拟稿的稿件" in r and "“科室负责人审核”环节" in r for r in jyk), jyk
+    bgs = [p.reason.zh for p in warnings if p.key == "departments.bgs"]
+    assert any("郭强拟稿" in r and "“签发”环节无人可办" in r and "未配置备选人员" in r for r in bgs)
     assert errors_of(data) == {}
+
+
+def test_the_example_reports_no_unsignable_combination_and_one_fallback_fewer_does() -> None:
+    assert [p for p in problems_of(example()) if p.key.startswith("departments.")] == []
+    data = example()
+    data["chain"]["fallback"] = "zhou_jian"  # one name, as a string
+    found = {(p.key, p.reason.en.split(" cannot")[0]) for p in problems_of(data)
+             if p.severity == "warning"}
+    # A 法宣科 or 办公室 head's own post, whoever lays it out; a 法宣科 post its head lays out.
+    assert ("departments.fxk", "a 法宣科 post drafted by 刘洋") in found
+    assert ("departments.bgs", "a 办公室 post drafted by 马林") in found
+    assert ("departments.fxk", "a 法宣科 post drafted by 赵雪 and laid out by 刘洋") in found
+    assert all(key in ("departments.fxk", "departments.bgs") for key, _ in found)
+    assert errors_of(data) == {}
+
+
+def test_each_fallback_must_be_a_person_and_listed_once() -> None:
+    data = example()
+    data["chain"]["fallback"] = ["zhou_jian", "zhou_jain", "zhou_jian"]
+    errors = errors_of(data)
+    assert "is not listed in [people]" in errors["chain.fallback[1]"]
+    assert "listed twice" in errors["chain.fallback[2]"]
+    data["chain"]["fallback"] = 7
+    assert errors_of(data)["chain.fallback"] == "must be a list"
 
 
 def test_a_person_in_the_chain_with_no_address_to_reach_them_is_warned_not_skipped() -> None:

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from approvals.rules import assign, chain, gates
+from approvals.rules import assign, chain, gates, permits
 from approvals.rules.errors import GateBlocked, NotAllowed, Text
 from approvals.rules.gates import Finding
 from approvals.rules.org import Delegation, OrgChart, SourceAllowlist
@@ -603,7 +603,7 @@ def test_a_department_head_who_laid_out_the_revision_hands_the_head_step_on(org:
 
 
 def test_the_principal_leader_is_the_fallback_when_none_is_configured(org: OrgChart) -> None:
-    implicit = replace(org, chain=replace(org.chain, fallback=None))
+    implicit = replace(org, chain=replace(org.chain, fallback=()))
     state = act(act(act(laid_out(implicit, drafter="guo_qiang", department="bgs"), implicit,
                         "confirm", "guo_qiang"), implicit, "approve", "ma_lin"),
                 implicit, "approve", "wang_min")
@@ -612,7 +612,7 @@ def test_the_principal_leader_is_the_fallback_when_none_is_configured(org: OrgCh
 
 def test_with_no_fallback_at_all_the_step_has_no_one_and_says_what_to_configure(
         org: OrgChart) -> None:
-    bare = replace(org, principal_leader=None, chain=replace(org.chain, fallback=None))
+    bare = replace(org, principal_leader=None, chain=replace(org.chain, fallback=()))
     state = act(act(act(laid_out(bare, drafter="guo_qiang", department="bgs"), bare,
                         "confirm", "guo_qiang"), bare, "approve", "ma_lin"),
                 bare, "approve", "wang_min")
@@ -622,15 +622,84 @@ def test_with_no_fallback_at_all_the_step_has_no_one_and_says_what_to_configure(
     assert "allow_same_person_in_two_steps" in assignment.problem.en
 
 
-def test_a_fallback_already_in_the_chain_leaves_the_step_with_no_one(org: OrgChart) -> None:
-    # 刘洋 lays out a 法宣科 post: 周建 takes the head step, so nobody is left to sign.
+def _fxk_post_laid_out_by_its_head_at_the_issuer(org: OrgChart) -> PostState:
+    # 刘洋 (法宣科 head) lays out a 法宣科 post: the first fallback takes the head step, the
+    # reviewer is the issuer, so the issuer step needs someone else again.
     state = draft(drafter="zhao_xue", department="fxk")
     state = chain.apply(state, chain.new_revision(state, "liu_yang", org,
                                                   revision(made_by="liu_yang"), on=DAY))
-    state = act(act(act(state, org, "confirm", "zhao_xue"), org, "approve", "zhou_jian"),
-                org, "approve", "wang_min")
+    first = org.fallbacks()[0]
+    return act(act(act(state, org, "confirm", "zhao_xue"), org, "approve", first),
+               org, "approve", "wang_min")
+
+
+def test_the_next_fallback_in_order_takes_a_step_the_first_one_already_took(
+        org: OrgChart) -> None:
+    assert org.fallbacks() == ("zhou_jian", "chen_gang")  # the example chart's order
+    state = _fxk_post_laid_out_by_its_head_at_the_issuer(org)
     assignment = assign.resolve_assignee(state, Step.ISSUER, org)
+    assert (assignment.person, assignment.usual, assignment.via_fallback) == (
+        "chen_gang", "wang_min", True)
+    signed = act(state, org, "sign", "chen_gang")
+    assert signed.status is PostStatus.SIGNED and gates.blocking(gates.evaluate(signed, org)) == []
+
+
+def test_a_single_fallback_already_in_the_chain_leaves_the_step_with_no_one_saying_so(
+        org: OrgChart) -> None:
+    one = replace(org, chain=replace(org.chain, fallback=("zhou_jian",)))
+    state = _fxk_post_laid_out_by_its_head_at_the_issuer(one)
+    assignment = assign.resolve_assignee(state, Step.ISSUER, one)
     assert assignment.person is None and assignment.problem is not None
+    # It says the fallback is in the chain already, not that none is configured.
+    assert "备选人员（周建）也都已参与本稿" in assignment.problem.zh
+    assert "add another leader to [chain] fallback" in assignment.problem.en
+    assert "未配置" not in assignment.problem.zh
+    with pytest.raises(NotAllowed) as info:
+        act(state, one, "sign", "wang_min")
+    assert "周建" in info.value.message("zh-CN")
+
+
+def _walk(org: OrgChart, department: str, drafter: str, maker: str) -> PostState:
+    """Hand in, lay out and take each step by whoever the chain offers it to: how far it gets."""
+    state = draft(drafter=drafter, department=department)
+    state = chain.apply(state, chain.new_revision(state, maker, org, revision(made_by=maker),
+                                                  on=DAY))
+    while state.status is PostStatus.IN_REVIEW:
+        step = permits.current_step(state, org)
+        assert step is not None
+        verb = STEP_VERB[step]
+        takers = [p for p in org.people if verb in permits.allowed_actions(state, p, org, DAY)]
+        if not takers:
+            break
+        state = act(state, org, verb.value, takers[0])
+    return state
+
+
+def test_every_combination_of_the_example_chart_can_be_signed(org: OrgChart) -> None:
+    assert assign.unfilled_steps(org) == []
+    for code, dept in org.departments.items():
+        for drafter in dept.members:
+            for maker in {*org.operators, *org.admins}:
+                assert _walk(org, code, drafter, maker).status is PostStatus.SIGNED, (
+                    code, drafter, maker)
+
+
+def test_a_chart_with_one_fallback_reports_each_unsignable_combination(org: OrgChart) -> None:
+    one = replace(org, chain=replace(org.chain, fallback=("zhou_jian",)))
+    gaps = assign.unfilled_steps(one)
+    found = {(g.department, g.drafter, g.maker, g.step) for g in gaps}
+    # A 法宣科 or 办公室 head's own post, and a 法宣科 post the head (an admin) lays out.
+    assert ("fxk", "liu_yang", "he_jing", Step.ISSUER) in found
+    assert ("bgs", "ma_lin", "he_jing", Step.ISSUER) in found
+    assert ("fxk", "zhao_xue", "liu_yang", Step.ISSUER) in found
+    assert all(g.department in ("fxk", "bgs") for g in gaps)
+    assert ("bgs", "guo_qiang", "he_jing", Step.ISSUER) not in found
+    for g in gaps:  # each reported walk really stops at that step, and says what to configure
+        stuck = _walk(one, g.department, g.drafter, g.maker)
+        assert stuck.status is PostStatus.IN_REVIEW
+        assert permits.current_step(stuck, one) is g.step
+        assert "[chain] fallback" in g.problem.en
+    assert len(found) == len(gaps)
 
 
 def test_configuration_allowing_one_person_in_two_steps_keeps_the_usual_holder(

@@ -108,7 +108,7 @@ def test_a_person_holding_two_roles_is_told_once(org: OrgChart, who: Personas) -
 
 
 def test_a_step_nobody_may_take_is_reported_to_the_admins(org: OrgChart, who: Personas) -> None:
-    bare = replace(org, principal_leader=None, chain=replace(org.chain, fallback=None))
+    bare = replace(org, principal_leader=None, chain=replace(org.chain, fallback=()))
     state = laid_out(bare, drafter="guo_qiang", department="bgs")  # 办公室: its leader issues
     state = act(state, bare, "confirm", "guo_qiang")
     state = act(state, bare, "approve", "ma_lin")

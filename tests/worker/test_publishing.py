@@ -123,10 +123,11 @@ def test_a_worker_killed_during_each_external_step_is_resumed_and_publishes_once
     bench.kill(first)
     assert bench.status(pid) == PostStatus.PUBLISHING.value
     bench.start_worker("survivor")
-    # The reconciler notices the dead worker's lease expire and puts the post back on the queue.
+    # The reconciler notices the dead worker's lease expire and puts the post back on the queue,
+    # unless RQ's own clean-up re-runs the dead worker's job first (seen on a loaded machine):
+    # either way the post resumes from what was recorded and goes out once.
     bench.start_reconciler()
     bench.wait_status(pid, PUBLISHED, timeout=60)
-    assert "'requeued': 1" in (bench.tmp / "reconciler.log").read_text()
     if mode == "publish":
         assert len(control.published()) == 1
         assert control.calls("freepublish/submit") == 1
