@@ -380,20 +380,45 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--anchor", default=None, metavar="SEQ:HASH",
+              help="A head printed earlier by `signoff audit anchor`: it must still be in the "
+                   "chain as it was (catches the newest rows deleted together with the head).")
 @click.pass_obj
 @handled
-def audit_verify(obj: Ctx) -> None:
-    """Check every row of the audit log; name any edited, inserted or deleted row."""
-    report = obj.service().verify_audit()
+def audit_verify(obj: Ctx, anchor: str | None) -> None:
+    """Check every row of the audit log (edited, inserted or deleted rows) and every decision,
+    clearance, publish intent, revision and post status against it, both ways."""
+    report = obj.service().verify_audit(anchor)
     lang = obj.lang()
     if report.ok:
-        click.echo(f"ok: {report.rows} rows, head {report.head_hash}" if lang == "en"
-                   else f"ok：共 {report.rows} 条记录，链头 {report.head_hash}")
+        click.echo(f"ok: {report.rows} rows, head {report.head_hash}; every post's records match"
+                   if lang == "en" else
+                   f"ok：共 {report.rows} 条记录，链头 {report.head_hash}；各稿件记录与日志一致")
         return
     for _seq, text in report.problems:
         click.echo(text.get(lang), err=True)
-    fail(f"audit log damaged: {len(report.problems)} problem(s)" if lang == "en"
-         else f"审计日志已被破坏：发现 {len(report.problems)} 处问题", 7)
+    for post_id, text in report.rows_problems:
+        click.echo((f"post #{post_id}: " if lang == "en" else f"稿件 #{post_id}：") + text.get(lang),
+                   err=True)
+    count = len(report.problems) + len(report.rows_problems)
+    fail(f"audit check failed: {count} problem(s)" if lang == "en"
+         else f"审计核查未通过：发现 {count} 处问题", 7)
+
+
+@audit.command("anchor")
+@click.pass_obj
+@handled
+def audit_anchor(obj: Ctx) -> None:
+    """Print the chain's newest row as SEQ:HASH, to keep somewhere else (a notebook, another
+    system) and give back to `audit verify --anchor` later."""
+    head = obj.service().audit_head()
+    click.echo(str(head))
+    if head.at is not None:
+        lang = obj.lang()
+        when = head.at.astimezone(obj.service().zone).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"row {head.seq} written {when}; keep this line outside this database"
+                   if lang == "en" else f"第 {head.seq} 条记录，写于 {when}；请将上一行保存在本数据库之外",
+                   err=True)
 
 
 # --- scheduling and the worker -----------------------------------------------------------------

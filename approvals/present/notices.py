@@ -7,7 +7,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from approvals.present.common import local_time, t
-from approvals.rules.errors import Text
+from approvals.rules.errors import Text, sentences
 from approvals.rules.gates import Finding
 from approvals.rules.notices import EVENT_LABEL, Event, Notice
 from approvals.rules.org import OrgChart
@@ -94,6 +94,8 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
         return (f"{head} {post} is published on the official account: {f.url or '—'}" if en else
                 f"{head}{post}已在公众号发布：{f.url or '—'}")
     problem = t(f.problem, lang) if f.problem else ""
+    if not en:
+        problem = problem.rstrip("。")  # the sentence below ends it
     if event is Event.FAILED:
         return (f"{head} Publishing {post} failed: {problem} An admin may retry once it is "
                 f"checked." if en else
@@ -115,8 +117,7 @@ def _findings(findings: tuple[Finding, ...], lang: str) -> str:
     en = lang == "en"
     ordered = sorted(findings, key=lambda x: not x.blocking)
     stops = any(x.code == "classified_marker" for x in findings)
-    said = (" Found: " + " ".join(x.text.en for x in ordered) if en else
-            "审查提示：" + "；".join(x.text.zh.rstrip("。") for x in ordered) + "。")
+    said = sentences(Text("审查提示：", " Found: "), [x.text for x in ordered]).get(lang)
     if stops:
         said += (" This revision cannot be confirmed or approved: send it back for a clean layout."
                  if en else "本版本不能确认或同意，请退回修改。")

@@ -14,6 +14,7 @@ from approvals.rules.errors import (
     InvalidTransition,
     StaleRevision,
     Text,
+    sentences,
 )
 from approvals.rules.gates import Finding
 from approvals.rules.org import OrgChart
@@ -126,15 +127,14 @@ def decide(
         # rejecting it stays open; the operator lays out a clean revision or an admin withdraws.
         classified = gates.classified_blocking(state)
         if classified:
-            raise GateBlocked(
-                Text("本版本含密级或内部标识，不得进入审批："
-                     + "；".join(f.text.zh.rstrip("。") for f in classified)
-                     + "。请退回修改，由运营方重新排版，或由管理员撤回。",
+            raise GateBlocked(sentences(
+                Text("本版本含密级或内部标识，不得进入审批：",
                      "This revision carries a classification marking and must not go through the "
-                     "chain: " + " ".join(f.text.en for f in classified)
-                     + " Send it back for a clean layout, or an admin withdraws it."),
-                tuple(classified),
-            )
+                     "chain: "),
+                [f.text for f in classified],
+                Text("请退回修改，由运营方重新排版，或由管理员撤回。",
+                     "Send it back for a clean layout, or an admin withdraws it.")),
+                tuple(classified))
     outcome = {Action.REQUEST_CHANGES: Outcome.CHANGES_REQUESTED,
                Action.REJECT: Outcome.REJECTED}.get(action, Outcome.APPROVED)
     previous = state.decision_for(granted.step)
@@ -155,11 +155,8 @@ def decide(
         findings = tuple(gates.evaluate(replace(state, decisions=(*kept, decision)), org))
         refused = gates.blocking(list(findings))
         if refused:
-            raise GateBlocked(
-                Text("签发被拒绝：" + "；".join(f.text.zh for f in refused),
-                     "Sign-off refused: " + " ".join(f.text.en for f in refused)),
-                findings,
-            )
+            raise GateBlocked(sentences(Text("签发被拒绝：", "Sign-off refused: "),
+                                        [f.text for f in refused]), findings)
     return Result(action, state.status, after, actor, granted.step, decision,
                   revision=state.revision, findings=findings, assignment=granted.assignment,
                   comment=comment)

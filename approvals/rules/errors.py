@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,18 @@ class Text:
 
     def __str__(self) -> str:
         return self.zh
+
+
+def sentences(head: Text, parts: Iterable[Text], tail: Text | None = None) -> Text:
+    """`head`, then each part as one clause, then `tail`: 「签发被拒绝：甲；乙。」 and
+    "Sign-off refused: A. B." (each part's own full stop is not doubled)."""
+    parts = list(parts)
+    zh = head.zh + "；".join(p.zh.strip().rstrip("。；;.") for p in parts) + "。"
+    en = head.en + " ".join(p.en.strip() if p.en.strip().endswith((".", "!", "?"))
+                            else p.en.strip() + "." for p in parts)
+    if tail is not None:
+        zh, en = zh + tail.zh, en + " " + tail.en
+    return Text(zh, en)
 
 
 class SignoffError(Exception):

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 
 from approvals.rules import chain, content, permits
 from approvals.rules.article import ASSET_SRC, check_cover, check_fits, check_inline_image
-from approvals.rules.errors import AlreadyDecided, GateBlocked, InvalidInput, Text
+from approvals.rules.errors import AlreadyDecided, GateBlocked, InvalidInput, Text, sentences
+from approvals.rules.ledger import clearance_record, decision_record, intent_record
 from approvals.rules.records import PostState, RevisionInfo
 from approvals.rules.revisions import AUTHOR_MAX, RevisionContent
 from approvals.rules.states import Action, IntentKind, IntentState, PostStatus, PublishMode
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
 from approvals.services.records import start_new_attempt
-from approvals.services.state import as_enum, expand_hash, load_post, load_state
+from approvals.services.state import as_enum, expand_hash, load_post, load_state, unbacked
 from approvals.store import audit
 from approvals.store import models as m
 from approvals.views import ActOutcome, OutboxKind, Pending, RevisionInput, ScheduleInput
@@ -97,6 +98,16 @@ class Actions:
         basis: str | None, schedule: ScheduleInput | None, url: str | None,
     ) -> chain.Result:
         org = self.deps.org
+        if action is Action.SIGN:
+            # What the rules are about to read must be what the audit log says was written.
+            refused = unbacked(s, post.id)
+            if refused:
+                raise GateBlocked(sentences(
+                    Text("本稿的记录与审计日志不符，不能签发：",
+                         "This post's records do not match the audit log; it cannot be signed: "),
+                    [f.text for f in refused],
+                    Text("请管理员运行 signoff audit verify 核查。",
+                         "An admin should run signoff audit verify.")), tuple(refused))
         if action in chain.DECISION_ACTIONS:
             return chain.decide(state, action, actor, org, on=today, now=now,
                                 revision_hash=revision_hash, comment=comment)
@@ -213,9 +224,12 @@ class Actions:
             raise AlreadyDecided(ALREADY_DECIDED) from None
         rev = new_rev or state.revision
         post_after = {**values, "scheduled_at": values.get("scheduled_at", post.scheduled_at)}
-        self._outbox(uow, post, result, rev, post_after["scheduled_at"], now)
+        intent = self._outbox(uow, post, result, rev, post_after["scheduled_at"], now)
+        detail = _detail(result, rev, values, post)
+        if intent is not None:
+            detail["intent"] = intent
         seq = audit.append(s, actor=result.actor, action=f"post.{result.action.value}",
-                             post_id=post.id, at=now, detail=_detail(result, rev, values, post))
+                           post_id=post.id, at=now, detail=detail)
         if result.action is Action.SIGN:
             audit.append(s, actor=result.actor, action="gates.passed", post_id=post.id, at=now,
                          detail={"revision_hash": rev.content_hash if rev else None,
@@ -230,7 +244,10 @@ class Actions:
                           sched.at if sched else None, sched.mode if sched else None)
 
     def _outbox(self, uow: UnitOfWork, post: m.Post, result: chain.Result,
-                rev: RevisionInfo | None, scheduled_at: datetime | None, now: datetime) -> None:
+                rev: RevisionInfo | None, scheduled_at: datetime | None, now: datetime
+                ) -> dict[str, object] | None:
+        """Write the publish or preview intent the change calls for; returns its record for the
+        audit row (or None)."""
         # Publish intents are written in the same transaction as the change: the database, not
         # the queue, is the source of truth. The queue hears of them after the commit.
         s = uow.session
@@ -271,6 +288,7 @@ class Actions:
             s.execute(update(m.Publication).where(
                 m.Publication.post_id == post.id, m.Publication.revision_hash == rev.content_hash)
                 .values(article_url=result.url, updated_at=now))
+        return intent_record(IntentKind(intent.kind), intent.revision_hash) if intent else None
 
 
 def _detail(result: chain.Result, rev: RevisionInfo | None, values: dict[str, Any],
@@ -290,10 +308,12 @@ def _detail(result: chain.Result, rev: RevisionInfo | None, values: dict[str, An
             detail["on_behalf_of"] = d.on_behalf_of  # 代签: signed for X by Y
         if d.note:
             detail["note"] = d.note
+        detail["decision"] = decision_record(d)  # the row as written: checked against the table
     if result.comment:
         detail["comment"] = result.comment
     if result.clearance is not None:
         detail["basis"] = result.clearance.basis.value
+        detail["clearance"] = clearance_record(result.clearance)
     if result.schedule is not None:
         detail["at"] = result.schedule.at.isoformat() if result.schedule.at else None
         detail["mode"] = result.schedule.mode.value

@@ -16,7 +16,7 @@ from approvals.services.base import Deps
 from approvals.services.handin import HandIn
 from approvals.services.notifications import Notifications
 from approvals.services.queries import Queries
-from approvals.store.audit import Report
+from approvals.store.audit import Anchor, Report
 from approvals.views import (
     ActOutcome,
     NotificationView,
@@ -108,9 +108,18 @@ class Service:
         key = self.person(person) if person is not None else None
         return self.notifications.rows(person=key, post_id=post_id)
 
-    def verify_audit(self) -> Report:
-        """Check the whole audit chain."""
-        return self._queries.verify_audit()
+    def verify_audit(self, anchor: str | None = None) -> Report:
+        """Check the whole audit chain and every row the rules read against it; `anchor`
+        ("SEQ:HASH" from `audit_head`) must still be in the chain.
+
+        Raises:
+            InvalidInput: a malformed anchor.
+        """
+        return self._queries.verify_audit(anchor)
+
+    def audit_head(self) -> Anchor:
+        """The chain's newest row, to keep elsewhere."""
+        return self._queries.audit_head()
 
     def count_posts(self) -> int:
         """How many posts exist (archived included)."""

@@ -103,7 +103,8 @@ class HandIn:
             s.add(post)
             s.flush()
             audit.append(s, actor=drafter, action="post.created", post_id=post.id, at=now,
-                         detail={"title": title, "department": dept, "category": cat.value,
+                         detail={"title": title, "drafter": drafter, "department": dept,
+                                 "category": cat.value,
                                  "classification": cls.value, "formed_on": formed_on,
                                  "due_on": due.due, "due_estimated": due.estimated})
             return post.id

@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from approvals.rules import gates
 from approvals.rules.article import ASSET_SRC
-from approvals.rules.errors import InvalidTransition, Text
+from approvals.rules.errors import InvalidTransition, Text, sentences
 from approvals.rules.records import PostState
 from approvals.rules.states import WORKER, Action, IntentKind, IntentState, PostStatus, PublishMode, Step, advance
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
 from approvals.services.outbox import Outbox
 from approvals.services.records import Records
-from approvals.services.state import load_state
+from approvals.services.state import load_state, unbacked
 from approvals.store import audit
 from approvals.store import models as m
 from approvals.views import (
@@ -80,6 +80,8 @@ class Publishing(Outbox, Records):
                 return Claim(reason=f"status is {status.value}")
             state = load_state(s, post)
             findings = gates.evaluate(state, self.deps.org)
+            # The rows the gates just read must be the ones the audit log says were written.
+            findings += unbacked(s, post_id)
             blocking = gates.blocking(findings)
             if blocking and not self._submitted(s, post_id, state):
                 if not self._hold(uow, post, state, blocking, now):
@@ -141,9 +143,9 @@ class Publishing(Outbox, Records):
               blocking: list[gates.Finding], now: datetime) -> bool:
         s = uow.session
         after = advance(PostStatus(post.status), Action.HOLD)
-        problem = Text("发布前复核未通过，已暂缓发布：" + "；".join(f.text.zh for f in blocking),
-                       "The publish-time check failed; the post is on hold: "
-                       + " ".join(f.text.en for f in blocking))
+        problem = sentences(Text("发布前复核未通过，已暂缓发布：",
+                                 "The publish-time check failed; the post is on hold: "),
+                            [f.text for f in blocking])
         changed = s.execute(update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
                             .values(status=after.value, version=post.version + 1,
                                     problem_zh=problem.zh, problem_en=problem.en, claimed_by=None,

@@ -17,8 +17,9 @@ from approvals.services.state import (
     revision_summary,
     summary,
     timeline,
+    unbacked,
 )
-from approvals.store import audit
+from approvals.store import audit, ledger
 from approvals.store import models as m
 from approvals.views import PostSummary, PostView
 
@@ -42,7 +43,8 @@ class Queries:
             revision = current_revision(s, post)
             step = permits.current_step(state, org)
             assignee = resolve_assignee(state, step, org) if step else None
-            findings = tuple(gates.evaluate(state, org)) if state.revision else ()
+            findings = (*gates.evaluate(state, org), *unbacked(s, post.id)) if state.revision \
+                else tuple(unbacked(s, post.id))
             preview = None
             if revision is not None:
                 preview = s.scalar(select(m.Publication.preview_url).where(
@@ -63,10 +65,18 @@ class Queries:
         with self.deps.sessions() as s:
             return [summary(p) for p in s.scalars(q)]
 
-    def verify_audit(self) -> audit.Report:
-        """Check the whole audit chain."""
+    def verify_audit(self, anchor: str | None = None) -> audit.Report:
+        """Check the whole audit chain, and every row the rules read against it (both ways);
+        `anchor` ("SEQ:HASH", as `audit anchor` printed it) must still be in the chain."""
         with self.deps.sessions() as s:
-            return audit.verify(s)
+            report = audit.verify(s, anchor=anchor)
+            report.rows_problems = ledger.verify_rows(s)
+            return report
+
+    def audit_head(self) -> audit.Anchor:
+        """The chain's newest row, to be kept somewhere else (`signoff audit anchor`)."""
+        with self.deps.sessions() as s:
+            return audit.anchor(s)
 
     def count_posts(self) -> int:
         """How many posts exist (archived included)."""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotFound, Text
+from approvals.rules.gates import Finding
 from approvals.rules.records import (
     Clearance,
     ClearanceBasis,
@@ -19,6 +20,7 @@ from approvals.rules.records import (
 )
 from approvals.rules.revisions import RevisionContent
 from approvals.rules.states import Category, Classification, PostStatus, PublishMode, Step
+from approvals.store import ledger
 from approvals.store import models as m
 from approvals.views import PostSummary, PublicationIds, RevisionSummary, TimelineEntry
 
@@ -97,6 +99,15 @@ def load_state(s: Session, post: m.Post) -> PostState:
         classification=Classification(post.classification), run=post.run, revision=info,
         decisions=decisions, clearance=clearance,
     )
+
+
+def unbacked(s: Session, post_id: int) -> list[Finding]:
+    """What the rules would read of this post that its audit rows did not write (art. 28: the
+    record of who drafted, reviewed and signed must be the real one); empty when all is backed."""
+    return [Finding("not_in_audit_log",
+                    Text("与审计日志不符（第二十八条）：" + p.zh, "Not backed by the audit log "
+                         "(art. 28): " + p.en), "28")
+            for p in ledger.check_post(s, post_id)]
 
 
 def expand_hash(s: Session, post: m.Post, given: str) -> str:

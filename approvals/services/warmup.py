@@ -18,10 +18,13 @@ from sqlalchemy.orm import sessionmaker
 
 from approvals.rules import gates
 from approvals.rules.assign import resolve_assignee
+from approvals.rules.ledger import decision_record, intent_record
 from approvals.rules.org import OrgChart
 from approvals.rules.records import DecisionRecord, Outcome, PostState, RevisionInfo
 from approvals.rules.revisions import RevisionContent
 from approvals.rules.states import (
+    STEP_VERB,
+    Action,
     Category,
     Classification,
     IntentKind,
@@ -31,6 +34,7 @@ from approvals.rules.states import (
 from approvals.services.base import Deps
 from approvals.services.notifications import Notifications
 from approvals.services.publishing import Publishing
+from approvals.store import audit
 from approvals.store import models as m
 
 log = logging.getLogger("signoff.warmup")
@@ -108,6 +112,8 @@ def _signed_state(org: OrgChart, today: date) -> tuple[PostState, str] | None:
 
 
 def _insert(deps: Deps, state: PostState, maker: str) -> int:
+    # Written the way the use cases write it, audit rows included: the claim checks the rows
+    # against the log and would put an unbacked post on hold instead of rehearsing.
     now, today = deps.now(), deps.today()
     assert state.revision is not None
     rev = state.revision
@@ -122,14 +128,34 @@ def _insert(deps: Deps, state: PostState, maker: str) -> int:
                      publish_mode=PublishMode.PUBLISH.value, problem_zh="", problem_en="",
                      created_at=now, updated_at=now))
         s.flush()
+        audit.append(s, actor=state.drafter, action="post.created", post_id=WARM_UP_POST, at=now,
+                     detail={"drafter": state.drafter, "department": state.department,
+                             "category": state.category.value,
+                             "classification": state.classification.value})
         s.add(m.Revision(post_id=WARM_UP_POST, number=1, title=rev.content.title, author="",
                          digest="", body_html=rev.content.body_html, category=rev.content.category,
                          content_hash=rev.content_hash, made_by=maker, comment="", created_at=now))
+        audit.append(s, actor=maker, action=f"post.{Action.NEW_REVISION.value}",
+                     post_id=WARM_UP_POST, at=now,
+                     detail={"to": PostStatus.IN_REVIEW.value, "run": 1, "revision": 1,
+                             "revision_hash": rev.content_hash,
+                             "intent": intent_record(IntentKind.PREVIEW, rev.content_hash)})
         for i, d in enumerate(state.decisions):
             s.add(m.Decision(post_id=WARM_UP_POST, run=1, step=d.step.value, attempt=0,
                              outcome=d.outcome.value, actor=d.actor, revision_hash=d.revision_hash,
-                             comment="", note="", decided_on=today,
+                             comment="", note="", decided_on=d.decided_on,
                              decided_at=now + timedelta(microseconds=i)))
+            last = i == len(state.decisions) - 1
+            audit.append(s, actor=d.actor, action=f"post.{STEP_VERB[d.step].value}",
+                         post_id=WARM_UP_POST, at=now,
+                         detail={"to": (PostStatus.SIGNED if last else PostStatus.IN_REVIEW).value,
+                                 "run": 1, "revision": 1, "revision_hash": rev.content_hash,
+                                 "decision": decision_record(d),
+                                 **({"intent": intent_record(IntentKind.PUBLISH,
+                                                             rev.content_hash)} if last else {})})
+        s.add(m.PublishIntent(post_id=WARM_UP_POST, kind=IntentKind.PREVIEW.value,
+                              revision_hash=rev.content_hash, due_at=now, state="done",
+                              created_at=now))
         intent = m.PublishIntent(post_id=WARM_UP_POST, kind=IntentKind.PUBLISH.value,
                                  revision_hash=rev.content_hash, due_at=now, created_at=now)
         s.add(intent)

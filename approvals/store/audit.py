@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from approvals.rules.errors import Text
+from approvals.rules.errors import InvalidInput, Text
 from approvals.store.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -63,23 +63,67 @@ def append(session: Session, *, actor: str, action: str, post_id: int | None,
     return seq
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's newest row: kept elsewhere, it proves later that nothing up to it changed."""
+
+    seq: int
+    hash: str
+    at: datetime | None
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+def anchor(session: Session) -> Anchor:
+    """The current head of the chain."""
+    head = session.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).one_or_none()
+    if head is None or head.seq == 0:
+        return Anchor(0, GENESIS, None)
+    at = session.scalar(select(LOG.c.at).where(LOG.c.seq == head.seq))
+    return Anchor(head.seq, head.hash, at)
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """"SEQ:HASH" as `signoff audit anchor` prints it.
+
+    Raises:
+        InvalidInput: not in that form.
+    """
+    seq, _, digest = text.strip().partition(":")
+    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidInput(Text("锚点“{a}”格式不对，应为 signoff audit anchor 输出的“序号:哈希”。",
+                                "The anchor “{a}” is not “SEQ:HASH” as signoff audit anchor "
+                                "prints it.").format(a=text.strip()[:80]))
+    return int(seq), digest
+
+
 @dataclass
 class Report:
-    """What `verify` found: rows read, the head hash, and every problem with the row it names."""
+    """What `verify` found: rows read, the head hash, every problem with the log row it names,
+    and every stored row the log does not back (with its post)."""
 
     rows: int = 0
     head_hash: str = GENESIS
     problems: list[tuple[int, Text]] = field(default_factory=list)
+    rows_problems: list[tuple[int, Text]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when the chain is intact."""
-        return not self.problems
+        """True when the chain is intact and every row it covers is backed."""
+        return not self.problems and not self.rows_problems
 
 
-def verify(session: Session) -> Report:
-    """Walk the log in order and name every edited, inserted or deleted row."""
+def verify(session: Session, anchor: str | None = None) -> Report:
+    """Walk the log in order and name every edited, inserted or deleted row; with `anchor`
+    ("SEQ:HASH"), also that this row is still in the chain as it was.
+
+    Raises:
+        InvalidInput: a malformed anchor.
+    """
+    anchored = parse_anchor(anchor) if anchor is not None else None
     report = Report()
+    seen_anchor = False
     expected_seq, prev = 1, GENESIS
     rows = session.scalars(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
@@ -105,7 +149,14 @@ def verify(session: Session) -> Report:
             report.problems.append((row.seq, Text(
                 f"第 {row.seq} 条记录内容已被改动（与其哈希不符）",
                 f"row {row.seq} was edited (its content no longer matches its hash)")))
+        if anchored is not None and row.seq == anchored[0]:
+            seen_anchor = row.hash == anchored[1]
         prev, expected_seq = row.hash, row.seq + 1
+    if anchored is not None and not seen_anchor:
+        report.problems.append((anchored[0], Text(
+            f"锚定的第 {anchored[0]} 条记录已不在链中或已改变：日志被重写，或最新的记录连同链头被删除",
+            f"the anchored row {anchored[0]} is no longer in the chain as it was: the log was "
+            "rewritten, or its newest rows were deleted together with the head")))
     head = session.get(AuditHead, 1)
     last_seq = expected_seq - 1
     if head is None and report.rows:

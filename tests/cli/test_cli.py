@@ -157,6 +157,23 @@ def test_audit_verify_names_the_row_after_a_direct_sql_edit(env: Path) -> None:
     assert "row 2 was edited" in broken.stderr
 
 
+def test_audit_anchor_prints_the_head_and_verify_names_a_forged_status(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    run("act", "1", "new_revision", "--as", "he_jing")
+    anchor = run("audit", "anchor")
+    assert anchor.exit_code == 0 and anchor.stdout.startswith("2:")
+    assert run("audit", "verify", "--anchor", anchor.stdout.strip()).exit_code == 0
+    with sqlite3.connect(env) as conn:
+        conn.execute("UPDATE posts SET status = 'signed' WHERE id = 1")
+    forged = run("--lang", "en", "audit", "verify", "--anchor", anchor.stdout.strip())
+    assert forged.exit_code == 7
+    assert forged.stderr.startswith("post #1: The post's status is “signed, queued” but the audit "
+                                    "log says “in review”")
+    bad = run("--lang", "en", "audit", "verify", "--anchor", "2:xyz")
+    assert bad.exit_code == 2 and "SEQ:HASH" in bad.stderr and bad.stderr.count("\n") == 1
+
+
 def test_signoff_demo_runs_the_chain_end_to_end_and_exits_zero() -> None:
     script = Path(sys.executable).with_name("signoff")  # the installed console script
     result = subprocess.run([str(script), "demo"], capture_output=True, text=True, timeout=120,

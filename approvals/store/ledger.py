@@ -1,0 +1,159 @@
+"""Reading the rows the rules read and the audit rows that wrote them, to compare the two.
+
+`check_post` is what a sign-off and the worker's claim run on one post (a few rows); `verify_rows`
+is what `signoff audit verify` runs on every post.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from approvals.rules.errors import Text
+from approvals.rules.ledger import Entry, Ledger, compare, replay, revision_record, utc_text
+from approvals.rules.revisions import RevisionContent
+from approvals.store.audit import HEAD, LOG, row_hash
+from approvals.store.models import Clearance, Decision, Post, PublishIntent, Revision
+
+POSTS, REVISIONS = Post.__table__, Revision.__table__
+DECISIONS, CLEARANCES, INTENTS = Decision.__table__, Clearance.__table__, PublishIntent.__table__
+
+
+def check_post(session: Session, post_id: int, *, whole: bool = False) -> list[Text]:
+    """Whether what the rules read of this post is what its audit rows wrote.
+
+    By default the current run's decisions, the current revision and its clearances, the post's
+    own fields and its publish intents; `whole` compares every row of the post. The post's audit
+    rows are also checked against their hashes and their neighbours' links, so an edited row is
+    caught here without walking the whole chain.
+    """
+    conn = session.connection()
+    rows = conn.execute(select(LOG.c.seq, LOG.c.at, LOG.c.actor, LOG.c.post_id, LOG.c.action,
+                               LOG.c.detail, LOG.c.prev_hash, LOG.c.hash)
+                        .where(LOG.c.post_id == post_id).order_by(LOG.c.seq)).all()
+    problems = _chain_links(conn, rows)
+    stored = _stored(conn, [post_id], current_only=not whole)
+    if post_id not in stored:
+        return problems
+    mine, bad_content = stored[post_id]
+    logged = replay(_entries(rows))
+    if whole:
+        return problems + [t for _, t in bad_content] + compare(logged, mine)
+    facts = mine.facts or {}
+    current = next((r["content_hash"] for r in mine.revisions
+                    if r["number"] == facts.get("revision")), None)
+    problems += [t for h, t in bad_content if h == current]
+    return problems + compare(logged, mine, runs={facts.get("run", 0)}, revision_hash=current)
+
+
+def verify_rows(session: Session) -> list[tuple[int, Text]]:
+    """Every post's rows against the audit log, both ways: (post id, problem)."""
+    conn = session.connection()
+    by_post: dict[int, list[Entry]] = defaultdict(list)
+    for row in conn.execute(select(LOG.c.seq, LOG.c.actor, LOG.c.post_id, LOG.c.action,
+                                   LOG.c.detail).where(LOG.c.post_id.is_not(None))
+                            .order_by(LOG.c.seq).execution_options(yield_per=2000)):
+        by_post[row.post_id].extend(_entries([row]))
+    post_ids = list(conn.scalars(select(POSTS.c.id).order_by(POSTS.c.id)))
+    stored = _stored(conn, post_ids)
+    problems: list[tuple[int, Text]] = []
+    for pid in post_ids:
+        mine, bad_content = stored[pid]
+        problems += [(pid, p) for _, p in bad_content]
+        problems += [(pid, p) for p in compare(replay(by_post.get(pid, [])), mine)]
+    for pid in sorted(set(by_post) - set(post_ids)):
+        if any(e.action == "post.created" for e in by_post[pid]):
+            problems.append((pid, Text("审计日志记载的稿件 #{i} 在数据库中已不存在（被删除）。",
+                                       "Post {i}, which the audit log records, is no longer in the "
+                                       "database (deleted).").format(i=pid)))
+    return problems
+
+
+def _entries(rows: Iterable[Row[Any]]) -> list[Entry]:
+    return [Entry(r.seq, r.actor, r.action, json.loads(r.detail)) for r in rows]
+
+
+def _chain_links(conn: Connection, rows: Sequence[Row[Any]]) -> list[Text]:
+    """Each of these audit rows matches its hash, and the row after it links to it."""
+    problems = [
+        Text("第 {s} 条审计记录已被改动（与其哈希不符）。",
+             "Audit row {s} was edited (it no longer matches its hash).").format(s=r.seq)
+        for r in rows
+        if row_hash(r.prev_hash, r.seq, r.at, r.actor, r.post_id, r.action, r.detail) != r.hash]
+    if not rows:
+        return problems
+    wanted = {r.seq + 1: r for r in rows}
+    nexts = dict(conn.execute(select(LOG.c.seq, LOG.c.prev_hash)
+                              .where(LOG.c.seq.in_(list(wanted)))).all())
+    head = conn.execute(select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).one_or_none()
+    for seq, r in wanted.items():
+        # The newest row has no row after it: the chain head must name it instead.
+        linked = nexts[seq] == r.hash if seq in nexts else (
+            head is not None and (head.seq, head.hash) == (r.seq, r.hash))
+        if not linked:
+            problems.append(Text("第 {s} 条审计记录与其后的记录或链头对不上（被改动或删除）；"
+                                 "请运行 signoff audit verify。",
+                                 "Audit row {s} does not link to the row after it or to the "
+                                 "chain head (edited or deleted); run signoff audit verify.")
+                            .format(s=r.seq))
+    return problems
+
+
+def _stored(conn: Connection, post_ids: Sequence[int], *, current_only: bool = False
+            ) -> dict[int, tuple[Ledger, list[tuple[str, Text]]]]:
+    """The stored rows of these posts in the replay's form, and revisions whose content no
+    longer matches their hash (`current_only`: of each post's current revision alone)."""
+    out: dict[int, tuple[Ledger, list[tuple[str, Text]]]] = {}
+    if not post_ids:
+        return out
+    ids = list(post_ids)
+    for p in conn.execute(select(POSTS).where(POSTS.c.id.in_(ids))):
+        out[p.id] = (Ledger(facts={
+            "status": p.status, "run": p.run, "revision": p.revision_number,
+            "department": p.department, "drafter": p.drafter, "category": p.category,
+            "classification": p.classification, "publish_mode": p.publish_mode,
+            "scheduled_at": utc_text(p.scheduled_at)}), [])
+    d = DECISIONS.c
+    for r in conn.execute(select(d.post_id, d.run, d.step, d.attempt, d.outcome, d.actor,
+                                 d.on_behalf_of, d.revision_hash, d.decided_on)
+                          .where(d.post_id.in_(ids)).order_by(d.id)):
+        out[r.post_id][0].decisions.append({
+            "run": r.run, "step": r.step, "attempt": r.attempt, "outcome": r.outcome,
+            "actor": r.actor, "on_behalf_of": r.on_behalf_of, "revision_hash": r.revision_hash,
+            "decided_on": r.decided_on.isoformat()})
+    c = CLEARANCES.c
+    for r in conn.execute(select(c.post_id, c.revision_hash, c.basis, c.reason, c.recorded_by,
+                                 c.on_behalf_of, c.recorded_on)
+                          .where(c.post_id.in_(ids)).order_by(c.id)):
+        out[r.post_id][0].clearances.append({
+            "revision_hash": r.revision_hash, "basis": r.basis, "reason": r.reason,
+            "recorded_by": r.recorded_by, "on_behalf_of": r.on_behalf_of,
+            "recorded_on": r.recorded_on.isoformat()})
+    i = INTENTS.c
+    for r in conn.execute(select(i.post_id, i.kind, i.revision_hash)
+                          .where(i.post_id.in_(ids)).order_by(i.id)):
+        out[r.post_id][0].intents.append({"kind": r.kind, "revision_hash": r.revision_hash})
+    v = REVISIONS.c
+    revisions = select(v.post_id, v.number, v.title, v.body_html, v.category, v.author, v.digest,
+                       v.cover_sha256, v.repost_source, v.content_hash, v.made_by
+                       ).where(v.post_id.in_(ids)).order_by(v.id)
+    if current_only:
+        revisions = revisions.where(v.number == select(POSTS.c.revision_number).where(
+            POSTS.c.id == v.post_id).scalar_subquery())
+    for r in conn.execute(revisions):
+        ledger, bad = out[r.post_id]
+        ledger.revisions.append(revision_record(r.number, r.content_hash, r.made_by))
+        content = RevisionContent(title=r.title, body_html=r.body_html, category=r.category,
+                                  author=r.author, digest=r.digest, cover_sha256=r.cover_sha256,
+                                  repost_source=r.repost_source)
+        if content.content_hash() != r.content_hash:
+            bad.append((r.content_hash, Text("第{n}版（{h}）的内容已被改动，与其哈希不符。",
+                            "The content of revision {n} ({h}) was changed; it no longer "
+                            "matches its hash.").format(n=r.number, h=r.content_hash[:8])))
+    return out
