@@ -7,13 +7,15 @@ import string
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from approvals.rules.assign import Gap, unfilled_steps
+from approvals.rules.deadlines import WorkCalendar, YearSchedule
 from approvals.rules.errors import ConfigError, Text
 from approvals.rules.notices import PERSONAL_ADDRESSES
 from approvals.rules.org import (
@@ -106,6 +108,13 @@ class FooterIn(_Model):
     source_template: str = Footer().source_template
 
 
+class YearIn(_Model):
+    # Days off as dates or [first, last] ranges; make-up working days (调休上班) as dates.
+    holidays: list[date | tuple[date, date]] = []
+    workdays: list[date] = []
+    source: str = ""  # the State Council notice, e.g. 国办发明电〔2026〕7号
+
+
 class OrgFileIn(_Model):
     unit: UnitIn
     people: dict[str, PersonIn] = Field(min_length=1)
@@ -114,6 +123,7 @@ class OrgFileIn(_Model):
     chain: ChainIn = ChainIn()
     sources: SourcesIn = SourcesIn()
     footer: FooterIn = FooterIn()
+    calendar: dict[str, YearIn] = {}
 
 
 _PYDANTIC_REASONS = {
@@ -179,8 +189,12 @@ def read_toml(path: Path) -> dict[str, Any]:
                           (Problem(str(path), "(syntax)", reason),)) from None
 
 
-def check_org(data: dict[str, Any], file: str) -> tuple[OrgChart | None, list[Problem]]:
-    """Validate an org-chart document; returns the chart (None on errors) and every problem."""
+def check_org(data: dict[str, Any], file: str, today: date | None = None
+              ) -> tuple[OrgChart | None, list[Problem]]:
+    """Validate an org-chart document; returns the chart (None on errors) and every problem.
+
+    `today` (default: the system's date) decides whether next year's holiday schedule is due.
+    """
     try:
         doc = OrgFileIn.model_validate(data)
     except ValidationError as exc:
@@ -189,7 +203,24 @@ def check_org(data: dict[str, Any], file: str) -> tuple[OrgChart | None, list[Pr
     if any(p.severity == "error" for p in problems):
         return None, problems
     chart = _build(doc)
-    return chart, problems + _unsignable(chart, file)
+    return chart, problems + _unsignable(chart, file) + _next_year(chart, file,
+                                                                   today or date.today())
+
+
+def _next_year(chart: OrgChart, f: str, today: date) -> list[Problem]:
+    # The State Council publishes next year's schedule in the autumn: from 1 November on, a
+    # year nobody entered is counted on estimates (statutory holidays, no make-up days).
+    year = today.year + 1
+    if today < date(today.year, 11, 1) or chart.calendar.knows(year):
+        return []
+    return [_err(f, f"calendar.{year}",
+                 f"{year} 年的节假日安排尚未录入（chinesecalendar 不含该年）：截止日期暂按法定节假日"
+                 f"估算并标注“预估”。国务院办公厅公布放假安排后，请在 [calendar.{year}] 中录入 "
+                 "holidays（放假日期）和 workdays（调休上班日期）",
+                 f"the holiday schedule for {year} is not entered and chinesecalendar does not "
+                 "know it: due dates are estimated from the statutory holidays and marked so. "
+                 f"Once the State Council publishes it, enter [calendar.{year}] holidays (days "
+                 "off) and workdays (make-up working days)", "warning")]
 
 
 def _unsignable(chart: OrgChart, f: str) -> list[Problem]:
@@ -288,6 +319,49 @@ def _cross_check(doc: OrgFileIn, f: str) -> Iterator[Problem]:
                            f"same telegram_id as {seen_tg[person.telegram_id]}")
             seen_tg.setdefault(person.telegram_id, key)
     yield from _check_reachable(doc, f)
+    yield from _check_calendar(doc, f)
+
+
+def _check_calendar(doc: OrgFileIn, f: str) -> Iterator[Problem]:
+    for key, year in doc.calendar.items():
+        where = f"calendar.{key}"
+        if not (key.isdigit() and len(key) == 4):
+            yield _err(f, where, "表名应为四位年份，如 [calendar.2027]",
+                       "the table name must be a four-digit year, e.g. [calendar.2027]")
+            continue
+        y = int(key)
+        days = _days(year.holidays)
+        for i, item in enumerate(year.holidays):
+            first, last = item if isinstance(item, tuple) else (item, item)
+            if last < first:
+                yield _err(f, f"{where}.holidays[{i}]", "区间的结束日期早于开始日期",
+                           "the range ends before it starts")
+            if first.year != y or last.year != y:
+                yield _err(f, f"{where}.holidays[{i}]", f"日期不在 {y} 年内",
+                           f"the date is not in {y}")
+        for i, day in enumerate(year.workdays):
+            if day.year != y:
+                yield _err(f, f"{where}.workdays[{i}]", f"日期不在 {y} 年内",
+                           f"the date is not in {y}")
+            elif day in days:
+                yield _err(f, f"{where}.workdays[{i}]", f"{day} 同时列为放假日和调休上班日",
+                           f"{day} is listed both as a day off and as a working day")
+            elif day.weekday() < 5:
+                yield _err(f, f"{where}.workdays[{i}]", f"{day} 不是周末，调休上班日通常是周六或周日，请核对",
+                           f"{day} is not a weekend day; make-up working days are Saturdays "
+                           "or Sundays: please check", "warning")
+        if not year.holidays:
+            yield _err(f, f"{where}.holidays", "没有列出放假日期", "no days off are listed")
+
+
+def _days(items: list[date | tuple[date, date]]) -> frozenset[date]:
+    days: set[date] = set()
+    for item in items:
+        first, last = item if isinstance(item, tuple) else (item, item)
+        while first <= last:
+            days.add(first)
+            first += timedelta(days=1)
+    return frozenset(days)
 
 
 def _check_reachable(doc: OrgFileIn, f: str) -> Iterator[Problem]:
@@ -412,4 +486,7 @@ def _build(doc: OrgFileIn) -> OrgChart:
                           tuple(doc.chain.fallback)),
         sources=SourceAllowlist(tuple(doc.sources.domains), tuple(doc.sources.accounts)),
         footer=Footer(doc.footer.template, doc.footer.source_template),
+        calendar=WorkCalendar(MappingProxyType({
+            int(key): YearSchedule(int(key), _days(y.holidays), frozenset(y.workdays), y.source)
+            for key, y in doc.calendar.items()})),
     )

@@ -145,8 +145,9 @@ def schedule_text(at: datetime | None, mode: PublishMode | str, zone: ZoneInfo, 
 def post_line(p: PostSummary, org: OrgChart, lang: str) -> str:
     """One row of a post list: id, status, due date (estimated marked), drafter, title."""
     label = t(STATUS_LABEL[p.status], lang)
-    est = ("~" if lang == "en" else "约") if p.due_estimated else ""
-    return f"#{p.id:<5} {label:<10} {est}{p.due_on}  {org.name_of(p.drafter):<6} {p.title}"
+    due = f"{p.due_on}" + ((" (estimated)" if lang == "en" else "（预估）") if p.due_estimated
+                           else "")
+    return f"#{p.id:<5} {label:<10} {due}  {org.name_of(p.drafter):<6} {p.title}"
 
 
 def outcome_text(out: ActOutcome, org: OrgChart, zone: ZoneInfo, lang: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import urlsplit
 
+from approvals.rules.deadlines import WorkCalendar
 from approvals.rules.states import Step
 
 
@@ -140,6 +141,9 @@ class OrgChart:
     chain: ChainConfig = field(default_factory=ChainConfig)
     sources: SourceAllowlist = field(default_factory=SourceAllowlist)
     footer: Footer = field(default_factory=Footer)
+    # The State Council's holiday schedules the bureau entered ([calendar.YEAR]): they win over
+    # the calendars the software ships with (art. 14 deadlines).
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     def person(self, key: str) -> Person | None:
         """The person with this key, or None."""

@@ -88,7 +88,7 @@ class HandIn:
                                     "channels (art. 28).").format(s=source))
         if cover is not None:
             check_cover(cover[1], cover[0])  # refused here, never after four people signed
-        due = due_date(formed_on)
+        due = due_date(formed_on, calendar=org.calendar)
         now = self.deps.now()
         with self.deps.uow() as uow:
             s = uow.session

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from types import MappingProxyType
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+from approvals import present
+from approvals.bootstrap import bootstrap
+from approvals.config.settings import Settings
 from approvals.rules import chain
+from approvals.rules.deadlines import WorkCalendar, YearSchedule
 from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
@@ -17,12 +23,13 @@ from approvals.rules.errors import (
     NotFound,
     StaleRevision,
 )
+from approvals.rules.org import OrgChart
 from approvals.rules.states import Action, PostStatus
 from approvals.services import Service
 from approvals.services.state import load_state
 from approvals.store import models as m
 from approvals.views import Handoff, OutboxKind, RevisionInput
-from tests.conftest import Clock, HandedOff, Personas
+from tests.conftest import EXAMPLE_ORG, Clock, HandedOff, Personas
 
 BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
 
@@ -71,7 +78,7 @@ def test_a_post_walks_the_whole_chain_and_is_handed_to_the_queue(
     assert [e.action for e in view.timeline] == [
         "post.created", "post.new_revision", "post.confirm", "post.approve", "post.approve",
         "post.sign", "gates.passed"]
-    assert view.post.due_on == date(2027, 1, 5)
+    assert view.post.due_on == date(2027, 1, 6)  # New Year's Day is not a working day
 
 
 def test_the_stored_state_matches_the_pure_model_after_every_action(
@@ -277,3 +284,19 @@ def test_a_failed_gate_run_is_written_but_the_post_does_not_move(service: Servic
     view = service.view(pid)
     assert view.post.version == version and view.post.status == PostStatus.IN_REVIEW
     assert service.verify_audit().ok
+
+
+def test_the_due_date_uses_the_schedule_the_bureau_entered(
+        engine: Engine, org: OrgChart, clock: Clock, who: Personas) -> None:
+    estimated = hand_in(bootstrap(Settings(org_file=EXAMPLE_ORG), engine=engine, org=org,
+                                  clock=clock).service, who, formed_on=date(2026, 12, 7))
+    entered = replace(org, calendar=WorkCalendar(MappingProxyType({2027: YearSchedule(
+        2027, frozenset({date(2027, 1, 1), date(2027, 1, 4)}))})))
+    svc = bootstrap(Settings(org_file=EXAMPLE_ORG), engine=engine, org=entered,
+                    clock=clock).service
+    known = hand_in(svc, who, formed_on=date(2026, 12, 7))
+    first, second = svc.view(estimated).post, svc.view(known).post
+    assert (first.due_on, first.due_estimated) == (date(2027, 1, 5), True)
+    assert (second.due_on, second.due_estimated) == (date(2027, 1, 6), False)
+    lines = {p.id: present.post_line(p, entered, "zh-CN") for p in svc.list_posts()}
+    assert "2027-01-05（预估）" in lines[estimated] and "预估" not in lines[known]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from approvals.rules.errors import ConfigError
 from approvals.rules.states import Step
 from tests.conftest import EXAMPLE_ORG
 
+MIDYEAR = date(2026, 6, 1)  # before next year's holiday schedule is due
+
 
 def example() -> dict[str, Any]:
     with EXAMPLE_ORG.open("rb") as fh:
@@ -22,7 +25,7 @@ def example() -> dict[str, Any]:
 
 
 def problems_of(data: dict[str, Any]) -> list[Problem]:
-    return check_org(data, "org.toml")[1]
+    return check_org(data, "org.toml", today=MIDYEAR)[1]
 
 
 def errors_of(data: dict[str, Any]) -> dict[str, str]:
@@ -30,7 +33,7 @@ def errors_of(data: dict[str, Any]) -> dict[str, str]:
 
 
 def test_the_example_org_chart_passes_without_errors() -> None:
-    chart, problems = check_org(example(), str(EXAMPLE_ORG))
+    chart, problems = check_org(example(), str(EXAMPLE_ORG), today=MIDYEAR)
     assert chart is not None
     assert [p for p in problems if p.severity == "error"] == []
     assert chart.issuer == "wang_min" and len(chart.departments) >= 4
@@ -240,3 +243,46 @@ def test_the_secret_key_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("SIGNOFF_SECRET_KEY_FILE", str(secret))
     key = load_settings().secret_key
     assert key is not None and key.get_secret_value() == "s3cret"
+
+
+# --- the working-day calendar (art. 14) ----------------------------------------------------------
+
+
+def test_from_november_a_next_year_nobody_entered_is_warned_about() -> None:
+    data = example()
+    assert [p for p in check_org(data, "org.toml", today=date(2026, 10, 31))[1]
+            if p.key.startswith("calendar")] == []
+    (warn,) = [p for p in check_org(data, "org.toml", today=date(2026, 11, 1))[1]
+               if p.key.startswith("calendar")]
+    assert warn.key == "calendar.2027" and warn.severity == "warning"
+    assert "[calendar.2027]" in warn.reason.zh and "预估" in warn.reason.zh
+    # chinesecalendar knows 2026: no warning for it in November 2025.
+    assert [p for p in check_org(data, "org.toml", today=date(2025, 11, 20))[1]
+            if p.key.startswith("calendar")] == []
+    data["calendar"] = {"2027": {"holidays": [date(2027, 1, 1)], "source": "测试"}}
+    assert [p for p in check_org(data, "org.toml", today=date(2026, 11, 1))[1]
+            if p.key.startswith("calendar")] == []
+
+
+def test_an_entered_schedule_is_checked_and_becomes_the_charts_calendar() -> None:
+    data = example()
+    data["calendar"] = {"2027": {
+        "holidays": [date(2027, 1, 1), [date(2027, 2, 6), date(2027, 2, 12)]],
+        "workdays": [date(2027, 2, 14)], "source": "国办发明电"}}
+    chart, problems = check_org(data, "org.toml", today=MIDYEAR)
+    assert chart is not None and [p for p in problems if p.key.startswith("calendar")] == []
+    schedule = chart.calendar.schedules[2027]
+    assert date(2027, 2, 9) in schedule.holidays and len(schedule.holidays) == 8
+    assert chart.calendar.is_working_day(date(2027, 2, 14)) == (True, True)  # a Sunday
+    data["calendar"] = {"27": {"holidays": []}, "2028": {
+        "holidays": [[date(2028, 2, 3), date(2028, 2, 1)], date(2029, 1, 1), date(2028, 1, 29)],
+        "workdays": [date(2028, 1, 29), date(2028, 1, 31)]}}
+    errors = errors_of(data)
+    assert errors["calendar.27"].startswith("the table name must be a four-digit year")
+    assert errors["calendar.2028.holidays[0]"] == "the range ends before it starts"
+    assert errors["calendar.2028.holidays[1]"] == "the date is not in 2028"
+    assert errors["calendar.2028.workdays[0]"].startswith("2028-01-29 is listed both")
+    warned = {p.key for p in problems_of(data) if p.severity == "warning"}
+    assert "calendar.2028.workdays[1]" in warned  # a Monday: make-up days are weekends
+    data["calendar"] = {"2029": {"holidays": "元旦"}}
+    assert errors_of(data)["calendar.2029.holidays"] == "must be a list"
