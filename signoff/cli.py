@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 
 from approvals import present
 from approvals.bootstrap import Core
 from approvals.config.orgfile import check_org, read_toml
-from approvals.config.settings import Settings, load_settings
+from approvals.config.settings import Settings, load_settings, shown_url
 from approvals.rules.errors import (
     ConfigError,
     GateBlocked,
@@ -110,10 +111,22 @@ def handled(fn: F) -> F:
                        "`signoff db upgrade`）：{e}",
                        "The database cannot be reached or is not set up (check "
                        "SIGNOFF_DATABASE_URL and run `signoff db upgrade`): {e}"
-                       ).format(e=str(exc.orig).splitlines()[0] if exc.orig else exc)
+                       ).format(e=_db_said(exc, ctx))
             fail(("error: " if lang == "en" else "错误：") + msg.get(lang), 1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _db_said(exc: OperationalError | ProgrammingError, ctx: Ctx) -> str:
+    # The driver's first line, never the database password (some drivers echo the DSN).
+    said = (str(exc.orig) if exc.orig else str(exc)).splitlines()[0]
+    try:
+        password = make_url(ctx.settings.database_url).password
+    except (ConfigError, ArgumentError, ValueError):
+        password = None
+    if password:
+        said = said.replace(str(password), "***")
+    return shown_url(said)
 
 
 @click.group()
@@ -197,8 +210,41 @@ def post() -> None:
     """Hand in, show and list posts."""
 
 
+def _read_text(path: Path) -> str:
+    """A text file as UTF-8 (a BOM is dropped), or one line saying what it is instead."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        hint = Text("", "")
+        try:
+            data.decode("gb18030")
+            hint = Text("（看起来是 GBK/GB18030 编码）", " (it looks like GBK/GB18030)")
+        except UnicodeDecodeError:
+            pass
+        raise InvalidInput(Text(
+            f"{path} 不是 UTF-8 编码的文本{hint.zh}，第 {exc.start + 1} 字节无法读取：请另存为 "
+            "UTF-8 后重试。",
+            f"{path} is not UTF-8 text{hint.en}; byte {exc.start + 1} cannot be read: save it "
+            "as UTF-8 and try again.")) from None
+
+
+# The fields a .json hand-in may carry; each is a string (or null for "not given").
+POST_FILE_FIELDS = ("title", "body", "format", "category", "classification", "formed_on",
+                    "department", "repost_source")
+
+def _json_type(value: object) -> Text:
+    if isinstance(value, bool):
+        return Text("布尔值", "a boolean")
+    if isinstance(value, int | float):
+        return Text("数字", "a number")
+    if isinstance(value, list):
+        return Text("列表", "a list")
+    return Text("对象", "an object")
+
+
 def _read_post_file(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -208,12 +254,21 @@ def _read_post_file(path: Path) -> dict[str, Any]:
                                ) from None
         if not isinstance(data, dict):
             raise InvalidInput(Text(f"{path}: 应为 JSON 对象", f"{path}: expected a JSON object"))
-        known = {"title", "body", "format", "category", "classification", "formed_on",
-                 "department", "repost_source"}
-        unknown = set(data) - known
+        unknown = set(data) - set(POST_FILE_FIELDS)
         if unknown:
-            raise InvalidInput(Text(f"{path}: 未知字段 {', '.join(sorted(unknown))}",
-                                    f"{path}: unknown fields {', '.join(sorted(unknown))}"))
+            raise InvalidInput(Text(f"{path}: 未知字段 {', '.join(sorted(unknown))}；可用字段："
+                                    f"{', '.join(POST_FILE_FIELDS)}。",
+                                    f"{path}: unknown fields {', '.join(sorted(unknown))}; "
+                                    f"known: {', '.join(POST_FILE_FIELDS)}."))
+        for key in POST_FILE_FIELDS:
+            value = data.get(key)
+            if value is not None and not isinstance(value, str):
+                kind = _json_type(value)
+                example = "\"2024-01-01\"" if key == "formed_on" else "\"…\""
+                raise InvalidInput(Text(f"{path}: 字段 {key} 应为文本（如 {example}），而不是"
+                                        f"{kind.zh} {json.dumps(value, ensure_ascii=False)[:40]}。",
+                                        f"{path}: {key} must be a string (like {example}), not "
+                                        f"{kind.en} {json.dumps(value, ensure_ascii=False)[:40]}."))
         return data
     # Markdown: the first "# " heading is the title, the rest is the body.
     lines = text.splitlines()
@@ -236,17 +291,21 @@ def _parse_date(value: str | None) -> date | None:
 @click.option("--as", "as_person", required=True, help="The drafter (key or name).")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A .json or .md file with the material.")
-@click.option("--title")
+@click.option("--title", help="The title (without --file: required).")
 @click.option("--body", help="The body text.")
-@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None)
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read the body from this UTF-8 file instead of --body.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default=None,
+              help="How the body is written (default: text; markdown for a .md --file).")
 @click.option("--category", default=None, help="notice|publicity|policy|repost|other (art. 26)")
 @click.option("--classification", default=None,
               help="proactive|on_request|not_disclosed (art. 13)")
 @click.option("--formed-on", default=None, help="Date the information was formed (YYYY-MM-DD).")
-@click.option("--department", default=None)
+@click.option("--department", default=None,
+              help="Department code, when the drafter belongs to more than one.")
 @click.option("--source", "repost_source", default=None, help="Repost source: URL or account.")
-@click.option("--cover", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cover", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Cover image: JPG, PNG, GIF or BMP, at most 10 MB.")
 @click.pass_obj
 @handled
 def post_new(obj: Ctx, as_person: str, file: Path | None, title: str | None, body: str | None,
@@ -257,7 +316,7 @@ def post_new(obj: Ctx, as_person: str, file: Path | None, title: str | None, bod
     svc = obj.service()
     data = _read_post_file(file) if file else {}
     if body_file is not None:
-        body = body_file.read_text(encoding="utf-8")
+        body = _read_text(body_file)
     cover_t = None
     if cover is not None:
         cover_t = (cover.name, cover.read_bytes(),
@@ -346,7 +405,7 @@ def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
     revision = schedule = None
     if action == "new_revision":
         revision = RevisionInput(
-            title=title, body=body_file.read_text(encoding="utf-8") if body_file else None,
+            title=title, body=_read_text(body_file) if body_file else None,
             body_format=fmt, author=author, digest=digest, repost_source=repost_source)
     if action == "schedule":
         schedule = ScheduleInput(_parse_time(at, svc), mode)
@@ -503,8 +562,8 @@ def sim() -> None:
 
 
 @sim.command("wechat")
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", type=int, default=8765)
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default).")
+@click.option("--port", type=int, default=8765, help="Port to listen on.")
 @click.option("--callback-url", default=None, help="Where to POST PUBLISHJOBFINISH events.")
 @click.option("--publish-delay", type=float, default=2.0, help="Seconds a publish stays in progress.")
 def sim_wechat(host: str, port: int, callback_url: str | None, publish_delay: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,15 @@ from approvals.rules.notices import CHANNELS
 
 ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"
+
+
+# user:password@ in any URL-like text, however malformed the rest is
+_USERINFO = re.compile(r"(//[^/@\s:]*:)[^@\s]*@")
+
+
+def shown_url(value: str) -> str:
+    """A URL fit for a message or a log: any password replaced by ***."""
+    return _USERINFO.sub(r"\1***@", value)
 
 
 class Settings(BaseSettings):
@@ -55,17 +65,24 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         try:
             url = make_url(value)
-        except ArgumentError:
-            raise ValueError(f"not a database URL: {value!r}") from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
-        return value
+        except (ArgumentError, ValueError):
+            raise ValueError(f"not a database URL: {shown_url(value)!r}; use sqlite:///path or "
+                             "postgresql+psycopg://user@host/db") from None
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if backend == "sqlite" and driver == "pysqlite" and not (url.host or url.username):
+            return value
+        if backend == "postgresql" and "+" not in url.drivername:
+            return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        if backend == "postgresql" and driver == "psycopg":
+            return value
+        raise ValueError(f"{shown_url(value)!r} is not supported: use sqlite:///path or "
+                         "postgresql+psycopg://user@host/db")
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"not a Redis URL (redis://host:port/db): {value!r}")
+            raise ValueError(f"not a Redis URL (redis://host:port/db): {shown_url(value)!r}")
         return value
 
     @field_validator("notify_channels")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 from approvals.rules.errors import InvalidInput, Text
 from approvals.rules.revisions import (
@@ -31,6 +32,49 @@ INLINE_MAX_BYTES = 1024 * 1024  # media/uploadimg: jpg/png only, under 1 MB
 INLINE_KINDS = ("jpeg", "png")
 _MAGIC = ((b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"),
           (b"GIF89a", "gif"), (b"BM", "bmp"))
+
+
+_IMG_SRC = re.compile(r'<img\b[^>]*?\bsrc="([^"]*)"')
+# What WeChat would show verbatim in a plain-text field: tags, comments and character references.
+_MARKUP = re.compile(r"</?[A-Za-z!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+# Direction overrides and isolates reorder what a reader sees against what was approved.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+TITLE = Text("标题", "title")
+AUTHOR = Text("作者", "author")
+DIGEST = Text("摘要", "digest")
+
+
+def plain_text_problem(field: Text, value: str) -> Text | None:
+    """What makes `value` unfit for a plain-text field WeChat shows as typed (title, author,
+    digest): a control or direction-override character, or HTML markup; None when it is fit."""
+    for ch in value:
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI:
+            return Text(f"{field.zh}含控制字符（U+{ord(ch):04X}）",
+                        f"the {field.en} contains a control character (U+{ord(ch):04X})")
+    found = _MARKUP.search(value)
+    if found:
+        bit = value[found.start():found.start() + 12]
+        return Text(f"{field.zh}含 HTML 标记（{bit}），公众号会原样显示，请改为纯文字",
+                    f"the {field.en} contains HTML markup ({bit}), which WeChat would show as "
+                    "typed; use plain text")
+    return None
+
+
+def check_plain_text(field: Text, value: str) -> None:
+    """Refuse a plain-text field with control characters or markup.
+
+    Raises:
+        InvalidInput: naming the field and what is wrong with it.
+    """
+    problem = plain_text_problem(field, value)
+    if problem is not None:
+        raise InvalidInput(Text(problem.zh + "。", problem.en[0].upper() + problem.en[1:] + "."))
+
+
+def external_images(body_html: str) -> list[str]:
+    """Image sources in the body that are not stored assets: WeChat drops them on publishing."""
+    return [src for src in _IMG_SRC.findall(body_html)
+            if not ASSET_SRC.fullmatch(f'src="{src}"')]
 
 
 def render(body_html: str, footer: str, image_urls: dict[str, str]) -> str:
@@ -104,6 +148,18 @@ def check_fits(content: RevisionContent, footer: str) -> None:
     problems = []
     if not content.title.strip():
         problems.append(Text("标题不能为空", "the title is empty"))
+    problems += [p for p in (plain_text_problem(TITLE, content.title),
+                             plain_text_problem(AUTHOR, content.author),
+                             plain_text_problem(DIGEST, content.digest)) if p is not None]
+    outside = external_images(content.body_html)
+    if outside:
+        shown = html.unescape(outside[0])[:80]
+        more = len(outside) - 1
+        problems.append(Text(
+            f"正文引用了外部图片（{shown}{f' 等 {len(outside)} 张' if more else ''}），公众号发布时"
+            "会将其丢弃：请先上传为本稿图片再排版",
+            f"the body shows {len(outside)} image(s) from outside ({shown}), which WeChat drops "
+            "on publishing: upload them as the post's images first"))
     if len(content.title) > TITLE_MAX:
         problems.append(Text(f"标题 {len(content.title)} 字，公众号最多 {TITLE_MAX} 字",
                              f"the title has {len(content.title)} characters; WeChat allows "

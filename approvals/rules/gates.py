@@ -8,8 +8,8 @@ from approvals.rules import scan
 from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import Text
 from approvals.rules.org import OrgChart
-from approvals.rules.records import Outcome, PostState
-from approvals.rules.states import STEP_LABEL, Classification, Step
+from approvals.rules.records import BASIS_LABEL, Outcome, PostState
+from approvals.rules.states import CLASSIFICATION_LABEL, STEP_LABEL, Classification, Step
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,10 @@ def gate_classification(state: PostState) -> list[Finding]:
             "not_proactive",
             Text(
                 "本稿属性为“{c}”，只有“主动公开”类信息可以发布（第十三条）。",
-                "The post is classed “{c}”; only proactive-disclosure information may be "
+                "The post is classed “{c_en}”; only proactive-disclosure information may be "
                 "published (art. 13).",
-            ).format(c=state.classification.value),
+            ).format(c=CLASSIFICATION_LABEL[state.classification].zh,
+                     c_en=CLASSIFICATION_LABEL[state.classification].en),
             "13",
         )
     ]
@@ -268,9 +269,10 @@ def gate_personal_data(state: PostState, org: OrgChart) -> list[Finding]:
                 "personal_data_cleared",
                 Text("{f}含{k}（{m}），签发人已记录公开依据：{b}，理由：{r}（第十六条）。",
                      "The {f_en} contains a {k_en} ({m}); the issuer recorded the basis "
-                     "“{b}”, reason: {r} (art. 16).")
+                     "“{b_en}”, reason: {r} (art. 16).")
                 .format(f=zh_f, f_en=en_f, k=zh_k, k_en=en_k, m=masked,
-                        b=clearance.basis.value, r=clearance.reason),
+                        b=BASIS_LABEL[clearance.basis].zh, b_en=BASIS_LABEL[clearance.basis].en,
+                        r=clearance.reason),
                 "16",
                 blocking=False,
             ))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from approvals.rules.errors import Text
 from approvals.rules.revisions import RevisionContent
 from approvals.rules.states import Category, Classification, PostStatus, Step
 
@@ -23,6 +24,13 @@ class ClearanceBasis(StrEnum):
 
     CONSENT = "consent"  # 经权利人同意公开
     PUBLIC_INTEREST = "public_interest"  # 不公开可能对公共利益造成重大影响
+
+
+BASIS_LABEL: dict[ClearanceBasis, Text] = {
+    ClearanceBasis.CONSENT: Text("权利人同意公开", "the holder's consent"),
+    ClearanceBasis.PUBLIC_INTEREST: Text("不公开将对公共利益造成重大影响",
+                                         "overriding public interest"),
+}
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ class Action(StrEnum):
 
 SYSTEM_ACTIONS = frozenset({Action.CLAIM, Action.MARK_PUBLISHED, Action.HOLD, Action.FAIL,
                             Action.CANNOT_CONFIRM})
+# What people do (the worker's actions are never offered, nor listed in an error).
+PERSON_ACTIONS = tuple(a for a in Action if a not in SYSTEM_ACTIONS)
 # The actor the audit log and the notifications name for what the publishing worker does.
 WORKER = "worker"
 

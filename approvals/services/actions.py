@@ -19,11 +19,27 @@ from approvals.rules.errors import AlreadyDecided, GateBlocked, InvalidInput, Te
 from approvals.rules.ledger import clearance_record, decision_record, intent_record
 from approvals.rules.records import PostState, RevisionInfo
 from approvals.rules.revisions import AUTHOR_MAX, RevisionContent
-from approvals.rules.states import Action, IntentKind, IntentState, PostStatus, PublishMode
+from approvals.rules.states import (
+    ACTION_LABEL,
+    PERSON_ACTIONS,
+    SYSTEM_ACTIONS,
+    Action,
+    IntentKind,
+    IntentState,
+    PostStatus,
+    PublishMode,
+)
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
 from approvals.services.records import start_new_attempt
-from approvals.services.state import as_enum, expand_hash, load_post, load_state, unbacked
+from approvals.services.state import (
+    as_enum,
+    expand_hash,
+    load_post,
+    load_state,
+    resolve_person,
+    unbacked,
+)
 from approvals.store import audit
 from approvals.store import models as m
 from approvals.views import ActOutcome, OutboxKind, Pending, RevisionInput, ScheduleInput
@@ -65,9 +81,11 @@ class Actions:
             NotFound, InvalidTransition (StaleRevision, AlreadyDecided), NotAllowed,
             InvalidInput, GateBlocked (its gate run is still written to the audit log).
         """
-        action = as_enum(Action, action, Text("操作", "action"))
-        found = self.deps.org.find_person(actor)
-        actor_key = found.key if found else actor
+        if str(action) not in {a.value for a in SYSTEM_ACTIONS}:  # those are refused below
+            action = as_enum(Action, action, Text("操作", "action"), labels=ACTION_LABEL,
+                             allowed=PERSON_ACTIONS)
+        action = Action(action)
+        actor_key = resolve_person(self.deps.org, actor)
         now, today = self.deps.now(), self.deps.today()
         refused: GateBlocked | None = None
         with self.deps.uow() as uow:

@@ -8,12 +8,18 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from approvals.rules import content
-from approvals.rules.article import check_cover
+from approvals.rules.article import TITLE, check_cover, check_plain_text
 from approvals.rules.deadlines import due_date
-from approvals.rules.errors import InvalidInput, NotFound, Text
-from approvals.rules.states import Category, Classification, PostStatus
+from approvals.rules.errors import InvalidInput, Text
+from approvals.rules.states import (
+    CATEGORY_LABEL,
+    CLASSIFICATION_LABEL,
+    Category,
+    Classification,
+    PostStatus,
+)
 from approvals.services.base import Deps
-from approvals.services.state import as_enum
+from approvals.services.state import as_enum, resolve_person
 from approvals.store import audit
 from approvals.store import models as m
 
@@ -32,11 +38,7 @@ class HandIn:
         Raises:
             NotFound: nobody in the org chart is called that.
         """
-        person = self.deps.org.find_person(key)
-        if person is None:
-            raise NotFound(Text("组织架构中没有“{p}”。", "“{p}” is not in the org chart.")
-                           .format(p=key))
-        return person.key
+        return resolve_person(self.deps.org, key)
 
     def create_post(
         self,
@@ -68,11 +70,13 @@ class HandIn:
             raise InvalidInput(Text("标题过长（{n} 字），最多 {m} 字。",
                                     "The title is too long ({n} characters; at most {m}).")
                                .format(n=len(title), m=TITLE_MAX_HANDIN))
+        check_plain_text(TITLE, title)  # it becomes the article's title, shown as typed
         if not (body or "").strip():
             raise InvalidInput(Text("正文不能为空。", "The body is empty."))
         content.to_html(body, body_format)  # validates the format and that something is left
-        cat = as_enum(Category, category, Text("类别", "category"))
-        cls = as_enum(Classification, classification, Text("公开属性", "classification"))
+        cat = as_enum(Category, category, Text("类别", "category"), labels=CATEGORY_LABEL)
+        cls = as_enum(Classification, classification, Text("公开属性", "classification"),
+                      labels=CLASSIFICATION_LABEL)
         today = self.deps.today()
         formed_on = formed_on or today
         if formed_on > today:

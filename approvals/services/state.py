@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import json
-from typing import TypeVar
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotFound, Text
 from approvals.rules.gates import Finding
+from approvals.rules.org import OrgChart
 from approvals.rules.records import (
     Clearance,
     ClearanceBasis,
@@ -25,17 +29,53 @@ from approvals.store import models as m
 from approvals.views import PostSummary, PublicationIds, RevisionSummary, TimelineEntry
 
 E = TypeVar("E")
+_HEX = re.compile(r"[0-9a-f]+")
 
 
-def as_enum(kind: type[E], value: object, what: Text) -> E:
-    """`value` as a member of `kind`, or InvalidInput listing what is allowed."""
+def as_enum(kind: type[E], value: object, what: Text, *,
+            labels: Mapping[Any, Text] | None = None, allowed: Iterable[E] | None = None) -> E:
+    """`value` as a member of `kind` (one of `allowed`, when given), or InvalidInput listing
+    what may be typed, each with its label in the person's language."""
+    choices = list(allowed if allowed is not None else kind)  # type: ignore[call-overload]
     try:
-        return kind(value)  # type: ignore[call-arg]
+        member = kind(value)  # type: ignore[call-arg]
     except ValueError:
-        allowed = ", ".join(str(v.value) for v in kind)  # type: ignore[attr-defined]
-        raise InvalidInput(Text("{w}“{v}”无效，可选：{a}。", "Invalid {w_en} “{v}”; expected one "
-                                "of: {a}.").format(w=what.zh, w_en=what.en, v=value, a=allowed)
-                           ) from None
+        member = None
+    if member is not None and member in choices:
+        return member
+    zh = "、".join(f"{c.value}（{labels[c].zh}）" if labels else str(c.value)  # type: ignore[attr-defined]
+                  for c in choices)
+    en = ", ".join(f"{c.value} ({labels[c].en})" if labels else str(c.value)  # type: ignore[attr-defined]
+                   for c in choices)
+    raise InvalidInput(Text("{w}“{v}”无效，可选：{a}。", "Invalid {w_en} “{v}”; expected one of: "
+                            "{a_en}.").format(w=what.zh, w_en=what.en, v=value, a=zh, a_en=en)
+                       ) from None
+
+
+def resolve_person(org: OrgChart, key_or_name: str) -> str:
+    """The org-chart key of a person named by key or display name.
+
+    Raises:
+        NotFound: nobody is called that; the message suggests the closest keys and names.
+    """
+    person = org.find_person(key_or_name.strip())
+    if person is not None:
+        return person.key
+    names = {p.key: p.name for p in org.people.values()}
+    typed = key_or_name.strip()
+    # Keys are Latin and long, names two or three characters: one wrong character of a name
+    # (王明 for 王敏) is half of it.
+    close = [*difflib.get_close_matches(typed, list(names), n=3, cutoff=0.6),
+             *difflib.get_close_matches(typed, list(names.values()), n=3, cutoff=0.5)]
+    keys = list(dict.fromkeys(k for c in close for k, n in names.items() if c in (k, n)))
+    if not keys:
+        raise NotFound(Text("组织架构中没有“{p}”。", "“{p}” is not in the org chart.")
+                       .format(p=key_or_name))
+    zh = "、".join(f"{names[k]}（{k}）" for k in keys)
+    en = ", ".join(f"{names[k]} ({k})" for k in keys)
+    raise NotFound(Text("组织架构中没有“{p}”。您是不是要找：{s}？",
+                        "“{p}” is not in the org chart. Did you mean {s_en}?")
+                   .format(p=key_or_name, s=zh, s_en=en))
 
 
 def load_post(s: Session, post_id: int, *, lock: bool = False) -> m.Post:
@@ -111,23 +151,41 @@ def unbacked(s: Session, post_id: int) -> list[Finding]:
 
 
 def expand_hash(s: Session, post: m.Post, given: str) -> str:
-    """Accept a hash prefix of at least 8 hex digits, as people copy it from a preview.
+    """The full hash of one of this post's revisions, from the whole hash or a prefix of at
+    least 8 hex digits as people copy it from a preview. An older revision of this post comes
+    back as it is: the chain then says it is not the current one.
 
     Raises:
-        InvalidInput: fewer than 8 characters.
+        InvalidInput: not a hash, too short, ambiguous, another post's revision, or no revision.
     """
-    given = given.strip().lower()
-    if len(given) == 64:
-        return given
-    if len(given) < 8:
+    wanted = given.strip().lower()
+    if not _HEX.fullmatch(wanted) or len(wanted) > 64:
+        raise InvalidInput(Text("“{g}”不是版本哈希：应为预览中显示的十六进制编号（至少 8 位）。",
+                                "“{g}” is not a revision hash: copy the hexadecimal number the "
+                                "preview shows (8 characters or more).").format(g=given[:70]))
+    if len(wanted) < 8:
         raise InvalidInput(Text("版本哈希至少需要 8 位。", "Give at least 8 characters of the "
                                 "revision hash."))
-    hashes = set(s.scalars(select(m.Revision.content_hash).where(m.Revision.post_id == post.id)))
-    found = [h for h in hashes if h.startswith(given)]
+    mine = s.execute(select(m.Revision.content_hash, m.Revision.number)
+                     .where(m.Revision.post_id == post.id)).all()
+    found = sorted({(n, h) for h, n in mine if h.startswith(wanted)})
     if len(found) == 1:
-        return found[0]
-    # Unknown or ambiguous: compare as given, so the chain reports it as stale.
-    return given
+        return found[0][1]
+    if len(found) > 1:
+        raise InvalidInput(Text("“{g}”同时对应本稿的第{ns}版，请多给几位。",
+                                "“{g}” matches revisions {ns_en} of this post; give more "
+                                "characters.").format(
+            g=given, ns="、".join(str(n) for n, _ in found),
+            ns_en=", ".join(str(n) for n, _ in found)))
+    other = s.scalars(select(m.Revision.post_id).where(
+        m.Revision.content_hash.startswith(wanted, autoescape=True)).limit(1)).first()
+    if other is not None:
+        raise InvalidInput(Text("版本 {g} 属于稿件 #{o}，不是稿件 #{p} 的版本。",
+                                "Revision {g} belongs to post #{o}, not to post #{p}.")
+                           .format(g=wanted[:12], o=other, p=post.id))
+    raise InvalidInput(Text("稿件 #{p} 没有版本 {g}：请从本稿最新预览复制版本哈希。",
+                            "Post #{p} has no revision {g}: copy the hash from its latest "
+                            "preview.").format(g=wanted[:12], p=post.id))
 
 
 def summary(post: m.Post) -> PostSummary:

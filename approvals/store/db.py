@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -82,7 +83,19 @@ def head_revision(engine: Engine) -> str | None:
 
 
 def require_current_schema(engine: Engine) -> None:
-    """Raise ConfigError unless the database schema is at the latest revision."""
+    """Raise ConfigError unless the database schema is at the latest revision.
+
+    A SQLite file that does not exist is not created here (connecting would leave an empty file
+    behind): the message names the file and what to run.
+    """
+    path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+        raise ConfigError(Text(
+            f"数据库文件 {path} 不存在：请先运行 `signoff db upgrade` 创建"
+            "（或检查 SIGNOFF_DATABASE_URL）。",
+            f"The database file {path} does not exist: run `signoff db upgrade` to create it "
+            "(or check SIGNOFF_DATABASE_URL).",
+        ))
     at, head = current_revision(engine), head_revision(engine)
     if at != head:
         raise ConfigError(Text(

@@ -129,7 +129,11 @@ def test_errors_are_one_line_in_the_persons_language_with_distinct_exit_codes(en
     assert outsider.stderr.startswith("错误：徐芳无权") and outsider.stderr.count("\n") == 1
     english = run("act", "1", "confirm", "--as", "guo_qiang")  # 郭强 prefers English
     assert english.exit_code == 3 and english.stderr.startswith("error: 郭强 may not")
-    stale = run("act", "1", "confirm", "--as", "li_na", "--revision", "deadbeef")
+    unknown = run("act", "1", "confirm", "--as", "li_na", "--revision", "deadbeef")
+    assert unknown.exit_code == 2 and "没有版本 deadbeef" in unknown.stderr
+    first = run("post", "show", "1").output.split("当前版本：第1版 ")[1][:12]
+    run("act", "1", "new_revision", "--as", "he_jing", "--title", "测试稿（二）")
+    stale = run("act", "1", "confirm", "--as", "li_na", "--revision", first)
     assert stale.exit_code == 4 and "旧版本" in stale.stderr
     missing = run("post", "show", "42")
     assert missing.exit_code == 6 and "42" in missing.stderr
@@ -138,10 +142,133 @@ def test_errors_are_one_line_in_the_persons_language_with_distinct_exit_codes(en
     assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.stderr
 
 
-def test_an_unmigrated_database_says_what_to_run(env: Path) -> None:
+def test_an_unmigrated_database_says_what_to_run_and_creates_no_file(env: Path) -> None:
     result = run("post", "list")
     assert result.exit_code == 2
-    assert "signoff db upgrade" in result.stderr
+    assert "signoff db upgrade" in result.stderr and str(env) in result.stderr
+    assert not env.exists()  # no silent empty database left behind
+    env.touch()  # an empty file someone made: its schema is named
+    empty = run("--lang", "en", "post", "list")
+    assert empty.exit_code == 2 and "(empty)" in empty.stderr
+
+
+def post_count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+
+def one_line(result: Result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+def test_a_file_that_is_not_utf8_gets_one_line_and_nothing_is_stored(env: Path,
+                                                                     tmp_path: Path) -> None:
+    run("db", "upgrade")
+    gbk = tmp_path / "通知.md"
+    gbk.write_bytes("# 防汛通知\n\n正文".encode("gb18030"))
+    said = one_line(run("post", "new", "--as", "li_na", "--file", str(gbk)))
+    assert "不是 UTF-8" in said and "GBK" in said
+    one_line(run("post", "new", "--as", "li_na", "--title", "x", "--body-file", str(gbk)))
+    latin = tmp_path / "body.html"
+    latin.write_bytes(b"<p>caf\xe9 \xff\xfe</p>")
+    said = one_line(run("--lang", "en", "post", "new", "--as", "li_na", "--title", "x",
+                        "--body-file", str(latin)))
+    assert "is not UTF-8" in said and "byte 7" in said and "GBK" not in said
+    assert post_count(env) == 0
+    bom = tmp_path / "bom.md"
+    bom.write_bytes("\ufeff# 防汛通知\n\n正文".encode())  # Notepad's BOM is fine
+    assert run("post", "new", "--as", "li_na", "--file", str(bom)).exit_code == 0
+    assert "防汛通知" in run("post", "show", "1").output
+
+
+@pytest.mark.parametrize("doc,said", [
+    ('{"title": 123, "body": "正文"}', "字段 title 应为文本"),
+    ('{"title": "通知", "body": {}}', "字段 body 应为文本"),
+    ('{"title": "通知", "body": "正文", "formed_on": 20240101}', "字段 formed_on 应为文本"),
+    ('{"title": "通知", "body": ["正文"]}', "而不是列表"),
+    ('{"title": "通知", "body": "正文", "category": true}', "而不是布尔值"),
+    ('{"title": "通知", "body": "正文", "formed_on": "2024/01/01"}', "YYYY-MM-DD"),
+    ('{"title": "通知", "body": "正文", "author": "李娜"}', "未知字段 author"),
+    ('["通知"]', "应为 JSON 对象"),
+    ('{"title": "通知",', "JSON 格式错误"),
+])
+def test_a_json_hand_in_with_wrong_types_gets_one_line(env: Path, tmp_path: Path, doc: str,
+                                                      said: str) -> None:
+    run("db", "upgrade")
+    material = tmp_path / "post.json"
+    material.write_text(doc, encoding="utf-8")
+    assert said in one_line(run("post", "new", "--as", "li_na", "--file", str(material)))
+    assert post_count(env) == 0
+
+
+def test_a_cover_is_checked_by_content_and_size_at_hand_in(env: Path, tmp_path: Path) -> None:
+    run("db", "upgrade")
+    fake = tmp_path / "cover.jpg"
+    fake.write_bytes(b"%PDF-1.7 " + b"x" * 1000)
+    assert "不是图片" in one_line(run("post", "new", "--as", "li_na", "--title", "通知",
+                                       "--body", "正文", "--cover", str(fake)))
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * (20 * 1024 * 1024))
+    assert "10 MB" in one_line(run("post", "new", "--as", "li_na", "--title", "通知",
+                                    "--body", "正文", "--cover", str(huge)))
+    assert post_count(env) == 0
+
+
+def test_an_unknown_person_is_exit_6_everywhere_with_a_suggestion(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    for args in (["post", "new", "--as", "li_nna", "--title", "x", "--body", "y"],
+                 ["act", "1", "confirm", "--as", "li_nna"],
+                 ["act", "1", "new_revision", "--as", "li_nna"],
+                 ["post", "schedule", "1", "--as", "li_nna"],
+                 ["post", "show", "1", "--as", "li_nna"]):
+        said = one_line(run(*args), 6)
+        assert "您是不是要找：李娜（li_na）" in said, args
+    assert post_count(env) == 1
+
+
+def test_an_unknown_action_lists_only_what_a_person_can_type(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    said = one_line(run("--lang", "en", "act", "1", "sing", "--as", "wang_min"))
+    assert "sign (sign off)" in said
+    assert not any(w in said for w in ("claim", "mark_published", "hold", "fail"))
+
+
+def test_every_option_and_command_explains_itself() -> None:
+    import click
+
+    def walk(cmd: click.Command, path: str) -> list[str]:
+        missing = [f"{path} {p.opts[0]}" for p in cmd.params
+                   if isinstance(p, click.Option) and not p.hidden and not p.help]
+        if not cmd.help:
+            missing.append(path)
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                missing += walk(sub, f"{path} {name}")
+        return missing
+
+    assert walk(main, "signoff") == []
+
+
+def test_a_database_url_is_never_echoed_with_its_password(env: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()  # nothing listens there
+    for url in (f"postgresql+psycopg://signoff:Hunter2-s3cret@127.0.0.1:{port}/signoff",
+                "postgres ql://signoff:Hunter2-s3cret@db/signoff",
+                "postgresql+psycopg2://signoff:Hunter2-s3cret@db/signoff",
+                "sqlite://signoff:Hunter2-s3cret@/x.db"):
+        monkeypatch.setenv("SIGNOFF_DATABASE_URL", url)
+        for args in (["post", "list"], ["db", "upgrade"]):
+            result = run(*args)
+            assert result.exit_code != 0 and "Traceback" not in result.stderr, result.stderr
+            assert "Hunter2-s3cret" not in result.stderr + result.output, url
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", f"sqlite:///{env}")
+    monkeypatch.setenv("SIGNOFF_REDIS_URL", "http://:Hunter2-s3cret@127.0.0.1/0")
+    result = run("config", "check")
+    assert "Hunter2-s3cret" not in result.stderr + result.output
 
 
 def test_audit_verify_names_the_row_after_a_direct_sql_edit(env: Path) -> None:

@@ -94,9 +94,13 @@ def test_a_refused_action_writes_and_hands_off_nothing(
         service: Service, who: Personas, handed_off: HandedOff) -> None:
     pid = service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
     service.act(pid, "new_revision", who.operator)
+    first = service.view(pid).revision
+    assert first is not None
+    older = first.content_hash
+    service.act(pid, "new_revision", who.operator, revision=RevisionInput(title="测试稿（二）"))
     before = (list(handed_off), service.notifications_for(post_id=pid))
     with pytest.raises(StaleRevision):
-        service.act(pid, "confirm", who.drafter, revision_hash="0" * 64)
+        service.act(pid, "confirm", who.drafter, revision_hash=older)
     assert (list(handed_off), service.notifications_for(post_id=pid)) == before
 
 
@@ -149,9 +153,11 @@ def test_scheduling_before_the_sign_off_sets_the_time_the_sign_off_uses(
 
 def test_nobody_but_an_admin_or_the_operator_schedules(service: Service, who: Personas) -> None:
     pid = service.create_post(drafter=who.drafter, title="测试稿", body=BODY)
-    for person in (who.drafter, who.head, who.issuer, *who.outsiders):
+    for person in (who.drafter, who.head, who.issuer, who.colleague):
         with pytest.raises(NotAllowed):
             service.act(pid, "schedule", person, schedule=ScheduleInput())
+    with pytest.raises(NotFound):
+        service.act(pid, "schedule", who.stranger, schedule=ScheduleInput())
     assert Action.SCHEDULE in service.allowed_actions(pid, who.admin)
     assert Action.SCHEDULE in service.allowed_actions(pid, who.operator)
     assert Action.SCHEDULE not in service.allowed_actions(pid, who.drafter)

@@ -120,12 +120,14 @@ def test_a_decision_on_a_stale_revision_is_refused_and_nothing_is_written(
                                     "withdraw", "new_revision", "resubmit", "retry"])
 def test_outsiders_are_refused_every_action(service: Service, who: Personas, action: str) -> None:
     pid = laid_out(service, who)
-    for outsider in who.outsiders:
-        with pytest.raises((NotAllowed, InvalidTransition)) as info:
-            service.act(pid, action, outsider, comment="x",
-                        revision_hash=current_hash(service, pid))
-        if action in ("confirm", "approve", "sign", "withdraw", "new_revision"):
-            assert isinstance(info.value, NotAllowed)
+    with pytest.raises((NotAllowed, InvalidTransition)) as info:
+        service.act(pid, action, who.colleague, comment="x",
+                    revision_hash=current_hash(service, pid))
+    if action in ("confirm", "approve", "sign", "withdraw", "new_revision"):
+        assert isinstance(info.value, NotAllowed)
+    with pytest.raises(NotFound):  # someone not in the org chart is named as such, first
+        service.act(pid, action, who.stranger, comment="x",
+                    revision_hash=current_hash(service, pid))
     assert service.view(pid).post.status == PostStatus.IN_REVIEW
 
 
@@ -249,7 +251,8 @@ def test_bad_input_is_refused_with_a_clear_message(service: Service, who: Person
         hand_in(service, who, drafter="nobody")
     with pytest.raises(InvalidInput) as info:
         hand_in(service, who, category="gossip")
-    assert "notice, publicity, policy, repost, other" in info.value.message("en")
+    assert "notice (announcement / notice), publicity (work publicity)" in info.value.message("en")
+    assert "notice（公告通知）、publicity（工作宣传）" in info.value.message("zh-CN")
     with pytest.raises(InvalidInput):
         hand_in(service, who, formed_on=date(2030, 1, 1))
     with pytest.raises(InvalidInput):
@@ -263,6 +266,78 @@ def test_bad_input_is_refused_with_a_clear_message(service: Service, who: Person
     with pytest.raises(InvalidInput):
         service.act(pid, "fly", who.operator)
     assert service.count_posts() == 1
+
+
+def test_a_title_with_markup_or_a_control_character_is_refused_at_hand_in(
+        service: Service, who: Personas) -> None:
+    for title in ("关于<b>防汛</b>的通知", "防汛通知\x1b[31m", "防汛&nbsp;通知"):
+        with pytest.raises(InvalidInput) as info:
+            hand_in(service, who, title=title)
+        assert "标题" in info.value.message("zh-CN")
+    assert service.count_posts() == 0
+
+
+def test_layout_refuses_an_image_from_outside_and_the_post_stays_as_it_was(
+        service: Service, who: Personas) -> None:
+    pid = hand_in(service, who, body='<p>演练现场</p><p><img src="https://example.com/a.jpg"></p>',
+                  body_format="html")
+    rows = len(service.view(pid).timeline)
+    with pytest.raises(InvalidInput) as info:
+        service.act(pid, "new_revision", who.operator)
+    assert "https://example.com/a.jpg" in info.value.message("zh-CN")
+    with pytest.raises(InvalidInput):
+        service.act(pid, "new_revision", who.operator,
+                    revision=RevisionInput(author="吴江\u202e应急", digest="摘要"))
+    view = service.view(pid)
+    assert view.post.status is PostStatus.DRAFT and view.revision is None
+    assert len(view.timeline) == rows
+    service.act(pid, "new_revision", who.operator,
+                revision=RevisionInput(body="<p>演练现场</p>"))  # without it, it lays out
+    assert service.view(pid).post.status is PostStatus.IN_REVIEW
+
+
+def test_a_revision_hash_that_is_malformed_foreign_or_unknown_is_named_as_such(
+        service: Service, who: Personas) -> None:
+    other = laid_out(service, who)
+    pid = laid_out(service, who, body=BODY.replace("150", "170"))
+    foreign = current_hash(service, other)
+    assert foreign != current_hash(service, pid)
+    cases = {"zz-not-hex": "is not a revision hash", "abc": "at least 8 characters",
+             foreign: f"belongs to post #{other}", foreign[:10]: f"belongs to post #{other}",
+             "0123abcd" * 8: f"Post #{pid} has no revision"}
+    for given, said in cases.items():
+        with pytest.raises(InvalidInput) as info:
+            service.act(pid, "confirm", who.drafter, revision_hash=given)
+        assert said in info.value.message("en"), given
+    assert service.view(pid).post.status is PostStatus.IN_REVIEW
+    assert all(not e.action.startswith("post.confirm") for e in service.view(pid).timeline)
+
+
+def test_an_unknown_person_is_not_found_with_a_suggestion_for_every_action(
+        service: Service, who: Personas) -> None:
+    pid = laid_out(service, who)
+    for action in ("confirm", "approve", "sign", "withdraw", "schedule"):
+        with pytest.raises(NotFound) as info:
+            service.act(pid, action, "li_nna")
+        assert "您是不是要找：李娜（li_na）" in info.value.message("zh-CN")
+    with pytest.raises(NotFound) as by_name:
+        hand_in(service, who, drafter="王明")  # 王敏 mistyped
+    assert "Did you mean 王敏 (wang_min)" in by_name.value.message("en")
+    with pytest.raises(NotFound) as nothing_close:
+        hand_in(service, who, drafter="mallory")
+    assert "Did you mean" not in nothing_close.value.message("en")
+
+
+def test_an_unknown_action_lists_only_what_people_do(service: Service, who: Personas) -> None:
+    pid = laid_out(service, who)
+    with pytest.raises(InvalidInput) as info:
+        service.act(pid, "aprove", who.head)
+    said = info.value.message("zh-CN")
+    assert "approve（审核同意）" in said
+    for worker_only in ("claim", "mark_published", "hold", "fail", "cannot_confirm"):
+        assert worker_only not in said
+    with pytest.raises(NotAllowed):  # typed anyway, it is the publisher's
+        service.act(pid, "claim", who.operator)
 
 
 def test_the_same_step_decided_twice_in_a_row_answers_already_decided(

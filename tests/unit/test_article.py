@@ -10,10 +10,13 @@ import pytest
 from approvals.rules.article import (
     CONTENT_MAX_CHARS,
     IMAGE_URL_BOUND,
+    TITLE,
     check_cover,
     check_fits,
     check_inline_image,
+    external_images,
     image_kind,
+    plain_text_problem,
     render,
 )
 from approvals.rules.errors import InvalidInput
@@ -101,3 +104,66 @@ def test_an_in_article_image_must_be_a_jpg_or_png_under_1_mb() -> None:
         check_inline_image(png(1024 * 1024))
     with pytest.raises(InvalidInput):
         check_inline_image(b"GIF89a" + b"\x00" * 10)
+
+
+# --- plain-text fields and images from outside: refused at layout ---------------------------------
+
+# Every C0 and C1 control character, DEL, and the direction overrides and isolates.
+CONTROLS = [*map(chr, range(0x00, 0x20)), "\x7f", *map(chr, range(0x80, 0xA0)),
+            *"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+MARKUP = ["<b>通知</b>", "<script>alert(1)</script>", "</p>", "<img src=x>", "<!-- x -->",
+          "&amp;", "&nbsp;", "&#169;", "&#x4e2d;", "<?xml?>"]
+# What real titles carry and must keep: book-title marks, quotes, a lone "<" or "&".
+PLAIN = ["关于《吴江区安全生产条例》的解读", "“12·4”国家宪法日宣传", "R&D 投入增长 5%", "a < b 且 c > d",
+         "【通知】2027年元旦放假安排", "第1期 (试行)", "Ⅱ级应急响应", "😀 点赞"]
+
+
+def test_a_control_character_anywhere_in_a_plain_field_is_named() -> None:
+    for ch in CONTROLS:
+        for where in (0, 3, 8):
+            text = "吴江区应急管理局"
+            problem = plain_text_problem(TITLE, text[:where] + ch + text[where:])
+            assert problem is not None and f"U+{ord(ch):04X}" in problem.zh, (ch, where)
+
+
+@pytest.mark.parametrize("bit", MARKUP)
+def test_markup_in_a_plain_field_is_refused(bit: str) -> None:
+    problem = plain_text_problem(TITLE, f"关于{bit}的说明")
+    assert problem is not None and "HTML" in problem.en
+
+
+@pytest.mark.parametrize("title", PLAIN)
+def test_ordinary_punctuation_stays_allowed(title: str) -> None:
+    assert plain_text_problem(TITLE, title) is None
+
+
+@pytest.mark.parametrize("field,kw", [("title", "title"), ("author", "author"),
+                                      ("digest", "digest")])
+def test_layout_refuses_markup_or_controls_in_title_author_and_digest(field: str,
+                                                                      kw: str) -> None:
+    with pytest.raises(InvalidInput) as bad:
+        check_fits(content("<p>正文</p>", **{kw: "应急\x07"}), FOOTER)
+    assert "U+0007" in bad.value.message("en") and field in bad.value.message("en")
+    with pytest.raises(InvalidInput):
+        check_fits(content("<p>正文</p>", **{kw: "<i>应急</i>"}), FOOTER)
+
+
+@pytest.mark.parametrize("src", ["https://example.com/a.png", "http://10.0.0.1/x.jpg",
+                                 "https://mmbiz.qpic.cn/mmbiz_png/abc/0?wx_fmt=png",
+                                 "/assets/short", "/assets/" + "A" * 64])
+def test_an_image_not_stored_with_the_post_is_refused_at_layout(src: str) -> None:
+    body = f'<p>文字</p><p><img src="{src}" alt="图"></p>'
+    assert external_images(body) == [src]
+    with pytest.raises(InvalidInput) as bad:
+        check_fits(content(body), FOOTER)
+    assert "WeChat drops" in bad.value.message("en") and src[:20] in bad.value.message("en")
+
+
+def test_stored_images_pass_and_each_outside_one_is_counted() -> None:
+    stored = f'<p><img src="/assets/{SHA}"></p>'
+    check_fits(content(stored), FOOTER)
+    body = stored + '<p><img src="https://a.example/1.png"><img src="https://a.example/2.png"></p>'
+    assert len(external_images(body)) == 2
+    with pytest.raises(InvalidInput) as bad:
+        check_fits(content(body), FOOTER)
+    assert "等 2 张" in bad.value.message("zh-CN")

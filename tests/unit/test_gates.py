@@ -175,6 +175,9 @@ def test_a_post_not_classed_proactive_is_blocked_citing_art_13(org: OrgChart,
     finding = only(gates.gate_classification(state), "not_proactive")
     assert finding.blocking
     assert_cites(finding, "13")
+    # said with its name in the person's language, never the stored value
+    assert classification not in finding.text.zh and classification not in finding.text.en
+    assert ("依申请公开" if classification == "on_request" else "不予公开") in finding.text.zh
     with pytest.raises(GateBlocked) as info:
         act(through_reviewer(org, state), org, "sign", "wang_min")
     assert {f.code for f in info.value.findings if f.blocking} == {"not_proactive"}
@@ -292,6 +295,8 @@ def test_the_issuers_clearance_for_the_current_revision_lets_personal_data_throu
     assert not finding.blocking
     assert_cites(finding, "16")
     assert "本人书面同意公开" in finding.text.zh
+    assert "权利人同意公开" in finding.text.zh and "consent" not in finding.text.zh
+    assert "the holder's consent" in finding.text.en
     assert act(state, org, "sign", "wang_min").status is PostStatus.SIGNED
 
 
