@@ -63,7 +63,7 @@ def bootstrap(
     Raises:
         ConfigError: the org file or the database schema is not usable.
     """
-    org = org or load_org(settings.org_file)
+    org = (org or load_org(settings.org_file)).speaking(settings.language)
     if engine is None:
         engine = db.create_db_engine(settings.database_url)
     if check_schema:

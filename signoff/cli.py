@@ -6,6 +6,7 @@ import functools
 import json
 import mimetypes
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 
 from approvals import present
 from approvals.bootstrap import Core
@@ -65,7 +66,7 @@ class Ctx:
             return self.lang_override
         if person and self._core is not None:
             p = self._core.org.find_person(person)
-            if p is not None:
+            if p is not None and p.language:
                 return normalize_language(p.language)
         try:
             return self.settings.language
@@ -87,7 +88,8 @@ class Ctx:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit non-zero."""
-    click.echo(message, err=True)
+    # What a person typed may hold lone surrogates (undecodable arguments): show them as �.
+    click.echo(message.encode("utf-8", "replace").decode("utf-8"), err=True)
     sys.exit(code)
 
 
@@ -105,7 +107,7 @@ def handled(fn: F) -> F:
             prefix = "error: " if lang == "en" else "错误："
             code = next((c for k, c in EXIT_CODES.items() if isinstance(exc, k)), 1)
             fail(prefix + exc.message(lang), code)
-        except (OperationalError, ProgrammingError) as exc:
+        except DatabaseError as exc:
             lang = ctx.lang(person)
             msg = Text("数据库无法访问或未初始化（请检查 SIGNOFF_DATABASE_URL 并运行 "
                        "`signoff db upgrade`）：{e}",
@@ -117,19 +119,100 @@ def handled(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _db_said(exc: OperationalError | ProgrammingError, ctx: Ctx) -> str:
+def _db_said(exc: DatabaseError, ctx: Ctx) -> str:
     # The driver's first line, never the database password (some drivers echo the DSN).
     said = (str(exc.orig) if exc.orig else str(exc)).splitlines()[0]
     try:
         password = make_url(ctx.settings.database_url).password
     except (ConfigError, ArgumentError, ValueError):
         password = None
-    if password:
+    if password and len(str(password)) >= 3:
         said = said.replace(str(password), "***")
     return shown_url(said)
 
 
-@click.group()
+# click's own usage errors, said again in Chinese (the detail it gives is kept when unknown).
+_CLICK_SAYS = (
+    (re.compile(r"'(.*)' is not a valid integer\.?"), "“{0}”不是整数"),
+    (re.compile(r"'(.*)' is not a valid float\.?"), "“{0}”不是数字"),
+    (re.compile(r"'(.*)' is not one of (.*?)\.?"), "“{0}”不是可选值（{1}）之一"),
+    (re.compile(r"'(.*)' is not (.*?)\.?"), "“{0}”不是 {1}"),
+    (re.compile(r"(?:File|Path) '(.*)' does not exist\.?"), "文件“{0}”不存在"),
+    (re.compile(r"(?:File|Path) '(.*)' is a directory\.?"), "“{0}”是目录，不是文件"),
+    (re.compile(r"(?:File|Path) '(.*)' is not readable\.?"), "文件“{0}”无法读取"),
+    (re.compile(r"(.*) is not in the range (.*?)\.?"), "{0} 不在 {1} 范围内"),
+    (re.compile(r"No such command '(.*)'\.?"), "没有命令“{0}”"),
+    (re.compile(r"Got unexpected extra arguments? \((.*)\)"), "多余的参数：{0}"),
+    (re.compile(r"Option '(.*)' requires an argument\.?"), "选项 {0} 需要一个值"),
+    (re.compile(r"Option '(.*)' does not take a value\.?"), "选项 {0} 不带值"),
+)
+
+
+def _usage_lang(args: list[str]) -> str:
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return normalize_language(args[i + 1])
+        if arg.startswith("--lang="):
+            return normalize_language(arg.split("=", 1)[1])
+    return normalize_language(os.environ.get("SIGNOFF_LANGUAGE"))
+
+
+class OneLineUsage(click.UsageError):
+    """A click usage error said on one line, in the person's language, with where to look."""
+
+    def __init__(self, inner: click.UsageError) -> None:
+        super().__init__(inner.format_message(), inner.ctx)
+        self.inner = inner
+
+    def show(self, file: Any = None) -> None:
+        e, said = self.inner, self.inner.format_message()
+        root = e.ctx.find_root() if e.ctx else None
+        chosen = root.params.get("lang") if root else None
+        lang = normalize_language(chosen) if chosen else _usage_lang(sys.argv[1:])
+        path = " ".join(["signoff", *(e.ctx.command_path.split()[1:] if e.ctx else [])])
+        if lang == "en":
+            fail(f"error: {said} (see `{path} --help`)", 2)
+        if isinstance(e, click.NoSuchOption):
+            close = f"，您是不是要找：{'、'.join(e.possibilities)}" if e.possibilities else ""
+            said = f"没有选项 {e.option_name}{close}"
+        elif isinstance(e, click.MissingParameter) and e.param is not None:
+            name = e.param.opts[-1] if isinstance(e.param, click.Option) else \
+                e.param.human_readable_name
+            said = f"缺少 {name}"
+        else:
+            said = e.message
+            for pattern, zh in _CLICK_SAYS:
+                found = pattern.fullmatch(said.strip())
+                if found:
+                    said = zh.format(*found.groups())
+                    break
+            if isinstance(e, click.BadParameter) and e.param is not None:
+                name = e.param.opts[-1] if isinstance(e.param, click.Option) else \
+                    e.param.human_readable_name
+                said = f"{name} 的值无效：{said}"
+        fail(f"错误：{said}（用法见 `{path} --help`）", 2)
+
+
+class Signoff(click.Group):
+    """The command group whose usage errors are one line in the person's language."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise OneLineUsage(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OneLineUsage:
+            raise
+        except click.UsageError as exc:
+            raise OneLineUsage(exc) from None
+
+
+@click.group(cls=Signoff)
 @click.option("--lang", type=click.Choice(["zh-CN", "en"]), default=None,
               help="Language of the output (default: the person's, else settings).")
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
@@ -210,9 +293,28 @@ def post() -> None:
     """Hand in, show and list posts."""
 
 
+# Material is text: a file larger than this is not a post (an article itself is under 1 MB).
+TEXT_READ_LIMIT = 4 * 1024 * 1024
+COVER_READ_LIMIT = 10 * 1024 * 1024 + 1  # one byte more than WeChat takes, so it is named
+
+
+def _read_bytes(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the file (never all of /dev/zero)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(limit)
+    except OSError as exc:
+        raise InvalidInput(Text(f"{path} 无法读取：{exc.strerror}",
+                                f"{path} cannot be read: {exc.strerror}")) from None
+
+
 def _read_text(path: Path) -> str:
     """A text file as UTF-8 (a BOM is dropped), or one line saying what it is instead."""
-    data = path.read_bytes()
+    data = _read_bytes(path, TEXT_READ_LIMIT + 1)
+    if len(data) > TEXT_READ_LIMIT:
+        raise InvalidInput(Text(f"{path} 超过 4 MB，不是一篇稿件的文字：请只提交正文。",
+                                f"{path} is over 4 MB, more than a post's text: hand in the "
+                                "text only."))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -281,7 +383,9 @@ def _parse_date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        if not _DATE.fullmatch(value.strip()):
+            raise ValueError(value)
+        return date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(Text("日期“{v}”无效，应为 YYYY-MM-DD。",
                                 "Invalid date “{v}”; use YYYY-MM-DD.").format(v=value)) from None
@@ -314,23 +418,32 @@ def post_new(obj: Ctx, as_person: str, file: Path | None, title: str | None, bod
              repost_source: str | None, cover: Path | None) -> None:
     """Hand in material as a drafter."""
     svc = obj.service()
+    if body is not None and body_file is not None:
+        raise InvalidInput(Text("--body 与 --body-file 只能给出一个。",
+                                "Give --body or --body-file, not both."))
     data = _read_post_file(file) if file else {}
     if body_file is not None:
         body = _read_text(body_file)
     cover_t = None
     if cover is not None:
-        cover_t = (cover.name, cover.read_bytes(),
+        cover_t = (cover.name, _read_bytes(cover, COVER_READ_LIMIT),
                    mimetypes.guess_type(cover.name)[0] or "application/octet-stream")
+
+    def given(flag: str | None, key: str, default: str | None = None) -> str | None:
+        # A flag given on the command line wins over the file, even when it is empty.
+        value = flag if flag is not None else data.get(key)
+        return default if value is None else value
+
     pid = svc.create_post(
         drafter=as_person,
-        title=title or data.get("title") or "",
-        body=body or data.get("body") or "",
-        body_format=fmt or data.get("format") or "text",
-        category=category or data.get("category") or "publicity",
-        classification=classification or data.get("classification") or "proactive",
-        formed_on=_parse_date(formed_on or data.get("formed_on")),
-        department=department or data.get("department"),
-        repost_source=repost_source or data.get("repost_source"),
+        title=given(title, "title", "") or "",
+        body=given(body, "body", "") or "",
+        body_format=given(fmt, "format", "text") or "",
+        category=given(category, "category", "publicity") or "",
+        classification=given(classification, "classification", "proactive") or "",
+        formed_on=_parse_date(given(formed_on, "formed_on")),
+        department=given(department, "department"),
+        repost_source=given(repost_source, "repost_source"),
         cover=cover_t,
     )
     lang = obj.lang(as_person)
@@ -402,6 +515,10 @@ def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
     """Take ACTION on a post: confirm, approve, sign, request_changes, reject, withdraw,
     new_revision, resubmit, clear_pii, retry, schedule, confirm_published, confirm_absent."""
     svc = obj.service()
+    _refuse_foreign_options(action, {
+        "--basis": basis, "--title": title, "--body-file": body_file, "--author": author,
+        "--digest": digest or None, "--source": repost_source, "--at": at, "--mode": mode,
+        "--url": url, "--format": None if fmt == "html" else fmt})
     revision = schedule = None
     if action == "new_revision":
         revision = RevisionInput(
@@ -418,15 +535,38 @@ def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
         click.echo(line)
 
 
+# Which action each of act's own options belongs to.
+ACT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "--basis": ("clear_pii",), "--title": ("new_revision",), "--body-file": ("new_revision",),
+    "--author": ("new_revision",), "--digest": ("new_revision",), "--source": ("new_revision",),
+    "--format": ("new_revision",), "--at": ("schedule",), "--mode": ("schedule",),
+    "--url": ("confirm_published",),
+}
+
+
+def _refuse_foreign_options(action: str, values: dict[str, object]) -> None:
+    for option, value in values.items():
+        if value is not None and action not in ACT_OPTIONS[option]:
+            owners = "、".join(ACT_OPTIONS[option])
+            raise InvalidInput(Text(f"{option} 只用于 {owners}，不能用于“{action}”。",
+                                    f"{option} belongs to {owners}, not to “{action}”."))
+
+
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _parse_time(value: str | None, svc: Service) -> datetime | None:
     if value is None:
         return None
     try:
-        when = datetime.fromisoformat(value)
+        if not _TIME.fullmatch(value.strip()):
+            raise ValueError(value)
+        when = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM。",
-                                "Invalid time “{v}”; use YYYY-MM-DDTHH:MM.").format(v=value)
-                           ) from None
+        raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM（如 2026-12-09T09:00）。",
+                                "Invalid time “{v}”; use YYYY-MM-DDTHH:MM (like "
+                                "2026-12-09T09:00).").format(v=value)) from None
     return when.replace(tzinfo=svc.zone) if when.tzinfo is None else when
 
 
@@ -543,7 +683,8 @@ def worker_cmd(obj: Ctx, burst: bool, reconcile: bool, name: str | None) -> None
 
 
 @main.command("reconcile")
-@click.option("--every", "every", type=float, default=None,
+@click.option("--every", "every", type=click.FloatRange(min=0, min_open=True, max=86400),
+              default=None,
               help="Repeat every N seconds (default: one pass).")
 @click.option("--parent", type=int, default=None, hidden=True,
               help="Stop when this process (the worker that started us) is gone.")

@@ -56,7 +56,7 @@ class _Model(BaseModel):
 class PersonIn(_Model):
     name: str = Field(min_length=1)
     title: str = ""
-    language: Literal["zh-CN", "en"] = "zh-CN"
+    language: Literal["zh-CN", "en"] | None = None  # unset: the unit's language (settings)
     telegram_id: int | None = Field(default=None, gt=0)
 
 
@@ -134,7 +134,14 @@ _PYDANTIC_REASONS = {
     "too_short": ("不能为空", "must not be empty"),
     "int_type": ("应为整数", "must be an integer"),
     "int_parsing": ("应为整数", "must be an integer"),
-    "greater_than": ("应为正整数", "must be a positive integer"),
+    "greater_than": ("应大于 {gt}", "must be greater than {gt}"),
+    "greater_than_equal": ("应不小于 {ge}", "must be at least {ge}"),
+    "less_than_equal": ("应不大于 {le}", "must be at most {le}"),
+    "finite_number": ("应为有限的数", "must be a finite number"),
+    "float_type": ("应为数字", "must be a number"),
+    "float_parsing": ("应为数字", "must be a number"),
+    "string_pattern_mismatch": ("格式不符：{pattern}", "does not match {pattern}"),
+    "too_long": ("过长（最多 {max_length} 项）", "too long (at most {max_length} items)"),
     "bool_type": ("应为 true 或 false", "must be true or false"),
     "bool_parsing": ("应为 true 或 false", "must be true or false"),
     "date_type": ("应为日期（如 2026-12-01）", "must be a date (e.g. 2026-12-01)"),
@@ -157,7 +164,14 @@ def pydantic_problems(err: ValidationError, file: str) -> list[Problem]:
                           f"invalid value “{e.get('input')}”; expected {expected}")
         elif e["type"] in _PYDANTIC_REASONS:
             zh, en = _PYDANTIC_REASONS[e["type"]]
-            reason = Text(zh, en)
+            ctx = {k: v for k, v in e.get("ctx", {}).items() if isinstance(v, int | float | str)}
+            try:
+                reason = Text(zh.format(**ctx), en.format(**ctx))
+            except (KeyError, IndexError):
+                reason = Text(zh, en)
+        elif isinstance(cause := e.get("ctx", {}).get("error"), ValueError) and cause.args \
+                and isinstance(cause.args[0], Text):
+            reason = cause.args[0]  # our validators say it in both languages
         else:
             msg = e["msg"].removeprefix("Value error, ")
             reason = Text(msg, msg)
@@ -183,8 +197,17 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(Text(f"{path}: 文件不存在", f"{path}: no such file"),
                           (Problem(str(path), "(file)", Text("文件不存在", "no such file")),)) from None
+    except UnicodeDecodeError as exc:
+        reason = Text(f"不是 UTF-8 编码的文本（第 {exc.start + 1} 字节）：请另存为 UTF-8",
+                      f"not UTF-8 text (byte {exc.start + 1}): save it as UTF-8")
+        raise ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
+                          (Problem(str(path), "(file)", reason),)) from None
+    except OSError as exc:  # a directory, no permission, …
+        reason = Text(f"无法读取：{exc.strerror}", f"cannot be read: {exc.strerror}")
+        raise ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
+                          (Problem(str(path), "(file)", reason),)) from None
     except tomllib.TOMLDecodeError as exc:
-        reason = Text(f"TOML 语法错误：{exc}", f"TOML syntax error: {exc}")
+        reason = Text(f"TOML 语法错误（{exc}）", f"TOML syntax error: {exc}")
         raise ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
                           (Problem(str(path), "(syntax)", reason),)) from None
 

@@ -6,11 +6,16 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -20,10 +25,12 @@ from approvals.rules.notices import CHANNELS
 
 ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"
+# Never read from the settings file: environment or a *_FILE only.
+SECRETS = ("secret_key", "wechat_secret")
 
 
 # user:password@ in any URL-like text, however malformed the rest is
-_USERINFO = re.compile(r"(//[^/@\s:]*:)[^@\s]*@")
+_USERINFO = re.compile(r"(//[^/@\s:]*:)[^\s/]*@")  # to the last @: a password may hold one
 
 
 def shown_url(value: str) -> str:
@@ -48,14 +55,18 @@ class Settings(BaseSettings):
     wechat_appid: str = ""
     wechat_secret: SecretStr | None = None
     wechat_secret_file: Path | None = None
-    wechat_timeout_seconds: float = 15.0
+    wechat_timeout_seconds: float = Field(15.0, gt=0, le=600, allow_inf_nan=False)
     # Publishing worker
-    queue_name: str = "signoff"
-    publish_lease_seconds: float = 120.0  # a claim a dead worker held is taken over after this
-    publish_poll_seconds: float = 60.0  # how long one job polls freepublish/get before retrying
-    publish_retries: int = Field(5, ge=0)  # 0: one attempt, then a person retries
-    publish_retry_seconds: list[int] = [2, 5, 15, 30, 60]  # backoff between transient failures
-    reconcile_every_seconds: float = 30.0
+    queue_name: str = Field("signoff", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # a claim a dead worker held is taken over after this
+    publish_lease_seconds: float = Field(120.0, gt=0, le=86400, allow_inf_nan=False)
+    # how long one job polls freepublish/get before retrying
+    publish_poll_seconds: float = Field(60.0, gt=0, le=3600, allow_inf_nan=False)
+    publish_retries: int = Field(5, ge=0, le=100)  # 0: one attempt, then a person retries
+    # backoff between transient failures
+    publish_retry_seconds: list[Annotated[int, Field(ge=1, le=86400)]] = Field(
+        [2, 5, 15, 30, 60], min_length=1)
+    reconcile_every_seconds: float = Field(30.0, gt=0, le=86400, allow_inf_nan=False)
     # Chain notifications (they cannot be switched off; these choose how they travel).
     notify_channels: list[str] = ["log"]
     notify_log_file: Path | None = None  # the log channel appends JSON lines here (else: the log)
@@ -66,8 +77,14 @@ class Settings(BaseSettings):
         try:
             url = make_url(value)
         except (ArgumentError, ValueError):
-            raise ValueError(f"not a database URL: {shown_url(value)!r}; use sqlite:///path or "
-                             "postgresql+psycopg://user@host/db") from None
+            raise ValueError(Text(f"不是数据库地址：{shown_url(value)!r}；应为 sqlite:///路径 或 "
+                                  "postgresql+psycopg://用户@主机/库",
+                                  f"not a database URL: {shown_url(value)!r}; use sqlite:///path "
+                                  "or postgresql+psycopg://user@host/db")) from None
+        if "@" in (url.host or ""):
+            raise ValueError(Text(f"{shown_url(value)!r}：密码中的 @ 须写作 %40",
+                                  f"{shown_url(value)!r}: the password holds an @; write it as "
+                                  "%40"))
         backend, driver = url.get_backend_name(), url.get_driver_name()
         if backend == "sqlite" and driver == "pysqlite" and not (url.host or url.username):
             return value
@@ -75,14 +92,18 @@ class Settings(BaseSettings):
             return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
         if backend == "postgresql" and driver == "psycopg":
             return value
-        raise ValueError(f"{shown_url(value)!r} is not supported: use sqlite:///path or "
-                         "postgresql+psycopg://user@host/db")
+        raise ValueError(Text(f"不支持 {shown_url(value)!r}：应为 sqlite:///路径 或 "
+                              "postgresql+psycopg://用户@主机/库",
+                              f"{shown_url(value)!r} is not supported: use sqlite:///path or "
+                              "postgresql+psycopg://user@host/db"))
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"not a Redis URL (redis://host:port/db): {shown_url(value)!r}")
+            raise ValueError(Text(f"不是 Redis 地址（redis://主机:端口/库）：{shown_url(value)!r}",
+                                  "not a Redis URL (redis://host:port/db): "
+                                  f"{shown_url(value)!r}"))
         return value
 
     @field_validator("notify_channels")
@@ -102,14 +123,16 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone: {value!r}") from None
+            raise ValueError(Text(f"未知时区：{value!r}（如 Asia/Shanghai）",
+                                  f"unknown time zone: {value!r} (like Asia/Shanghai)")) from None
         return value
 
     @field_validator("wechat_api_base")
     @classmethod
     def _api_base(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"not an http(s) URL: {value!r}")
+            raise ValueError(Text(f"不是 http(s) 地址：{shown_url(value)!r}",
+                                  f"not an http(s) URL: {shown_url(value)!r}"))
         return value if value.endswith("/") else value + "/"
 
     @model_validator(mode="after")
@@ -160,8 +183,28 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         ) -> tuple[PydanticBaseSettingsSource, ...]:
             return init_settings, env_settings, _TomlSource(settings_cls, data)
 
+    leaked = [k for k in SECRETS if k in data]
+    if path and leaked:
+        problems = [Problem(str(path), k, Text(
+            f"密钥不能写在配置文件中：请用环境变量 {ENV_PREFIX}{k.upper()} 或 "
+            f"{ENV_PREFIX}{k.upper()}_FILE（指向只有服务账号能读的文件）",
+            f"a secret does not belong in the settings file: use {ENV_PREFIX}{k.upper()} or "
+            f"{ENV_PREFIX}{k.upper()}_FILE (a file only the service account can read)"))
+            for k in leaked]
+        raise ConfigError(Text("配置有误：\n" + "\n".join(p.render("zh") for p in problems),
+                               "Invalid settings:\n" + "\n".join(p.render("en") for p in problems)),
+                          tuple(problems))
     try:
         return _Loaded(**overrides)
+    except SettingsError as exc:
+        # An environment variable of a list setting that is not JSON (SIGNOFF_NOTIFY_CHANNELS=log).
+        field = next((f for f in Settings.model_fields if f"field \"{f}\"" in str(exc)), "")
+        name = f"{ENV_PREFIX}{field.upper()}" if field else "SIGNOFF_*"
+        problem = Problem(f"environment {name}", field or "(value)", Text(
+            "应为 JSON 列表，如 [\"log\"] 或 [2, 5, 15]", "must be a JSON list, like [\"log\"] or "
+            "[2, 5, 15]"))
+        raise ConfigError(Text("配置有误：\n" + problem.render("zh"),
+                               "Invalid settings:\n" + problem.render("en")), (problem,)) from None
     except ValidationError as exc:
         env_keys = {k[len(ENV_PREFIX):].lower() for k in env if k.startswith(ENV_PREFIX)}
         problems = []

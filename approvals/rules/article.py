@@ -7,8 +7,11 @@ length of the URLs WeChat gives them — so nothing four people signed fails at 
 from __future__ import annotations
 
 import html
+import io
 import re
 import unicodedata
+
+from PIL import Image
 
 from approvals.rules.errors import InvalidInput, Text
 from approvals.rules.revisions import (
@@ -34,7 +37,9 @@ _MAGIC = ((b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", 
           (b"GIF89a", "gif"), (b"BM", "bmp"))
 
 
-_IMG_SRC = re.compile(r'<img\b[^>]*?\bsrc="([^"]*)"')
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_IMG_SRC = re.compile(r'\bsrc="([^"]*)"')
+_CSS_URL = re.compile(r"url\s*\(", re.IGNORECASE)  # background images and fonts from elsewhere
 # What WeChat would show verbatim in a plain-text field: tags, comments and character references.
 _MARKUP = re.compile(r"</?[A-Za-z!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
 # Direction overrides and isolates reorder what a reader sees against what was approved.
@@ -44,13 +49,29 @@ AUTHOR = Text("作者", "author")
 DIGEST = Text("摘要", "digest")
 
 
+# Invisible or layout-breaking: controls, format characters (zero-width space, BOM, soft hyphen,
+# tags, direction marks), line and paragraph separators, lone surrogates.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_ZWJ = "\u200d"  # joins emoji sequences (👨‍👩‍👧): kept
+
+
+def bad_character(value: str, allow: str = "") -> str | None:
+    """The first control, invisible format or direction character in `value` (not in `allow`)."""
+    for ch in value:
+        if ch not in allow and ch != _ZWJ and (unicodedata.category(ch) in _INVISIBLE
+                                               or ch in _BIDI):
+            return ch
+    return None
+
+
 def plain_text_problem(field: Text, value: str) -> Text | None:
     """What makes `value` unfit for a plain-text field WeChat shows as typed (title, author,
-    digest): a control or direction-override character, or HTML markup; None when it is fit."""
-    for ch in value:
-        if unicodedata.category(ch) == "Cc" or ch in _BIDI:
-            return Text(f"{field.zh}含控制字符（U+{ord(ch):04X}）",
-                        f"the {field.en} contains a control character (U+{ord(ch):04X})")
+    digest): a control, invisible or direction-override character, or HTML markup; None when it
+    is fit."""
+    ch = bad_character(value)
+    if ch is not None:
+        return Text(f"{field.zh}含控制字符或不可见字符（U+{ord(ch):04X}）",
+                    f"the {field.en} contains a control or invisible character (U+{ord(ch):04X})")
     found = _MARKUP.search(value)
     if found:
         bit = value[found.start():found.start() + 12]
@@ -72,9 +93,14 @@ def check_plain_text(field: Text, value: str) -> None:
 
 
 def external_images(body_html: str) -> list[str]:
-    """Image sources in the body that are not stored assets: WeChat drops them on publishing."""
-    return [src for src in _IMG_SRC.findall(body_html)
-            if not ASSET_SRC.fullmatch(f'src="{src}"')]
+    """Images in the body that are not stored assets, by their source ("" for one the cleaner
+    left without a usable one, such as a data: URL): WeChat drops them on publishing."""
+    found = []
+    for tag in _IMG_TAG.findall(body_html):
+        src = _IMG_SRC.search(tag)
+        if src is None or not ASSET_SRC.fullmatch(f'src="{src.group(1)}"'):
+            found.append(src.group(1) if src else "")
+    return found
 
 
 def render(body_html: str, footer: str, image_urls: dict[str, str]) -> str:
@@ -115,6 +141,7 @@ def check_cover(data: bytes, filename: str = "") -> None:
         raise InvalidInput(Text(f"封面“{name}”为 {_mb(len(data))}，公众号封面最大 10 MB。",
                                 f"The cover “{name}” is {_mb(len(data))}; WeChat takes at most "
                                 "10 MB."))
+    _decodes(data, Text(f"封面“{name}”", f"The cover “{name}”"))
 
 
 def check_inline_image(data: bytes, filename: str = "") -> None:
@@ -133,6 +160,24 @@ def check_inline_image(data: bytes, filename: str = "") -> None:
         raise InvalidInput(Text(f"正文图片“{name}”为 {_mb(len(data))}，公众号正文图片须小于 1 MB。",
                                 f"The in-article image “{name}” is {_mb(len(data))}; WeChat takes "
                                 "images under 1 MB."))
+    _decodes(data, Text(f"正文图片“{name}”", f"The in-article image “{name}”"))
+
+
+def _decodes(data: bytes, what: Text) -> None:
+    # The first bytes name a format; only decoding it shows the file is a whole image.
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            img.load()  # decodes every pixel: a truncated file fails here
+    except Image.DecompressionBombError:
+        raise InvalidInput(Text(f"{what.zh}像素过多，无法作为图片使用。",
+                                f"{what.en} has too many pixels to be used.")) from None
+    except Exception:  # Pillow raises many kinds for a broken file
+        raise InvalidInput(Text(f"{what.zh}已损坏或不完整，无法作为图片打开。",
+                                f"{what.en} is damaged or incomplete and does not open as an "
+                                "image.")) from None
+    if width < 1 or height < 1:
+        raise InvalidInput(Text(f"{what.zh}没有像素。", f"{what.en} has no pixels."))
 
 
 def check_fits(content: RevisionContent, footer: str) -> None:
@@ -151,9 +196,13 @@ def check_fits(content: RevisionContent, footer: str) -> None:
     problems += [p for p in (plain_text_problem(TITLE, content.title),
                              plain_text_problem(AUTHOR, content.author),
                              plain_text_problem(DIGEST, content.digest)) if p is not None]
+    if _CSS_URL.search(content.body_html):
+        problems.append(Text("正文样式中有 url(…)（外部背景图或字体），公众号会将其丢弃：请删去",
+                             "a style in the body loads url(…) from elsewhere (a background or a "
+                             "font), which WeChat drops: remove it"))
     outside = external_images(content.body_html)
     if outside:
-        shown = html.unescape(outside[0])[:80]
+        shown = html.unescape(outside[0])[:80] or "data:"
         more = len(outside) - 1
         problems.append(Text(
             f"正文引用了外部图片（{shown}{f' 等 {len(outside)} 张' if more else ''}），公众号发布时"

@@ -35,6 +35,7 @@ COMMENT_REQUIRED = frozenset({Action.REQUEST_CHANGES, Action.REJECT, Action.RESU
                               Action.CONFIRM_ABSENT})
 # A time typed a moment ago ("now") is not refused as past.
 SCHEDULE_GRACE = timedelta(minutes=1)
+SCHEDULE_HORIZON = timedelta(days=366)  # further ahead is a typo, not a plan
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,10 @@ def schedule(
     if at is not None:
         if at.tzinfo is None:
             raise InvalidInput(Text("发布时间须带时区。", "The publishing time needs a time zone."))
+        if at - now > SCHEDULE_HORIZON:
+            raise InvalidInput(Text("发布时间 {t} 超过一年之后，请核对。",
+                                    "The publishing time {t} is more than a year ahead; check "
+                                    "it.").format(t=f"{at:%Y-%m-%dT%H:%M}"))
         if at < now - SCHEDULE_GRACE:
             raise InvalidInput(Text("发布时间 {t} 已经过去；要签发后立即发布，请不填时间。",
                                     "The publishing time {t} has passed; to publish as soon as the "

@@ -21,7 +21,20 @@ from typing import Any
 
 from approvals.rules.errors import Text
 from approvals.rules.records import Clearance, DecisionRecord
-from approvals.rules.states import STATUS_LABEL, STEP_LABEL, Action, IntentKind, PostStatus, Step
+from approvals.rules.states import (
+    CATEGORY_LABEL,
+    CLASSIFICATION_LABEL,
+    PUBLISH_MODE_LABEL,
+    STATUS_LABEL,
+    STEP_LABEL,
+    Action,
+    Category,
+    Classification,
+    IntentKind,
+    PostStatus,
+    PublishMode,
+    Step,
+)
 
 Record = dict[str, Any]
 
@@ -253,10 +266,16 @@ _FACT_LABEL = {
 
 
 def _fact_problem(key: str, want: Any, got: Any) -> Text:
+    labels: dict[str, tuple[type[Any], dict[Any, Text]]] = {
+        "status": (PostStatus, STATUS_LABEL), "category": (Category, CATEGORY_LABEL),
+        "classification": (Classification, CLASSIFICATION_LABEL),
+        "publish_mode": (PublishMode, PUBLISH_MODE_LABEL)}
+
     def shown(value: Any, lang: str) -> str:
-        if key == "status":
+        if key in labels:  # by its name in the person's language, as everywhere else
+            kind, names = labels[key]
             try:
-                return STATUS_LABEL[PostStatus(value)].get(lang)
+                return names[kind(value)].get(lang)
             except ValueError:
                 return str(value)
         return "—" if value is None else str(value)

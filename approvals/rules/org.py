@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -20,7 +20,7 @@ class Person:
     key: str
     name: str
     title: str = ""
-    language: str = "zh-CN"
+    language: str | None = None  # None: the unit's language (settings)
     telegram_id: int | None = None
 
 
@@ -145,6 +145,12 @@ class OrgChart:
     # the calendars the software ships with (art. 14 deadlines).
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
+    def speaking(self, language: str) -> OrgChart:
+        """The same chart with `language` for everyone who did not choose one."""
+        people = {k: p if p.language else replace(p, language=language)
+                  for k, p in self.people.items()}
+        return replace(self, people=people)
+
     def person(self, key: str) -> Person | None:
         """The person with this key, or None."""
         return self.people.get(key)
@@ -154,7 +160,13 @@ class OrgChart:
         if key_or_name in self.people:
             return self.people[key_or_name]
         named = [p for p in self.people.values() if p.name == key_or_name]
-        return named[0] if len(named) == 1 else None
+        if named:
+            return named[0] if len(named) == 1 else None
+        # As typed on a phone or with caps lock: full-width letters, upper case (ＬＩ＿ＮＡ).
+        folded = unicodedata.normalize("NFKC", key_or_name).strip().casefold()
+        same = [p for p in self.people.values()
+                if folded in (p.key.casefold(), unicodedata.normalize("NFKC", p.name).casefold())]
+        return same[0] if len(same) == 1 else None
 
     def name_of(self, key: str | None) -> str:
         """Display name of a person key (the key itself when unknown)."""

@@ -14,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from approvals.rules import chain, content, permits
-from approvals.rules.article import ASSET_SRC, check_cover, check_fits, check_inline_image
+from approvals.rules.article import (
+    ASSET_SRC,
+    bad_character,
+    check_cover,
+    check_fits,
+    check_inline_image,
+)
 from approvals.rules.errors import AlreadyDecided, GateBlocked, InvalidInput, Text, sentences
 from approvals.rules.ledger import clearance_record, decision_record, intent_record
 from approvals.rules.records import PostState, RevisionInfo
@@ -43,6 +49,26 @@ from approvals.services.state import (
 from approvals.store import audit
 from approvals.store import models as m
 from approvals.views import ActOutcome, OutboxKind, Pending, RevisionInput, ScheduleInput
+
+COMMENT_MAX = 2000  # a comment is read in a chat message and on every face
+
+
+def check_comment(comment: str) -> None:
+    """A comment is text people read: no control or invisible characters, at most COMMENT_MAX.
+
+    Raises:
+        InvalidInput: saying which.
+    """
+    ch = bad_character(comment, allow="\n\t")
+    if ch is not None:
+        raise InvalidInput(Text(f"意见含控制字符或不可见字符（U+{ord(ch):04X}），请删去。",
+                                f"The comment contains a control or invisible character "
+                                f"(U+{ord(ch):04X}); remove it."))
+    if len(comment) > COMMENT_MAX:
+        raise InvalidInput(Text(f"意见过长（{len(comment)} 字），最多 {COMMENT_MAX} 字。",
+                                f"The comment is too long ({len(comment)} characters; at most "
+                                f"{COMMENT_MAX})."))
+
 
 ALREADY_DECIDED = Text("本稿刚刚已被他人处理（或已更新），请刷新后查看最新状态。",
                        "Someone else acted on this post a moment ago (or it changed); "
@@ -86,6 +112,7 @@ class Actions:
                              allowed=PERSON_ACTIONS)
         action = Action(action)
         actor_key = resolve_person(self.deps.org, actor)
+        check_comment(comment)
         now, today = self.deps.now(), self.deps.today()
         refused: GateBlocked | None = None
         with self.deps.uow() as uow:

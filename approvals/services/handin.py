@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from approvals.store import audit
 from approvals.store import models as m
 
 TITLE_MAX_HANDIN = 200
+FORMED_LOOKBACK = timedelta(days=3653)  # older than ten years is a typo, not a disclosure
 
 
 class HandIn:
@@ -77,8 +78,19 @@ class HandIn:
         cat = as_enum(Category, category, Text("类别", "category"), labels=CATEGORY_LABEL)
         cls = as_enum(Classification, classification, Text("公开属性", "classification"),
                       labels=CLASSIFICATION_LABEL)
+        if cls is not Classification.PROACTIVE:
+            raise InvalidInput(Text("只有“主动公开”类信息可以在公众号发布（第十三条）；本稿属性为"
+                                    "“{c}”，请勿提交。",
+                                    "Only proactive-disclosure information is published on the "
+                                    "account (art. 13); this is classed “{c_en}”.")
+                               .format(c=CLASSIFICATION_LABEL[cls].zh,
+                                       c_en=CLASSIFICATION_LABEL[cls].en))
         today = self.deps.today()
         formed_on = formed_on or today
+        if formed_on < today - FORMED_LOOKBACK:
+            raise InvalidInput(Text("信息形成日期 {d} 早于十年前，请核对。",
+                                    "The formation date {d} is more than ten years ago; check "
+                                    "it.").format(d=formed_on.isoformat()))
         if formed_on > today:
             raise InvalidInput(Text("信息形成日期 {d} 晚于今天。", "The formation date {d} is in the "
                                     "future.").format(d=formed_on.isoformat()))
@@ -118,8 +130,16 @@ class HandIn:
         mine = org.departments_of(drafter)
         if department is not None:
             if department not in org.departments:
-                raise InvalidInput(Text("没有科室“{d}”。", "There is no department “{d}”.")
-                                   .format(d=department))
+                raise InvalidInput(Text("没有科室“{d}”，可选：{a}。", "There is no department "
+                                        "“{d}”; the departments are {a}.")
+                                   .format(d=department, a=", ".join(org.departments)))
+            if department not in {d.code for d in mine}:
+                # art. 25, 28: the drafter answers for the department's material
+                raise InvalidInput(Text("{p}不属于{n}，不能以该科室名义提交（第二十五、二十八条）。",
+                                        "{p} is not a member of {n} and cannot hand in for it "
+                                        "(art. 25, 28).")
+                                   .format(p=org.name_of(drafter),
+                                           n=org.departments[department].name))
             return department
         if len(mine) == 1:
             return mine[0].code

@@ -127,6 +127,8 @@ class Notifications:
         if person is not None:
             q = q.where(m.Notification.recipient == person)
         if post_id is not None:
+            if not 0 < post_id <= 2**63 - 1:
+                return []  # no post has such an id
             q = q.where(m.Notification.post_id == post_id)
         if limit is not None:
             q = q.limit(limit)

@@ -29,6 +29,7 @@ from approvals.store import models as m
 from approvals.views import PostSummary, PublicationIds, RevisionSummary, TimelineEntry
 
 E = TypeVar("E")
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in every database we run on
 _HEX = re.compile(r"[0-9a-f]+")
 
 
@@ -84,7 +85,8 @@ def load_post(s: Session, post_id: int, *, lock: bool = False) -> m.Post:
     Raises:
         NotFound: no such post.
     """
-    post = s.get(m.Post, post_id, with_for_update=lock)
+    fits = isinstance(post_id, int) and 0 < post_id <= MAX_ID  # a database integer at all
+    post = s.get(m.Post, post_id, with_for_update=lock) if fits else None
     if post is None:
         raise NotFound(Text("没有编号为 {i} 的稿件。", "There is no post {i}.").format(i=post_id))
     return post

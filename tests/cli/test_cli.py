@@ -320,3 +320,150 @@ def test_the_demo_speaks_english_on_request() -> None:
     assert "for Chen Gang" in result.stdout or "for 陈刚" in result.stdout
     assert "hash chain intact" in result.stdout
     assert "published  https://mp.weixin.qq.com/s/" in result.stdout
+
+
+# --- a hostile new user's inputs: one line each, nothing stored ---------------------------------
+
+
+def test_ids_and_times_no_database_can_hold_get_one_line(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    for args in (["post", "show", str(2**63)], ["post", "show", str(2**70)],
+                 ["act", str(2**63), "confirm", "--as", "li_na"]):
+        assert "没有编号为" in one_line(run(*args), 6)
+    assert run("notifications", "--post", str(2**70)).exit_code == 0
+    far = one_line(run("act", "1", "schedule", "--as", "zhao_xue", "--at", "9999-12-31T23:59-12:00"))
+    assert "超过一年" in far
+    for at in ("2026-12-09", "2026-12-09T09", "20261209T0900", "2026-12-09T09:00:30.5"):
+        assert "YYYY-MM-DDTHH:MM" in one_line(run("act", "1", "schedule", "--as", "zhao_xue",
+                                                   "--at", at))
+
+
+@pytest.mark.parametrize("formed_on,said", [
+    ("20261201", "YYYY-MM-DD"), ("2026-W49-3", "YYYY-MM-DD"), ("", "YYYY-MM-DD"),
+    ("0001-01-01", "十年前"), ("1900-01-01", "十年前"), ("2026-02-30", "YYYY-MM-DD")])
+def test_a_formation_date_is_a_plain_recent_date(env: Path, formed_on: str, said: str) -> None:
+    run("db", "upgrade")
+    assert said in one_line(run("post", "new", "--as", "li_na", "--title", "通知", "--body",
+                                "正文", "--formed-on", formed_on))
+    assert post_count(env) == 0
+
+
+def test_options_that_belong_to_another_action_are_refused(env: Path, tmp_path: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    run("act", "1", "new_revision", "--as", "he_jing")
+    for args, said in ((["--at", "2026-12-09T09:00"], "--at 只用于 schedule"),
+                       (["--mode", "mass_send"], "--mode 只用于 schedule"),
+                       (["--title", "新标题"], "--title 只用于 new_revision"),
+                       (["--basis", "consent"], "--basis 只用于 clear_pii"),
+                       (["--url", "https://mp.weixin.qq.com/s/x"], "--url 只用于 confirm_published")):
+        assert said in one_line(run("act", "1", "confirm", "--as", "li_na", *args))
+    body = tmp_path / "b.txt"
+    body.write_text("正文", encoding="utf-8")
+    assert "--body-file" in one_line(run("post", "new", "--as", "li_na", "--title", "x",
+                                         "--body", "y", "--body-file", str(body)))
+    assert "类别“”无效" in one_line(run("post", "new", "--as", "li_na", "--title", "x",
+                                       "--body", "y", "--category", ""))
+    assert post_count(env) == 1 and "审核中" in run("post", "show", "1").output
+
+
+def test_unreadable_or_endless_inputs_get_one_line(env: Path, tmp_path: Path) -> None:
+    run("db", "upgrade")
+    surrogate = tmp_path / "p.json"
+    surrogate.write_text('{"title": "\\ud800", "body": "正文"}', encoding="utf-8")
+    assert "U+D800" in one_line(run("post", "new", "--as", "li_na", "--file", str(surrogate)))
+    nul = tmp_path / "nul.json"
+    nul.write_text('{"title": "通知", "body": "b\\u0000c"}', encoding="utf-8")
+    assert "U+0000" in one_line(run("post", "new", "--as", "li_na", "--file", str(nul)))
+    big = tmp_path / "big.md"
+    with big.open("wb") as fh:
+        fh.truncate(64 * 1024 * 1024)  # sparse: 64 MB of zeros that take no disk
+    assert "4 MB" in one_line(run("post", "new", "--as", "li_na", "--title", "x",
+                                  "--body-file", str(big)))
+    assert post_count(env) == 0
+
+
+def test_broken_settings_and_files_get_one_line_each(env: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage\x80")
+    assert "不是 UTF-8" in run("config", "check", str(binary)).stderr
+    monkeypatch.setenv("SIGNOFF_ORG_FILE", str(tmp_path))  # a directory
+    assert "无法读取" in one_line(run("post", "list"))
+    monkeypatch.setenv("SIGNOFF_ORG_FILE", str(EXAMPLE_ORG))
+    not_db = tmp_path / "notes.db"
+    not_db.write_text("这不是数据库\n" * 100, encoding="utf-8")
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", f"sqlite:///{not_db}")
+    assert "file is not a database" in one_line(run("post", "list"), 1)
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", f"sqlite:///{env}")
+    for key, value, said in (("SIGNOFF_NOTIFY_CHANNELS", "log", "JSON 列表"),
+                             ("SIGNOFF_PUBLISH_POLL_SECONDS", "inf", "有限"),
+                             ("SIGNOFF_PUBLISH_RETRY_SECONDS", "[]", "不能为空"),
+                             ("SIGNOFF_PUBLISH_RETRY_SECONDS", "[-5, 2]", "不小于 1"),
+                             ("SIGNOFF_PUBLISH_LEASE_SECONDS", "-1", "应大于 0"),
+                             ("SIGNOFF_QUEUE_NAME", "", "格式不符"),
+                             ("SIGNOFF_TIMEZONE", "Mars/Base", "未知时区")):
+        monkeypatch.setenv(key, value)
+        result = run("config", "check")
+        assert result.exit_code == 2 and said in result.stderr, (key, result.stderr)
+        assert "Traceback" not in result.stderr
+        monkeypatch.delenv(key)
+    secrets = tmp_path / "signoff.toml"
+    secrets.write_text('wechat_secret = "0123456789abcdef"\n', encoding="utf-8")
+    checked = run("config", "check", str(secrets))
+    assert checked.exit_code == 2 and "SIGNOFF_WECHAT_SECRET_FILE" in checked.stderr
+    assert "0123456789abcdef" not in checked.stderr
+    for key, url in (("SIGNOFF_WECHAT_API_BASE", "ftp://app:Hunter2-s3cret@host/"),
+                     ("SIGNOFF_DATABASE_URL", "postgresql://u:p@ss-Hunter2-s3cret@127.0.0.1:1/db")):
+        monkeypatch.setenv(key, url)
+        result = run("config", "check")
+        assert result.exit_code == 2 and "Hunter2-s3cret" not in result.stderr, result.stderr
+        monkeypatch.delenv(key)
+
+
+def test_usage_mistakes_are_one_line_in_the_persons_language(env: Path) -> None:
+    cases = ((["post", "show", "x"], "POST_ID 的值无效：“x”不是整数"),
+             (["act", "1", "confirm"], "缺少 --as"),
+             (["act", "1", "confirm", "--as", "li_na", "--revison", "1"], "您是不是要找：--revision"),
+             (["reconcile", "--every", "-1"], "--every 的值无效"),
+             (["frob"], "没有命令“frob”"))
+    for args, said in cases:
+        result = run(*args)
+        assert result.exit_code == 2 and said in one_line(result), result.stderr
+        assert "Usage:" not in result.stderr
+    english = run("--lang", "en", "post", "show", "x")
+    assert english.exit_code == 2 and "see `signoff post show --help`" in english.stderr
+
+
+def test_a_units_english_reaches_everyone_who_chose_no_language(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("db", "upgrade")
+    monkeypatch.setenv("SIGNOFF_LANGUAGE", "en")
+    assert run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文").output \
+        .startswith("post #1 handed in")
+    monkeypatch.delenv("SIGNOFF_LANGUAGE")
+    assert run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文").output \
+        .startswith("稿件 #2 已提交")
+    assert run("post", "new", "--as", "guo_qiang", "--title", "测试稿", "--body", "正文").output \
+        .startswith("post #3 handed in")  # 郭强 chose English himself
+
+
+def test_comments_are_checked_like_any_text(env: Path) -> None:
+    run("db", "upgrade")
+    run("post", "new", "--as", "li_na", "--title", "测试稿", "--body", "正文")
+    run("act", "1", "new_revision", "--as", "he_jing")
+    for comment, said in (("改RED\u202eevil\x07", "U+202E"), ("\u200b", "U+200B"),
+                          ("长" * 2001, "最多 2000 字")):
+        assert said in one_line(run("act", "1", "request_changes", "--as", "li_na",
+                                    "--comment", comment))
+    assert "审核中" in run("post", "show", "1").output
+    assert run("act", "1", "request_changes", "--as", "li_na",
+               "--comment", "第二段\n人数有误").exit_code == 0
+
+
+def test_people_are_found_as_typed_on_a_phone(env: Path) -> None:
+    run("db", "upgrade")
+    for typed in ("LI_NA", "ｌｉ＿ｎａ", " li_na "):
+        assert run("post", "new", "--as", typed, "--title", "测试稿", "--body", "正文").exit_code == 0
+    assert post_count(env) == 3

@@ -123,15 +123,19 @@ def test_a_changed_decision_a_deleted_one_and_an_edited_revision_are_each_named(
 
 def test_a_classification_changed_by_sql_is_refused_at_sign_off(
         service: Service, who: Personas, engine: Engine) -> None:
-    pid, h = at_reviewer(service, who, classification="on_request")
+    # Hand-in refuses anything but proactive disclosure (art. 13): a forged row is the only way.
+    pid, h = at_reviewer(service, who)
     service.act(pid, "approve", who.leader, revision_hash=h)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE posts SET classification = 'proactive' WHERE id = :p"),
-                     {"p": pid})
+        conn.execute(text("UPDATE posts SET classification = 'on_request', category = 'policy' "
+                          "WHERE id = :p"), {"p": pid})
     with pytest.raises(GateBlocked) as info:
         service.act(pid, "sign", who.issuer, revision_hash=h)
-    assert "classification is “proactive” but the audit log says “on_request”" in \
-        info.value.message("en")
+    said = info.value.message("en")
+    assert "classification is “disclosure on request” but the audit log says “proactive " \
+        "disclosure”" in said
+    assert "category is “policy interpretation” but the audit log says “work publicity”" in said
+    assert "公开属性为“依申请公开”，审计日志记载为“主动公开”" in info.value.message("zh-CN")
 
 
 def test_rows_written_before_the_full_record_was_kept_still_verify(

@@ -198,13 +198,27 @@ def test_a_classified_revision_is_refused_at_the_drafters_step_and_nothing_is_wr
     assert service.verify_audit().ok
 
 
-def test_information_not_classed_proactive_cannot_be_signed(service: Service,
-                                                            who: Personas) -> None:
-    pid = laid_out(service, who, classification="on_request")
-    h = to_issuer(service, who, pid)
-    with pytest.raises(GateBlocked) as info:
-        service.act(pid, "sign", who.issuer, revision_hash=h)
+@pytest.mark.parametrize("classification", ["on_request", "not_disclosed"])
+def test_information_not_classed_proactive_is_refused_at_hand_in(
+        service: Service, who: Personas, classification: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        hand_in(service, who, classification=classification)
     assert "第十三条" in info.value.message("zh-CN")
+    assert ("依申请公开" if classification == "on_request" else "不予公开") in \
+        info.value.message("zh-CN")
+    assert service.count_posts() == 0
+
+
+def test_a_drafter_hands_in_only_for_a_department_she_belongs_to(
+        service: Service, who: Personas) -> None:
+    with pytest.raises(InvalidInput) as info:
+        hand_in(service, who, department="fxk")  # 李娜 is in 应急救援科
+    assert "李娜不属于法宣科" in info.value.message("zh-CN")
+    with pytest.raises(InvalidInput) as unknown:
+        hand_in(service, who, department="nope")
+    assert "fxk" in unknown.value.message("en")  # the departments are listed
+    assert service.count_posts() == 0
+    assert hand_in(service, who, department="jyk") == 1
 
 
 def at_reviewer(svc: Service, who: Personas) -> tuple[int, str]:
@@ -351,7 +365,7 @@ def test_the_same_step_decided_twice_in_a_row_answers_already_decided(
 
 def test_a_failed_gate_run_is_written_but_the_post_does_not_move(service: Service,
                                                                  who: Personas) -> None:
-    pid = laid_out(service, who, classification="on_request")
+    pid = laid_out(service, who, body=BODY + "获救群众身份证号：11010519491231002X。")
     h = to_issuer(service, who, pid)
     version = service.view(pid).post.version
     with pytest.raises(GateBlocked):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
 import pytest
+from PIL import Image
 
 from approvals.rules.article import (
     CONTENT_MAX_CHARS,
@@ -19,6 +21,7 @@ from approvals.rules.article import (
     plain_text_problem,
     render,
 )
+from approvals.rules.content import sanitize
 from approvals.rules.errors import InvalidInput
 from approvals.rules.revisions import RevisionContent
 
@@ -31,6 +34,13 @@ def png(extra: int = 0) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"") + b"\x00" * extra)
+
+
+def encoded(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
+    """A real image in `fmt`, encoded by Pillow (an independent encoder of the formats)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, format=fmt)
+    return out.getvalue()
 
 
 def content(body: str, **kw: str) -> RevisionContent:
@@ -89,7 +99,9 @@ def test_an_image_is_known_by_its_content_not_its_name(data: bytes, kind: str | 
 
 def test_a_cover_must_be_an_image_wechat_takes_and_at_most_10_mb() -> None:
     check_cover(png(), "cover.png")
-    check_cover(b"GIF89a" + b"\x00" * 100, "cover.gif")
+    check_cover(encoded("GIF"), "cover.gif")
+    check_cover(encoded("BMP"), "cover.bmp")
+    check_cover(encoded("JPEG"), "cover.jpg")
     with pytest.raises(InvalidInput) as not_image:
         check_cover(b"%PDF-1.7 ...", "cover.jpg")  # a PDF named .jpg is still a PDF
     assert "not an image" in not_image.value.message("en")
@@ -167,3 +179,44 @@ def test_stored_images_pass_and_each_outside_one_is_counted() -> None:
     with pytest.raises(InvalidInput) as bad:
         check_fits(content(body), FOOTER)
     assert "等 2 张" in bad.value.message("zh-CN")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "BMP"])
+def test_a_file_that_only_starts_like_an_image_is_refused(fmt: str) -> None:
+    whole = encoded(fmt)
+    check_cover(whole, "cover")
+    for broken in (whole[:8], whole[: len(whole) // 3], whole[:6] + b"x" * 200):
+        with pytest.raises(InvalidInput) as info:
+            check_cover(broken, "cover")
+        assert "does not open as an image" in info.value.message("en") or \
+            "not an image" in info.value.message("en")
+
+
+def test_an_in_article_image_is_decoded_too() -> None:
+    check_inline_image(encoded("JPEG"), "a.jpg")
+    with pytest.raises(InvalidInput) as info:
+        check_inline_image(encoded("JPEG")[:40], "a.jpg")
+    assert "损坏" in info.value.message("zh-CN")
+
+
+@pytest.mark.parametrize("ch", ["\u200b", "\ufeff", "\u2028", "\u2029", "\u00ad", "\U000e0041",
+                                "\u200e", "\u2060"])
+def test_invisible_characters_in_a_plain_field_are_named(ch: str) -> None:
+    problem = plain_text_problem(TITLE, f"防汛{ch}通知")
+    assert problem is not None and f"U+{ord(ch):04X}" in problem.en
+
+
+def test_an_emoji_sequence_joined_with_zwj_stays_allowed() -> None:
+    assert plain_text_problem(TITLE, "家庭防灾 👨\u200d👩\u200d👧") is None
+
+
+def test_an_image_the_cleaner_left_without_a_source_and_css_urls_are_refused() -> None:
+    body = sanitize('<p><img src="data:image/png;base64,iVBORw0KGgo=" alt="图"></p>')
+    assert external_images(body) == [""]
+    with pytest.raises(InvalidInput) as data_url:
+        check_fits(content(body), FOOTER)
+    assert "data:" in data_url.value.message("zh-CN")
+    styled = sanitize('<p style="background:url(https://example.com/bg.png)">正文</p>')
+    with pytest.raises(InvalidInput) as css:
+        check_fits(content(styled), FOOTER)
+    assert "url(" in css.value.message("en")
