@@ -73,7 +73,8 @@ def reconcile_loop(settings: Settings, every: float | None, *, parent: int | Non
     dispatcher = build_context(settings).dispatcher()
     while True:
         try:
-            print(f"reconcile: {dispatcher.reconcile().as_dict()}", flush=True)
+            done = dispatcher.reconcile().as_dict()
+            print("reconcile: " + ", ".join(f"{k} {v}" for k, v in done.items()), flush=True)
         except (RedisError, OSError) as exc:
             if every is None:
                 raise _unreachable(settings, exc) from None

@@ -271,6 +271,10 @@ def clear_pii(
     if not reason.strip():
         raise InvalidInput(Text("记录个人信息公开依据必须写明理由（第十六条）。",
                                 "A personal-data clearance needs a reason (art. 16)."))
+    if not gates.gate_personal_data(state, org):
+        raise InvalidInput(Text("本版本未发现个人信息，无需记录公开依据（第十六条）。",
+                                "This revision shows no personal data; there is nothing to clear "
+                                "(art. 16)."))
     clearance = Clearance(current, basis, reason.strip(), actor, on, granted.on_behalf_of)
     return Result(Action.CLEAR_PII, state.status, after, actor, step=Step.ISSUER,
                   clearance=clearance, comment=reason.strip())

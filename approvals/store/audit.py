@@ -91,7 +91,9 @@ def parse_anchor(text: str) -> tuple[int, str]:
         InvalidInput: not in that form.
     """
     seq, _, digest = text.strip().partition(":")
-    if not seq.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    digest = digest.strip().lower()
+    if not seq.isascii() or not seq.isdigit() or not 0 < int(seq) < 2**63 or len(digest) != 64 \
+            or any(c not in "0123456789abcdef" for c in digest):
         raise InvalidInput(Text("锚点“{a}”格式不对，应为 signoff audit anchor 输出的“序号:哈希”。",
                                 "The anchor “{a}” is not “SEQ:HASH” as signoff audit anchor "
                                 "prints it.").format(a=text.strip()[:80]))

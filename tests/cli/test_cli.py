@@ -299,6 +299,11 @@ def test_audit_anchor_prints_the_head_and_verify_names_a_forged_status(env: Path
                                     "log says “in review”")
     bad = run("--lang", "en", "audit", "verify", "--anchor", "2:xyz")
     assert bad.exit_code == 2 and "SEQ:HASH" in bad.stderr and bad.stderr.count("\n") == 1
+    seq, digest = anchor.stdout.strip().split(":")
+    for junk in (f"0:{digest}", f"{10**23}:{digest}", f"٢:{digest}"):
+        assert "SEQ:HASH" in one_line(run("--lang", "en", "audit", "verify", "--anchor", junk))
+    upper = run("audit", "verify", "--anchor", f"{seq}:{digest.upper()}")
+    assert upper.exit_code == 7 and upper.stderr.startswith("稿件 #1")  # read, not refused
 
 
 def test_signoff_demo_runs_the_chain_end_to_end_and_exits_zero() -> None:

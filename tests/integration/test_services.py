@@ -354,6 +354,17 @@ def test_an_unknown_action_lists_only_what_people_do(service: Service, who: Pers
         service.act(pid, "claim", who.operator)
 
 
+def test_a_clearance_for_a_revision_without_personal_data_is_refused(
+        service: Service, who: Personas) -> None:
+    pid = laid_out(service, who)
+    h = to_issuer(service, who, pid)
+    with pytest.raises(InvalidInput) as info:
+        service.act(pid, "clear_pii", who.issuer, basis="consent", comment="同意",
+                    revision_hash=h)
+    assert "nothing to clear" in info.value.message("en")
+    assert service.act(pid, "sign", who.issuer, revision_hash=h).status_after is PostStatus.SIGNED
+
+
 def test_the_same_step_decided_twice_in_a_row_answers_already_decided(
         service: Service, who: Personas) -> None:
     pid, h = at_reviewer(service, who)
