@@ -570,6 +570,48 @@ def _parse_time(value: str | None, svc: Service) -> datetime | None:
     return when.replace(tzinfo=svc.zone) if when.tzinfo is None else when
 
 
+# --- people and the console ----------------------------------------------------------------------
+
+
+@main.group()
+def people() -> None:
+    """Console logins of the people in the org chart."""
+
+
+@people.command("set-password")
+@click.argument("person")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (for scripts) instead of a prompt.")
+@click.pass_obj
+@handled
+def people_set_password(obj: Ctx, person: str, password_stdin: bool) -> None:
+    """Set PERSON's console password (key or name); stored as a salted scrypt hash."""
+    svc = obj.service()
+    key = svc.person(person)
+    lang = obj.lang()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("新密码" if lang != "en" else "New password", hide_input=True,
+                                confirmation_prompt=True)
+    svc.set_password(key, password, by="admin-cli")
+    click.echo(f"password set for {svc.org.name_of(key)} ({key})" if lang == "en"
+               else f"已为{svc.org.name_of(key)}（{key}）设置密码")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, help="gunicorn worker processes.")
+@click.pass_obj
+@handled
+def serve(obj: Ctx, host: str, port: int, workers: int) -> None:
+    """Run the web console under gunicorn (health check at /healthz)."""
+    from signoff.web import serve as run
+
+    run(obj.settings, host=host, port=port, workers=workers)
+
+
 # --- audit --------------------------------------------------------------------------------------
 
 

@@ -129,7 +129,8 @@ class Actions:
                 audit.append(s, actor=actor_key, action="gates.refused", post_id=post.id, at=now,
                              detail={"revision_hash": state.revision.content_hash
                                      if state.revision else None,
-                                     "findings": [f.as_dict() for f in exc.findings]})
+                                     "findings": [f.as_dict() for f in exc.findings],
+                                     "channel": self.deps.channel})
                 refused = exc
             else:
                 outcome = self._apply(uow, post, state, result, now)
@@ -271,6 +272,7 @@ class Actions:
         post_after = {**values, "scheduled_at": values.get("scheduled_at", post.scheduled_at)}
         intent = self._outbox(uow, post, result, rev, post_after["scheduled_at"], now)
         detail = _detail(result, rev, values, post)
+        detail["channel"] = self.deps.channel
         if intent is not None:
             detail["intent"] = intent
         seq = audit.append(s, actor=result.actor, action=f"post.{result.action.value}",
@@ -278,7 +280,8 @@ class Actions:
         if result.action is Action.SIGN:
             audit.append(s, actor=result.actor, action="gates.passed", post_id=post.id, at=now,
                          detail={"revision_hash": rev.content_hash if rev else None,
-                                 "findings": [f.as_dict() for f in result.findings]})
+                                 "findings": [f.as_dict() for f in result.findings],
+                                 "channel": self.deps.channel})
         self.notifications.record(uow, post, state, chain.apply(state, result), result.actor,
                                   seq, comment=result.comment, title=values.get("title"),
                                   url=result.url)

@@ -36,6 +36,9 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     channels: tuple[str, ...] = ("log",)  # notification channels switched on
     enqueue: Enqueue | None = None  # set by bootstrap once the queue adapter exists
+    # The face people act through, written into every audit row they cause: cli (the operator's
+    # terminal, with a self-declared --as), web, api or chat (an authenticated person).
+    channel: str = "cli"
 
     def now(self) -> datetime:
         """The current instant (UTC)."""

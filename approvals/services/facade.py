@@ -6,11 +6,13 @@ with `approvals.present`; it never re-implements a rule.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from approvals.rules.org import OrgChart
 from approvals.rules.states import Action, Category, Classification
+from approvals.services.accounts import Accounts
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
@@ -36,6 +38,11 @@ class Service:
         self._handin = HandIn(deps)
         self._actions = Actions(deps, self.notifications)
         self._queries = Queries(deps)
+        self._accounts = Accounts(deps)
+
+    def via(self, channel: str) -> Service:
+        """The same service for another face (web, api, chat): its audit rows name it."""
+        return Service(replace(self.deps, channel=channel))
 
     @property
     def org(self) -> OrgChart:
@@ -124,3 +131,11 @@ class Service:
     def count_posts(self) -> int:
         """How many posts exist (archived included)."""
         return self._queries.count_posts()
+
+    def set_password(self, person: str, password: str, *, by: str) -> str:
+        """Give a person (key or name) a console password; `by` is who did it (audit)."""
+        return self._accounts.set_password(person, password, by=by)
+
+    def authenticate(self, person: str, password: str) -> str | None:
+        """The person's key when the password is theirs, else None."""
+        return self._accounts.authenticate(person, password)

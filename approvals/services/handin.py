@@ -122,7 +122,8 @@ class HandIn:
                          detail={"title": title, "drafter": drafter, "department": dept,
                                  "category": cat.value,
                                  "classification": cls.value, "formed_on": formed_on,
-                                 "due_on": due.due, "due_estimated": due.estimated})
+                                 "due_on": due.due, "due_estimated": due.estimated,
+                                 "channel": self.deps.channel})
             return post.id
 
     def _department_for(self, drafter: str, department: str | None) -> str:

@@ -305,3 +305,13 @@ class WeChatMedia(Base):
     media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Account(Base):
+    """A person's console login: the password hash only (scrypt, salted), never the password."""
+
+    __tablename__ = "accounts"
+
+    person: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -472,3 +472,36 @@ def test_people_are_found_as_typed_on_a_phone(env: Path) -> None:
     for typed in ("LI_NA", "ｌｉ＿ｎａ", " li_na "):
         assert run("post", "new", "--as", typed, "--title", "测试稿", "--body", "正文").exit_code == 0
     assert post_count(env) == 3
+
+
+def test_set_password_and_serve_the_console(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import urllib.request
+
+    run("db", "upgrade")
+    weak = CliRunner().invoke(main, ["people", "set-password", "李娜", "--password-stdin"],
+                              input="short\n")
+    assert weak.exit_code == 2 and "至少 10 个字符" in weak.stderr
+    done = CliRunner().invoke(main, ["people", "set-password", "李娜", "--password-stdin"],
+                              input="correct-horse-battery\n")
+    assert done.exit_code == 0 and "已为李娜（li_na）设置密码" in done.output
+    no_key = run("serve")
+    assert no_key.exit_code == 2 and "SIGNOFF_SECRET_KEY" in one_line(no_key)
+    port = free_port()
+    script = Path(sys.executable).with_name("signoff")
+    environ = {**__import__("os").environ, "SIGNOFF_SECRET_KEY": "s" * 32}
+    server = subprocess.Popen([str(script), "serve", "--port", str(port), "--workers", "1"],
+                              env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and answer is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    answer = (r.status, r.read())
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.2)
+        assert answer == (200, b'{"status":"ok"}\n')
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

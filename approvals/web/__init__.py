@@ -1,0 +1,49 @@
+"""The web console for the Legal & Publicity section: a face over the service façade.
+
+`create_app(core)` builds the Flask app; every view asks the façade what a person may do
+(`allowed_actions`), does it (`act`) and renders the shared `present` texts. No rule lives here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+from approvals.bootstrap import Core
+from approvals.web import auth, console, health
+from approvals.web.i18n import install as install_i18n
+
+
+def create_app(core: Core, *, secret_key: str, testing: bool = False,
+               overrides: dict[str, Any] | None = None) -> Flask:
+    """The console app over `core`; `secret_key` signs sessions and CSRF tokens."""
+    if len(secret_key) < 16:
+        raise ValueError("the console's secret key needs at least 16 characters")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key,
+        TESTING=testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=not testing,  # behind TLS in production
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=not testing,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        **(overrides or {}),
+    )
+    app.extensions["signoff"] = core
+    app.extensions["signoff.service"] = core.service.via("web")  # audit rows say "web"
+    install_i18n(app)
+    auth.install(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(console.bp)
+    # The login's rate limit wraps the registered view (a limit on the bare function would not
+    # be found once the blueprint is registered).
+    app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](
+        app.view_functions["auth.login"])
+    return app

@@ -1,0 +1,85 @@
+"""Log in and out: password hashes checked by the façade, sessions by Flask-Login, CSRF on every
+form by Flask-WTF, and the login form rate-limited by Flask-Limiter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
+from flask_wtf import CSRFProtect
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
+
+from approvals.web.i18n import ui
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+LOGIN_LIMIT = "10 per minute;50 per hour"
+
+
+class User(UserMixin):
+    """The logged-in person: their org-chart key."""
+
+    def __init__(self, key: str) -> None:
+        self.id = key
+
+
+def install(app: Flask) -> None:
+    """Sessions, CSRF and the login rate limit on `app`."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = ""
+    csrf.init_app(app)
+    # One limiter per app, counting in memory per process unless RATELIMIT_STORAGE_URI says
+    # otherwise (a redis:// URL shares the count between gunicorn workers).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter = Limiter(key_func=get_remote_address, default_limits=[], app=app)
+    app.extensions["signoff.limit_login"] = limiter.limit(LOGIN_LIMIT, methods=["POST"])
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_exc: CSRFError) -> tuple[str, int]:
+        return render_template("message.html", message=ui("session_expired")), 400
+
+    @app.errorhandler(429)
+    def _limited(_exc: Any) -> tuple[str, int]:
+        return render_template("login.html", error=ui("too_many")), 429
+
+    @app.errorhandler(404)
+    def _missing(_exc: Any) -> tuple[str, int]:
+        return render_template("message.html", message=ui("not_found")), 404
+
+
+@login_manager.user_loader
+def _load(key: str) -> User | None:
+    # A person taken out of the org chart is logged out with it.
+    return User(key) if key in current_app.extensions["signoff"].service.org.people else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    """The login form; a wrong name and a wrong password get the same answer."""
+    if request.method == "GET":
+        return render_template("login.html")
+    person = request.form.get("person", "")[:100]
+    password = request.form.get("password", "")[:200]
+    key = current_app.extensions["signoff.service"].authenticate(person, password)
+    if key is None:
+        return render_template("login.html", error=ui("bad_login"), person=person), 401
+    login_user(User(key))
+    wanted = request.args.get("next", "")
+    # Only a path of this site: never an open redirect.
+    safe = wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted
+    return redirect(wanted if safe else url_for("console.queue"))
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """End the session."""
+    logout_user()
+    flash(ui("logout"))
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,68 @@
+"""The queue and a post's page: what the façade says, and the actions it offers this person."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from approvals import present
+from approvals.rules.content import sanitize
+from approvals.rules.errors import SignoffError
+from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action
+from approvals.services import Service
+from approvals.web.i18n import lang, ui
+
+bp = Blueprint("console", __name__)
+# What the post page offers as a form; the rest (new_revision, schedule, …) come with the editor.
+FORM_ACTIONS = (Action.CONFIRM, Action.APPROVE, Action.SIGN, Action.REQUEST_CHANGES,
+                Action.REJECT, Action.WITHDRAW, Action.RESUBMIT, Action.RETRY)
+
+
+def _service() -> Service:
+    return current_app.extensions["signoff.service"]  # type: ignore[no-any-return]
+
+
+@bp.get("/")
+@login_required
+def queue() -> str:
+    """Every open post with its status, department, drafter and due date."""
+    svc = _service()
+    posts = svc.list_posts(request.args.get("status") or None)
+    return render_template("queue.html", posts=posts, org=svc.org, today=svc.today(),
+                           status_label=STATUS_LABEL)
+
+
+@bp.get("/posts/<int:post_id>")
+@login_required
+def post(post_id: int) -> str:
+    """The post: its revision as it will look, gates, timeline and what this person may do."""
+    svc = _service()
+    try:
+        view = svc.view(post_id)
+    except SignoffError as exc:
+        return render_template("message.html", message=exc.message(lang())), 404  # type: ignore[return-value]
+    allowed = [a for a in svc.allowed_actions(post_id, current_user.id) if a in FORM_ACTIONS]
+    body = sanitize(view.state.revision.content.body_html) if view.state.revision else ""
+    events = [present.event_line(e, svc.org, svc.zone, lang()) for e in view.timeline]
+    return render_template(
+        "post.html", view=view, org=svc.org, body=body, events=events,
+        findings=present.findings_lines(view.findings, lang()), allowed=allowed,
+        action_label=ACTION_LABEL, status_label=STATUS_LABEL, step_label=STEP_LABEL)
+
+
+@bp.post("/posts/<int:post_id>/act")
+@login_required
+def act(post_id: int) -> Response:
+    """Take an offered action on the revision this person saw (its hash comes with the form)."""
+    svc = _service()
+    action = request.form.get("action", "")
+    try:
+        out = svc.act(post_id, action, current_user.id,
+                      comment=request.form.get("comment", "")[:5000],
+                      revision_hash=request.form.get("revision") or None)
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+    else:
+        flash(ui("done") + present.outcome_text(out, svc.org, svc.zone, lang()), "ok")
+    return redirect(url_for("console.post", post_id=post_id))

@@ -1,0 +1,64 @@
+"""The console's language: ?lang= switches it for the session; else the person's, else the unit's."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request, session
+from flask_login import current_user
+
+from approvals.rules.errors import Text, normalize_language
+
+UI: dict[str, Text] = {
+    "app": Text("公众号发布审批", "Publishing sign-off"),
+    "login": Text("登录", "Log in"),
+    "logout": Text("退出", "Log out"),
+    "person": Text("账号（拼音或姓名）", "Account (key or name)"),
+    "password": Text("密码", "Password"),
+    "bad_login": Text("账号或密码不正确。", "Wrong account or password."),
+    "too_many": Text("尝试次数过多，请稍后再试。", "Too many attempts; try again later."),
+    "queue": Text("稿件队列", "Queue"),
+    "no_posts": Text("没有稿件", "No posts"),
+    "id": Text("编号", "No."), "title": Text("标题", "Title"), "status": Text("状态", "Status"),
+    "department": Text("科室", "Department"), "drafter": Text("拟稿人", "Drafter"),
+    "due": Text("公开期限", "Due"), "step": Text("当前环节", "Step"),
+    "timeline": Text("时间线", "Timeline"), "findings": Text("门槛检查", "Gates"),
+    "actions": Text("可执行的操作", "What you may do"), "none": Text("无", "none"),
+    "comment": Text("意见", "Comment"), "preview": Text("预览", "Preview"),
+    "revision": Text("版本", "Revision"), "done": Text("已完成：", "Done: "),
+    "error": Text("错误：", "Error: "), "other_lang": Text("English", "中文"),
+    "overdue": Text("已逾期", "overdue"), "estimated": Text("（预估）", " (estimated)"),
+    "session_expired": Text("页面已过期，请刷新后重试。", "The page expired; reload and try again."),
+    "not_found": Text("没有这个页面。", "No such page."),
+}
+
+
+def lang() -> str:
+    """The language of this request."""
+    if "lang" in g:
+        return str(g.lang)
+    chosen = session.get("lang")
+    if not chosen and getattr(current_user, "is_authenticated", False):
+        person = current_app.extensions["signoff"].service.org.people.get(current_user.id)
+        chosen = person.language if person else None
+    if not chosen:
+        chosen = current_app.extensions["signoff"].settings.language
+    g.lang = normalize_language(chosen)
+    return str(g.lang)
+
+
+def ui(key: str) -> str:
+    """A console label in this request's language."""
+    return UI[key].get(lang())
+
+
+def install(app: Flask) -> None:
+    """?lang=en|zh-CN remembered in the session; `ui`, `lang` and `t` in every template."""
+
+    @app.before_request
+    def _choose() -> None:
+        wanted = request.args.get("lang")
+        if wanted:
+            session["lang"] = normalize_language(wanted)
+
+    @app.context_processor
+    def _texts() -> dict[str, object]:
+        return {"ui": ui, "lang": lang, "t": lambda text: text.get(lang())}

@@ -1,0 +1,49 @@
+"""The console under gunicorn: the app over the core with its queue hand-off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from approvals.config.settings import Settings
+from approvals.rules.errors import ConfigError, Text
+from approvals.web import create_app
+from signoff.wiring import build_core
+
+
+def console_app(settings: Settings) -> Flask:
+    """The console for `settings`.
+
+    Raises:
+        ConfigError: no secret key (SIGNOFF_SECRET_KEY or SIGNOFF_SECRET_KEY_FILE), or too short.
+    """
+    key = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if len(key) < 16:
+        raise ConfigError(Text(
+            "网页控制台需要至少 16 个字符的签名密钥：请设置 SIGNOFF_SECRET_KEY 或 "
+            "SIGNOFF_SECRET_KEY_FILE。",
+            "The console needs a signing key of at least 16 characters: set SIGNOFF_SECRET_KEY "
+            "or SIGNOFF_SECRET_KEY_FILE."))
+    return create_app(build_core(settings), secret_key=key)
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.app, self.options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.app
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """Serve the console until interrupted."""
+    app = console_app(settings)  # built (and checked) before any worker forks
+    _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                    "timeout": 60}).run()

@@ -1,0 +1,182 @@
+"""The console through Flask's test client: login, CSRF, the queue, a post's page and its actions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from approvals.bootstrap import Core
+from approvals.rules.errors import InvalidInput
+from approvals.rules.states import PostStatus
+from approvals.store import models as m
+from approvals.views import RevisionInput
+from approvals.web import create_app
+from tests.conftest import Personas
+
+PASSWORD = "correct-horse-battery"
+BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
+
+
+@pytest.fixture
+def app(core: Core, who: Personas) -> Flask:
+    for person in (who.drafter, who.head, who.colleague, who.admin):
+        core.service.set_password(person, PASSWORD, by="test")
+    return create_app(core, secret_key="k" * 32, testing=True)
+
+
+def token(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def logged_in(app: Flask, person: str) -> FlaskClient:
+    client = app.test_client()
+    answer = client.post("/login", data={"person": person, "password": PASSWORD,
+                                         "csrf_token": token(client)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client
+
+
+def laid_out(core: Core, who: Personas, body: str = BODY, fmt: str = "text") -> int:
+    pid = core.service.create_post(drafter=who.drafter, title="我局开展冬季防汛应急演练",
+                                   body=body, body_format=fmt)
+    core.service.act(pid, "new_revision", who.operator, revision=RevisionInput())
+    return pid
+
+
+def test_healthz_answers_with_the_database(app: Flask) -> None:
+    answer = app.test_client().get("/healthz")
+    assert answer.status_code == 200 and answer.get_json() == {"status": "ok"}
+
+
+def test_every_page_asks_for_a_login_first(app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    client = app.test_client()
+    for path in ("/", f"/posts/{pid}"):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_a_wrong_name_and_a_wrong_password_get_the_same_answer(app: Flask, who: Personas) -> None:
+    client = app.test_client()
+    said = []
+    for person, password in ((who.drafter, "wrong-password-1"), ("nobody", PASSWORD),
+                             (who.issuer, PASSWORD)):  # 王敏 has no password yet
+        answer = client.post("/login", data={"person": person, "password": password,
+                                             "csrf_token": token(client)})
+        assert answer.status_code == 401
+        said.append(re.search(r'class="flash error">([^<]+)<', answer.get_data(as_text=True))[1])
+    assert said == ["账号或密码不正确。"] * 3
+
+
+def test_a_form_without_its_csrf_token_is_refused(app: Flask, core: Core, who: Personas) -> None:
+    client = app.test_client()
+    assert client.post("/login", data={"person": who.drafter, "password": PASSWORD}
+                       ).status_code == 400
+    pid = laid_out(core, who)
+    drafter = logged_in(app, who.drafter)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    refused = drafter.post(f"/posts/{pid}/act", data={"action": "confirm", "revision": h})
+    assert refused.status_code == 400 and "页面已过期" in refused.get_data(as_text=True)
+    assert core.service.view(pid).state.decisions == ()
+
+
+def test_logins_are_rate_limited(app: Flask, who: Personas) -> None:
+    client = app.test_client()
+    answers = [client.post("/login", data={"person": who.drafter, "password": "wrong-password-1",
+                                           "csrf_token": token(client)}) for _ in range(11)]
+    assert [a.status_code for a in answers] == [401] * 10 + [429]
+    assert "尝试次数过多" in answers[10].get_data(as_text=True)
+    right = client.post("/login", data={"person": who.drafter, "password": PASSWORD,
+                                        "csrf_token": token(client)})
+    assert right.status_code == 429  # even the right password waits out the limit
+
+
+def test_the_login_never_redirects_off_site(app: Flask, who: Personas) -> None:
+    client = app.test_client()
+    for target, expected in (("//evil.example/x", "/"), ("https://evil.example/", "/"),
+                             ("/\\evil.example", "/"), ("/posts/1", "/posts/1")):
+        answer = client.post(f"/login?next={target}", data={
+            "person": who.drafter, "password": PASSWORD, "csrf_token": token(client)})
+        assert answer.headers["Location"] == expected, target
+
+
+def test_the_chain_walks_through_the_post_page(app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    drafter = logged_in(app, who.drafter)
+    page = drafter.get(f"/posts/{pid}").get_data(as_text=True)
+    assert 'value="confirm"' in page and 'value="approve"' not in page
+    assert h in page and "太浦河" in page
+    done = drafter.post(f"/posts/{pid}/act", data={"action": "confirm", "revision": h,
+                                                   "csrf_token": token(drafter, f"/posts/{pid}")},
+                        follow_redirects=True)
+    assert "已完成" in done.get_data(as_text=True)
+    head = logged_in(app, who.head)
+    page = head.get(f"/posts/{pid}").get_data(as_text=True)
+    assert 'value="approve"' in page
+    head.post(f"/posts/{pid}/act", data={"action": "approve", "revision": h,
+                                         "csrf_token": token(head, f"/posts/{pid}")})
+    steps = [d.step.value for d in core.service.view(pid).state.decisions]
+    assert steps == ["drafter_confirm", "dept_head"]
+    # Each row names the authenticated person and the face; the layout came from the terminal.
+    rows = [(e.actor, e.action, e.detail.get("channel")) for e in core.service.view(pid).timeline]
+    assert rows[-2:] == [(who.drafter, "post.confirm", "web"), (who.head, "post.approve", "web")]
+    assert rows[1] == (who.operator, "post.new_revision", "cli")
+    assert core.service.verify_audit().ok
+
+
+def test_someone_not_entitled_sees_no_action_and_is_refused_anyway(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    colleague = logged_in(app, who.colleague)
+    page = colleague.get(f"/posts/{pid}").get_data(as_text=True)
+    assert 'name="action"' not in page
+    answer = colleague.post(f"/posts/{pid}/act", data={
+        "action": "confirm", "revision": h, "csrf_token": token(colleague, f"/posts/{pid}")},
+        follow_redirects=True)
+    assert "徐芳无权" in answer.get_data(as_text=True)
+    assert core.service.view(pid).post.status is PostStatus.IN_REVIEW
+    assert core.service.view(pid).state.decisions == ()
+
+
+def test_markup_in_a_draft_comes_out_neutralised(app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who, body='<p onclick="alert(1)">点我</p><script>alert(2)</script>'
+                   '<a href="javascript:alert(3)">链接</a>', fmt="html")
+    page = logged_in(app, who.admin).get(f"/posts/{pid}").get_data(as_text=True)
+    assert "点我" in page
+    for bad in ("onclick", "<script>alert", "javascript:"):
+        assert bad not in page
+
+
+def test_the_queue_lists_posts_and_switches_language(app: Flask, core: Core,
+                                                     who: Personas) -> None:
+    pid = laid_out(core, who)
+    client = logged_in(app, who.admin)
+    page = client.get("/").get_data(as_text=True)
+    assert f'href="/posts/{pid}"' in page and "审核中" in page and "应急救援科" in page
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert "in review" in english and "Queue" in english
+    assert "in review" in client.get("/").get_data(as_text=True)  # remembered for the session
+    assert client.get("/posts/999").status_code == 404
+
+
+def test_a_password_is_stored_only_as_a_salted_hash(core: Core, who: Personas) -> None:
+    core.service.set_password(who.drafter, PASSWORD, by="test")
+    core.service.set_password(who.head, PASSWORD, by="test")
+    with core.deps.sessions() as s:
+        hashes = list(s.scalars(select(m.Account.password_hash)))
+    assert len(set(hashes)) == 2 and all(PASSWORD not in h for h in hashes)
+    assert core.service.authenticate("李娜", PASSWORD) == who.drafter
+    assert core.service.authenticate(who.drafter, PASSWORD + "x") is None
+    for weak in ("short", "aaaaaaaaaaaa"):
+        with pytest.raises(InvalidInput):
+            core.service.set_password(who.drafter, weak, by="test")
+    assert core.service.verify_audit().ok
