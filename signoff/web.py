@@ -26,7 +26,8 @@ def console_app(settings: Settings) -> Flask:
             "SIGNOFF_SECRET_KEY_FILE。",
             "The console needs a signing key of at least 16 characters: set SIGNOFF_SECRET_KEY "
             "or SIGNOFF_SECRET_KEY_FILE."))
-    return create_app(build_core(settings), secret_key=key)
+    previous = tuple(k.get_secret_value() for k in settings.previous_secret_keys)
+    return create_app(build_core(settings), secret_key=key, previous_keys=previous)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

@@ -26,7 +26,7 @@ from approvals.rules.notices import CHANNELS
 ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"
 # Never read from the settings file: environment or a *_FILE only.
-SECRETS = ("secret_key", "wechat_secret")
+SECRETS = ("secret_key", "wechat_secret", "previous_secret_keys")
 
 
 # user:password@ in any URL-like text, however malformed the rest is
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     org_file: Path = Path("config/org.toml")
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # keys rotated out: preview links they signed still open until they expire (JSON list)
+    previous_secret_keys: list[SecretStr] = []
     language: Literal["zh-CN", "en"] = "zh-CN"
     timezone: str = "Asia/Shanghai"
     # The official account (a compatible simulator may stand in: only the base URL changes).

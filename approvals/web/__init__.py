@@ -12,13 +12,14 @@ from typing import Any
 from flask import Flask
 
 from approvals.bootstrap import Core
-from approvals.web import auth, console, health
+from approvals.web import auth, console, health, preview
 from approvals.web.i18n import install as install_i18n
 
 
-def create_app(core: Core, *, secret_key: str, testing: bool = False,
-               overrides: dict[str, Any] | None = None) -> Flask:
-    """The console app over `core`; `secret_key` signs sessions and CSRF tokens."""
+def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
+               testing: bool = False, overrides: dict[str, Any] | None = None) -> Flask:
+    """The console app over `core`; `secret_key` signs sessions, CSRF tokens and preview links,
+    `previous_keys` (rotated out) still verify preview links already sent."""
     if len(secret_key) < 16:
         raise ValueError("the console's secret key needs at least 16 characters")
     app = Flask(__name__)
@@ -33,6 +34,7 @@ def create_app(core: Core, *, secret_key: str, testing: bool = False,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        PREVIEW_PREVIOUS_KEYS=list(previous_keys),
         **(overrides or {}),
     )
     app.extensions["signoff"] = core
@@ -42,6 +44,7 @@ def create_app(core: Core, *, secret_key: str, testing: bool = False,
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(preview.bp)
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

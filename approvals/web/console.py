@@ -12,6 +12,7 @@ from approvals.rules.errors import SignoffError
 from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action
 from approvals.services import Service
 from approvals.web.i18n import lang, ui
+from approvals.web.preview import preview_url
 
 bp = Blueprint("console", __name__)
 # What the post page offers as a form; the rest (new_revision, schedule, …) come with the editor.
@@ -45,8 +46,9 @@ def post(post_id: int) -> str:
     allowed = [a for a in svc.allowed_actions(post_id, current_user.id) if a in FORM_ACTIONS]
     body = sanitize(view.state.revision.content.body_html) if view.state.revision else ""
     events = [present.event_line(e, svc.org, svc.zone, lang()) for e in view.timeline]
+    link = preview_url(post_id, view.state.revision.content_hash) if view.state.revision else None
     return render_template(
-        "post.html", view=view, org=svc.org, body=body, events=events,
+        "post.html", view=view, org=svc.org, body=body, events=events, preview_link=link,
         findings=present.findings_lines(view.findings, lang()), allowed=allowed,
         action_label=ACTION_LABEL, status_label=STATUS_LABEL, step_label=STEP_LABEL)
 

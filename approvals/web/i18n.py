@@ -28,6 +28,15 @@ UI: dict[str, Text] = {
     "overdue": Text("已逾期", "overdue"), "estimated": Text("（预估）", " (estimated)"),
     "session_expired": Text("页面已过期，请刷新后重试。", "The page expired; reload and try again."),
     "not_found": Text("没有这个页面。", "No such page."),
+    "preview_expired": Text("预览链接已过期，请向法宣科索取新链接。",
+                            "This preview link has expired; ask the Legal & Publicity section "
+                            "for a new one."),
+    "preview_invalid": Text("预览链接无效（可能复制不完整）。",
+                            "This preview link is not valid (perhaps it was not copied whole)."),
+    "preview_superseded": Text("该版本已被新版本取代，请查看最新预览。",
+                               "This revision has been replaced by a newer one; open the latest "
+                               "preview."),
+    "open_preview": Text("打开手机预览", "Open the phone preview"),
 }
 
 

@@ -490,18 +490,21 @@ def test_set_password_and_serve_the_console(env: Path, monkeypatch: pytest.Monke
     port = free_port()
     script = Path(sys.executable).with_name("signoff")
     environ = {**__import__("os").environ, "SIGNOFF_SECRET_KEY": "s" * 32}
-    server = subprocess.Popen([str(script), "serve", "--port", str(port), "--workers", "1"],
-                              env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline, answer = time.monotonic() + 60, None
-        while time.monotonic() < deadline and answer is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    answer = (r.status, r.read())
-            except OSError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                time.sleep(0.2)
-        assert answer == (200, b'{"status":"ok"}\n')
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    log = env.with_name("serve.log")
+    with log.open("wb") as out, subprocess.Popen(
+            [str(script), "serve", "--port", str(port), "--workers", "1"], env=environ,
+            stdout=out, stderr=subprocess.STDOUT) as server:
+        try:
+            deadline, answer = time.monotonic() + 60, None
+            while time.monotonic() < deadline and answer is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
+                                                timeout=5) as r:
+                        answer = (r.status, r.read())
+                except OSError:
+                    assert server.poll() is None, log.read_text(errors="replace")
+                    time.sleep(0.2)
+            assert answer == (200, b'{"status":"ok"}\n'), log.read_text(errors="replace")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

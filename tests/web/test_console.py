@@ -180,3 +180,70 @@ def test_a_password_is_stored_only_as_a_salted_hash(core: Core, who: Personas) -
         with pytest.raises(InvalidInput):
             core.service.set_password(who.drafter, weak, by="test")
     assert core.service.verify_audit().ok
+
+
+# --- signed preview pages ------------------------------------------------------------------------
+
+
+def preview_link(app: Flask, pid: int, h: str) -> str:
+    from approvals.web.preview import preview_url
+
+    with app.test_request_context():
+        return preview_url(pid, h).removeprefix("http://localhost")
+
+
+def test_a_preview_link_opens_without_a_login_and_shows_revision_and_state(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    link = preview_link(app, pid, h)
+    assert len(link.removeprefix("/p/")) > 40  # unguessable: a signature, not an id
+    answer = app.test_client().get(link)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "太浦河" in page and h[:12] in page and "审核中" in page
+    assert "拟稿：李娜　审核：（待定）　签发：（待定）" in page  # the footer, as it will be published
+    console_page = logged_in(app, who.drafter).get(f"/posts/{pid}").get_data(as_text=True)
+    assert "/p/" in console_page
+
+
+def test_a_tampered_an_expired_or_a_superseded_link_gets_a_friendly_page(
+        app: Flask, core: Core, who: Personas) -> None:
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from approvals.web.preview import MAX_AGE, SALT
+
+    pid = laid_out(core, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    link = preview_link(app, pid, h)
+    client = app.test_client()
+    tampered = link[:-3] + ("aaa" if not link.endswith("aaa") else "bbb")
+    for bad in (tampered, "/p/not-a-token", "/p/" + "x" * 300):
+        answer = client.get(bad)
+        assert answer.status_code == 404 and "预览链接无效" in answer.get_data(as_text=True)
+
+    class Past(TimestampSigner):  # signed a week and a second ago (time: the world's edge)
+        def get_timestamp(self) -> int:
+            return super().get_timestamp() - MAX_AGE - 1
+
+    old = URLSafeTimedSerializer("k" * 32, salt=SALT, signer=Past).dumps({"p": pid, "r": h})
+    answer = client.get(f"/p/{old}")
+    assert answer.status_code == 410 and "已过期" in answer.get_data(as_text=True)
+    core.service.act(pid, "new_revision", who.operator,
+                     revision=RevisionInput(title="我局开展冬季防汛应急演练（修改）"))
+    answer = client.get(link)
+    assert answer.status_code == 410 and "已被新版本取代" in answer.get_data(as_text=True)
+    assert "Traceback" not in answer.get_data(as_text=True)
+
+
+def test_a_rotated_key_still_opens_the_links_it_signed_until_it_is_dropped(
+        core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    before = create_app(core, secret_key="a" * 32, testing=True)
+    link = preview_link(before, pid, h)
+    rotated = create_app(core, secret_key="b" * 32, previous_keys=("a" * 32,), testing=True)
+    assert rotated.test_client().get(link).status_code == 200
+    assert preview_link(rotated, pid, h) != link  # new links use the new key
+    dropped = create_app(core, secret_key="b" * 32, testing=True)
+    assert dropped.test_client().get(link).status_code == 404

@@ -1,0 +1,67 @@
+"""Signed preview pages `/p/<token>`: one revision of one post, readable without a login until
+the link expires, laid out like the article on a phone.
+
+Tokens are itsdangerous timed signatures over (post, revision hash) with their own salt. The
+console's current key signs; earlier keys (`previous_keys`) still verify, so a key can be rotated
+without breaking the links already sent. A tampered link and an expired one each get a page that
+says so, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from approvals.rules.article import render as render_article
+from approvals.rules.content import sanitize
+from approvals.rules.errors import NotFound
+from approvals.rules.records import Outcome
+from approvals.rules.states import STATUS_LABEL, Step
+from approvals.web.i18n import lang
+
+bp = Blueprint("preview", __name__)
+SALT = "signoff-preview-v1"
+MAX_AGE = 7 * 24 * 3600  # a week: a chain takes days, not months
+
+
+def signer() -> URLSafeTimedSerializer:
+    """The serializer with every key that may verify; the newest (the last) signs."""
+    keys = [*current_app.config["PREVIEW_PREVIOUS_KEYS"], current_app.config["SECRET_KEY"]]
+    return URLSafeTimedSerializer(keys, salt=SALT)
+
+
+def preview_url(post_id: int, revision_hash: str) -> str:
+    """A link to this revision's preview page (inside a request or app context)."""
+    token = signer().dumps({"p": post_id, "r": revision_hash})
+    return url_for("preview.page", token=token, _external=True)
+
+
+@bp.get("/p/<token>")
+def page(token: str) -> tuple[str, int]:
+    """The revision as the article will look, its number, hash and where the post stands."""
+    try:
+        data = signer().loads(token, max_age=MAX_AGE)
+        post_id, wanted = int(data["p"]), str(data["r"])
+    except SignatureExpired:
+        return render_template("preview_gone.html", reason="expired"), 410
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return render_template("preview_gone.html", reason="invalid"), 404
+    svc = current_app.extensions["signoff.service"]
+    try:
+        view = svc.view(post_id)
+    except NotFound:
+        return render_template("preview_gone.html", reason="invalid"), 404
+    rev = view.state.revision
+    if rev is None or rev.content_hash != wanted:
+        return render_template("preview_gone.html", reason="superseded", view=view), 410
+    org = svc.org
+    signed = {d.step: org.name_of(d.actor) for d in view.state.decisions
+              if d.outcome is Outcome.APPROVED}
+    pending = "（待定）" if lang() != "en" else "(pending)"
+    footer = org.footer.render(drafter=org.name_of(view.post.drafter),
+                               reviewer=signed.get(Step.REVIEWER, pending),
+                               issuer=signed.get(Step.ISSUER, pending),
+                               source=rev.content.repost_source)
+    article = render_article(sanitize(rev.content.body_html), footer, {})
+    return render_template("preview.html", view=view, rev=rev, article=article,
+                           status=STATUS_LABEL[view.post.status]), 200
