@@ -313,3 +313,39 @@ class PublicationIds:
     article_url: str | None = None
     wechat_status: str | None = None
     last_error: str = ""
+
+
+# --- the queue ------------------------------------------------------------------------------------
+
+QUEUE_SORTS = ("-id", "id", "due", "-due")
+QUEUE_PAGE_MAX = 100
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """Which posts the queue shows: filters, order (a QUEUE_SORTS value) and page (from 1)."""
+
+    status: str | None = None
+    department: str | None = None
+    drafter: str | None = None
+    search: str | None = None  # part of the title
+    overdue: bool = False  # past their due date and not yet published or closed
+    include_archived: bool = False
+    sort: str = "-id"
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue and how many posts match in all."""
+
+    posts: tuple[PostSummary, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching posts fill (at least one)."""
+        return max(1, -(-self.total // self.per_page))

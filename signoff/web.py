@@ -27,7 +27,8 @@ def console_app(settings: Settings) -> Flask:
             "The console needs a signing key of at least 16 characters: set SIGNOFF_SECRET_KEY "
             "or SIGNOFF_SECRET_KEY_FILE."))
     previous = tuple(k.get_secret_value() for k in settings.previous_secret_keys)
-    return create_app(build_core(settings), secret_key=key, previous_keys=previous)
+    return create_app(build_core(settings), secret_key=key, previous_keys=previous,
+                      secure_cookies=settings.console_secure_cookies)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

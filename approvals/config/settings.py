@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     org_file: Path = Path("config/org.toml")
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # The console's cookies go over HTTPS only (browsers treat http://127.0.0.1 as secure too);
+    # false only for a plain-HTTP client such as a load generator.
+    console_secure_cookies: bool = True
     # keys rotated out: preview links they signed still open until they expire (JSON list)
     previous_secret_keys: list[SecretStr] = []
     language: Literal["zh-CN", "en"] = "zh-CN"

@@ -24,6 +24,8 @@ from approvals.views import (
     NotificationView,
     PostSummary,
     PostView,
+    QueuePage,
+    QueueQuery,
     RevisionInput,
     ScheduleInput,
 )
@@ -108,6 +110,10 @@ class Service:
                    ) -> list[PostSummary]:
         """Posts, newest first, optionally of one status."""
         return self._queries.list_posts(status, include_archived)
+
+    def queue(self, query: QueueQuery) -> QueuePage:
+        """One page of the queue (see `Queries.queue`)."""
+        return self._queries.queue(query)
 
     def notifications_for(self, *, person: str | None = None, post_id: int | None = None
                           ) -> list[NotificationView]:

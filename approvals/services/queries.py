@@ -6,14 +6,15 @@ from sqlalchemy import func, select
 
 from approvals.rules import gates, permits
 from approvals.rules.assign import resolve_assignee
-from approvals.rules.errors import Text
-from approvals.rules.states import PostStatus
+from approvals.rules.errors import InvalidInput, Text
+from approvals.rules.states import STATUS_LABEL, TERMINAL, PostStatus
 from approvals.services.base import Deps
 from approvals.services.state import (
     as_enum,
     current_revision,
     load_post,
     load_state,
+    resolve_person,
     revision_summary,
     summary,
     timeline,
@@ -21,7 +22,14 @@ from approvals.services.state import (
 )
 from approvals.store import audit, ledger
 from approvals.store import models as m
-from approvals.views import PostSummary, PostView
+from approvals.views import (
+    QUEUE_PAGE_MAX,
+    QUEUE_SORTS,
+    PostSummary,
+    PostView,
+    QueuePage,
+    QueueQuery,
+)
 
 
 class Queries:
@@ -64,6 +72,44 @@ class Queries:
             q = q.where(m.Post.archived.is_(False))
         with self.deps.sessions() as s:
             return [summary(p) for p in s.scalars(q)]
+
+    def queue(self, query: QueueQuery) -> QueuePage:
+        """One page of posts matching `query`, counted and ordered in the database.
+
+        Raises:
+            InvalidInput: an unknown status, department or order, or a page out of range.
+        """
+        conditions = []
+        if query.status:
+            status = as_enum(PostStatus, query.status, Text("状态", "status"), labels=STATUS_LABEL)
+            conditions.append(m.Post.status == status.value)
+        elif not query.include_archived:
+            conditions.append(m.Post.archived.is_(False))
+        if query.department:
+            if query.department not in self.deps.org.departments:
+                raise InvalidInput(Text("没有科室“{d}”。", "There is no department “{d}”.")
+                                   .format(d=query.department))
+            conditions.append(m.Post.department == query.department)
+        if query.drafter:
+            conditions.append(m.Post.drafter == resolve_person(self.deps.org, query.drafter))
+        if query.search and query.search.strip():
+            conditions.append(m.Post.title.contains(query.search.strip()[:100], autoescape=True))
+        if query.overdue:
+            conditions.append(m.Post.due_on < self.deps.today())
+            conditions.append(m.Post.status.not_in([s.value for s in TERMINAL]))
+        if query.sort not in QUEUE_SORTS:
+            raise InvalidInput(Text("排序“{s}”无效，可选：{a}。", "Unknown order “{s}”; expected "
+                                    "one of {a}.").format(s=query.sort, a=", ".join(QUEUE_SORTS)))
+        if not 1 <= query.per_page <= QUEUE_PAGE_MAX or not 1 <= query.page <= 10**6:
+            raise InvalidInput(Text("页码或每页条数超出范围。", "The page or page size is out of "
+                                    "range."))
+        column = m.Post.due_on if query.sort.endswith("due") else m.Post.id
+        order = [column.desc() if query.sort.startswith("-") else column.asc(), m.Post.id.desc()]
+        with self.deps.sessions() as s:
+            total = s.scalar(select(func.count()).select_from(m.Post).where(*conditions)) or 0
+            rows = s.scalars(select(m.Post).where(*conditions).order_by(*order)
+                             .limit(query.per_page).offset((query.page - 1) * query.per_page))
+            return QueuePage(tuple(summary(p) for p in rows), total, query.page, query.per_page)
 
     def verify_audit(self, anchor: str | None = None) -> audit.Report:
         """Check the whole audit chain, and every row the rules read against it (both ways);

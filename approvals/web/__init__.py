@@ -12,12 +12,13 @@ from typing import Any
 from flask import Flask
 
 from approvals.bootstrap import Core
-from approvals.web import auth, console, health, preview
+from approvals.web import auth, console, health, people, preview
 from approvals.web.i18n import install as install_i18n
 
 
 def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
-               testing: bool = False, overrides: dict[str, Any] | None = None) -> Flask:
+               testing: bool = False, secure_cookies: bool = True,
+               overrides: dict[str, Any] | None = None) -> Flask:
     """The console app over `core`; `secret_key` signs sessions, CSRF tokens and preview links,
     `previous_keys` (rotated out) still verify preview links already sent."""
     if len(secret_key) < 16:
@@ -28,9 +29,9 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
         TESTING=testing,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=not testing,  # behind TLS in production
+        SESSION_COOKIE_SECURE=secure_cookies and not testing,
         REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=not testing,
+        REMEMBER_COOKIE_SECURE=secure_cookies and not testing,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
@@ -45,6 +46,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(preview.bp)
+    app.register_blueprint(people.bp)
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

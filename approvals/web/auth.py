@@ -48,6 +48,10 @@ def install(app: Flask) -> None:
     def _limited(_exc: Any) -> tuple[str, int]:
         return render_template("login.html", error=ui("too_many")), 429
 
+    @app.errorhandler(403)
+    def _forbidden(_exc: Any) -> tuple[str, int]:
+        return render_template("message.html", message=ui("forbidden")), 403
+
     @app.errorhandler(404)
     def _missing(_exc: Any) -> tuple[str, int]:
         return render_template("message.html", message=ui("not_found")), 404

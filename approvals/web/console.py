@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 from approvals import present
 from approvals.rules.content import sanitize
 from approvals.rules.errors import SignoffError
-from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action
+from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action, PostStatus
 from approvals.services import Service
+from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS, QueueQuery
 from approvals.web.i18n import lang, ui
 from approvals.web.preview import preview_url
 
@@ -24,14 +25,31 @@ def _service() -> Service:
     return current_app.extensions["signoff.service"]  # type: ignore[no-any-return]
 
 
+def _int(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 8 else default
+
+
 @bp.get("/")
 @login_required
 def queue() -> str:
-    """Every open post with its status, department, drafter and due date."""
+    """The posts, filtered, ordered and a page at a time (counted in the database)."""
     svc = _service()
-    posts = svc.list_posts(request.args.get("status") or None)
-    return render_template("queue.html", posts=posts, org=svc.org, today=svc.today(),
-                           status_label=STATUS_LABEL)
+    args = request.args
+    query = QueueQuery(status=args.get("status") or None, department=args.get("department") or None,
+                       drafter=args.get("drafter") or None, search=args.get("q") or None,
+                       overdue=args.get("overdue") == "1", include_archived=args.get("all") == "1",
+                       sort=args.get("sort") or "-id", page=_int("page", 1),
+                       per_page=min(_int("per_page", 50), QUEUE_PAGE_MAX) or 50)
+    try:
+        page = svc.queue(query)
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+        query = QueueQuery()
+        page = svc.queue(query)
+    return render_template("queue.html", page=page, query=query, org=svc.org, today=svc.today(),
+                           status_label=STATUS_LABEL, statuses=list(PostStatus),
+                           sorts=QUEUE_SORTS, args=args.to_dict())
 
 
 @bp.get("/posts/<int:post_id>")

@@ -9,6 +9,12 @@ from sqlalchemy.exc import SQLAlchemyError
 bp = Blueprint("health", __name__)
 
 
+@bp.get("/ping")
+def ping() -> tuple[str, int, dict[str, str]]:
+    """"pong", touching nothing: a load balancer's liveness check and the benches' baseline."""
+    return "pong", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 @bp.get("/healthz")
 def healthz() -> tuple[dict[str, str], int]:
     """200 with {"status": "ok"} when the database answers, else 503."""

@@ -37,6 +37,14 @@ UI: dict[str, Text] = {
                                "This revision has been replaced by a newer one; open the latest "
                                "preview."),
     "open_preview": Text("打开手机预览", "Open the phone preview"),
+    "people": Text("组织架构", "Org chart"), "members": Text("成员", "Members"),
+    "deputy": Text("代签", "stand-in"), "admins": Text("管理员", "Admins"),
+    "operators": Text("排版人员", "Layout"), "inbox": Text("我的通知", "My notifications"),
+    "forbidden": Text("您无权查看此页面。", "You may not see this page."),
+    "filter": Text("筛选", "Filter"), "total": Text("共", "Total"), "sort": Text("排序", "Order"),
+    "sort_-id": Text("最新在前", "Newest first"), "sort_id": Text("最早在前", "Oldest first"),
+    "sort_due": Text("期限最近在前", "Due soonest first"),
+    "sort_-due": Text("期限最远在前", "Due latest first"),
 }
 
 

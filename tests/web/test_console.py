@@ -247,3 +247,53 @@ def test_a_rotated_key_still_opens_the_links_it_signed_until_it_is_dropped(
     assert preview_link(rotated, pid, h) != link  # new links use the new key
     dropped = create_app(core, secret_key="b" * 32, testing=True)
     assert dropped.test_client().get(link).status_code == 404
+
+
+# --- the queue: filters, order and pages counted in the database ----------------------------------
+
+
+def test_the_queue_filters_orders_and_pages(app: Flask, core: Core, who: Personas) -> None:
+    from datetime import date
+
+    svc = core.service
+    made = [svc.create_post(drafter=d, title=f"{t}第{i}期", body=BODY, formed_on=f)
+            for i, (d, t, f) in enumerate([
+                (who.drafter, "防汛演练", date(2026, 10, 9)), (who.colleague, "安全检查", date(2026, 12, 1)),
+                (who.drafter, "防汛值班", date(2026, 12, 7)), ("guo_qiang", "办公通知", date(2026, 11, 2)),
+                (who.drafter, "普法宣传", date(2026, 12, 8))])]
+    client = logged_in(app, who.admin)
+
+    def ids(query: str) -> list[int]:
+        page = client.get(f"/?{query}").get_data(as_text=True)
+        return [int(n) for n in re.findall(r'href="/posts/(\d+)"', page)]
+
+    assert ids("") == made[::-1]
+    assert ids("department=jyk") == [made[4], made[2], made[0]]
+    assert ids("q=防汛") == [made[2], made[0]]
+    assert ids("overdue=1") == [made[3], made[0]]  # due 2026-11-30 and 2026-11-06, today 12-08
+    assert ids("sort=due") == [made[0], made[3], made[1], made[2], made[4]]
+    assert ids("per_page=2") == [made[4], made[3]]
+    assert ids("per_page=2&page=3") == [made[0]]
+    second = client.get("/?per_page=2&page=2&department=").get_data(as_text=True)
+    assert "2 / 3" in second and "page=1" in second and "page=3" in second
+    for bad, said in (("sort=title", "排序“title”无效"), ("status=lost", "状态“lost”无效"),
+                      ("department=nope", "没有科室“nope”")):
+        page = client.get(f"/?{bad}").get_data(as_text=True)
+        assert said in page and ids("") == made[::-1], bad
+    assert ids("page=abc") == made[::-1] and ids("page=999") == []
+
+
+def test_the_org_chart_page_shows_who_stands_in_today_and_only_to_admins(
+        app: Flask, who: Personas) -> None:
+    page = logged_in(app, who.admin).get("/people").get_data(as_text=True)
+    assert "应急救援科" in page and "张伟" in page and "陈刚" in page
+    assert "孙丽（2026-12-07–2026-12-18）" in page  # the deputy, today being 2026-12-08
+    assert logged_in(app, who.drafter).get("/people").status_code == 403
+
+
+def test_each_person_sees_what_they_were_told(app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)  # the drafter is asked to confirm
+    mine = logged_in(app, who.drafter).get("/inbox").get_data(as_text=True)
+    assert f"#{pid}" in mine and "确认" in mine
+    theirs = logged_in(app, who.colleague).get("/inbox").get_data(as_text=True)
+    assert f"#{pid}" not in theirs
