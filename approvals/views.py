@@ -6,6 +6,7 @@ frozen dataclasses (and the rules' own values), so `present` can render them wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -344,6 +345,8 @@ class QueuePage:
     total: int
     page: int
     per_page: int
+    # For each post in review: its open step and who it waits on (None: nobody is entitled).
+    waiting: Mapping[int, tuple[Step, str | None]] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:

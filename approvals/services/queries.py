@@ -14,6 +14,7 @@ from approvals.services.state import (
     current_revision,
     load_post,
     load_state,
+    load_states,
     resolve_person,
     revision_summary,
     summary,
@@ -107,9 +108,16 @@ class Queries:
         order = [column.desc() if query.sort.startswith("-") else column.asc(), m.Post.id.desc()]
         with self.deps.sessions() as s:
             total = s.scalar(select(func.count()).select_from(m.Post).where(*conditions)) or 0
-            rows = s.scalars(select(m.Post).where(*conditions).order_by(*order)
-                             .limit(query.per_page).offset((query.page - 1) * query.per_page))
-            return QueuePage(tuple(summary(p) for p in rows), total, query.page, query.per_page)
+            rows = list(s.scalars(select(m.Post).where(*conditions).order_by(*order)
+                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
+            states = load_states(s, [p for p in rows if p.status == PostStatus.IN_REVIEW.value])
+        org, waiting = self.deps.org, {}
+        for pid, state in states.items():
+            step = permits.current_step(state, org)
+            if step is not None:
+                waiting[pid] = (step, resolve_assignee(state, step, org).person)
+        return QueuePage(tuple(summary(p) for p in rows), total, query.page, query.per_page,
+                         waiting)
 
     def verify_audit(self, anchor: str | None = None) -> audit.Report:
         """Check the whole audit chain, and every row the rules read against it (both ways);

@@ -104,43 +104,53 @@ def load_state(s: Session, post: m.Post) -> PostState:
 
     Plain column selects (no ORM entities): every action and every publish job reads this.
     """
+    return load_states(s, [post])[post.id]
+
+
+def load_states(s: Session, posts: list[m.Post]) -> dict[int, PostState]:
+    """`load_state` for many posts in three queries (a page of the queue)."""
+    if not posts:
+        return {}
+    ids = [p.id for p in posts]
+    by_id = {p.id: p for p in posts}
     r = m.Revision
-    rev = s.execute(select(r.number, r.title, r.body_html, r.category, r.author, r.digest,
-                           r.cover_sha256, r.repost_source, r.content_hash, r.made_by)
-                    .where(r.post_id == post.id, r.number == post.revision_number)).one_or_none()
-    info = None
-    if rev is not None:
-        info = RevisionInfo(rev.number, RevisionContent(
+    revisions: dict[int, RevisionInfo] = {}
+    for rev in s.execute(select(r.post_id, r.number, r.title, r.body_html, r.category, r.author,
+                                r.digest, r.cover_sha256, r.repost_source, r.content_hash,
+                                r.made_by)
+                         .where(r.post_id.in_(ids), r.number == select(m.Post.revision_number)
+                                .where(m.Post.id == r.post_id).scalar_subquery())):
+        revisions[rev.post_id] = RevisionInfo(rev.number, RevisionContent(
             title=rev.title, body_html=rev.body_html, category=rev.category, author=rev.author,
             digest=rev.digest, cover_sha256=rev.cover_sha256, repost_source=rev.repost_source),
             rev.content_hash, rev.made_by)
     d = m.Decision
-    decisions = tuple(
-        DecisionRecord(step=Step(row.step), outcome=Outcome(row.outcome), actor=row.actor,
-                       revision_hash=row.revision_hash, run=row.run, decided_on=row.decided_on,
-                       decided_at=row.decided_at, on_behalf_of=row.on_behalf_of,
-                       comment=row.comment, note=row.note, attempt=row.attempt)
-        for row in s.execute(select(d.step, d.outcome, d.actor, d.revision_hash, d.run,
-                                    d.decided_on, d.decided_at, d.on_behalf_of, d.comment,
-                                    d.note, d.attempt)
-                             .where(d.post_id == post.id, d.run == post.run).order_by(d.id))
-    )
-    clearance = None
-    if info is not None:
+    decisions: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
+    for row in s.execute(select(d.post_id, d.step, d.outcome, d.actor, d.revision_hash, d.run,
+                                d.decided_on, d.decided_at, d.on_behalf_of, d.comment, d.note,
+                                d.attempt)
+                         .where(d.post_id.in_(ids)).order_by(d.id)):
+        if row.run == by_id[row.post_id].run:
+            decisions[row.post_id].append(DecisionRecord(
+                step=Step(row.step), outcome=Outcome(row.outcome), actor=row.actor,
+                revision_hash=row.revision_hash, run=row.run, decided_on=row.decided_on,
+                decided_at=row.decided_at, on_behalf_of=row.on_behalf_of, comment=row.comment,
+                note=row.note, attempt=row.attempt))
+    clearances: dict[int, Clearance] = {}
+    if revisions:
         c = m.Clearance
-        row = s.execute(select(c.revision_hash, c.basis, c.reason, c.recorded_by, c.recorded_on,
-                               c.on_behalf_of)
-                        .where(c.post_id == post.id, c.revision_hash == info.content_hash)
-                        .order_by(c.id.desc()).limit(1)).one_or_none()
-        if row is not None:
-            clearance = Clearance(row.revision_hash, ClearanceBasis(row.basis), row.reason,
-                                  row.recorded_by, row.recorded_on, row.on_behalf_of)
-    return PostState(
-        id=post.id, status=PostStatus(post.status), department=post.department,
-        drafter=post.drafter, category=Category(post.category),
-        classification=Classification(post.classification), run=post.run, revision=info,
-        decisions=decisions, clearance=clearance,
-    )
+        for row in s.execute(select(c.post_id, c.revision_hash, c.basis, c.reason,
+                                    c.recorded_by, c.recorded_on, c.on_behalf_of)
+                             .where(c.post_id.in_(list(revisions))).order_by(c.id)):
+            if row.revision_hash == revisions[row.post_id].content_hash:  # the newest wins
+                clearances[row.post_id] = Clearance(
+                    row.revision_hash, ClearanceBasis(row.basis), row.reason, row.recorded_by,
+                    row.recorded_on, row.on_behalf_of)
+    return {p.id: PostState(
+        id=p.id, status=PostStatus(p.status), department=p.department, drafter=p.drafter,
+        category=Category(p.category), classification=Classification(p.classification),
+        run=p.run, revision=revisions.get(p.id), decisions=tuple(decisions[p.id]),
+        clearance=clearances.get(p.id)) for p in posts}
 
 
 def unbacked(s: Session, post_id: int) -> list[Finding]:

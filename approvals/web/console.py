@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from approvals import present
 from approvals.rules.content import sanitize
-from approvals.rules.errors import SignoffError
+from approvals.rules.errors import InvalidInput, SignoffError, Text
 from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action, PostStatus
 from approvals.services import Service
-from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS, QueueQuery
+from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS, QueueQuery, ScheduleInput
 from approvals.web.i18n import lang, ui
 from approvals.web.preview import preview_url
 
@@ -48,7 +50,8 @@ def queue() -> str:
         query = QueueQuery()
         page = svc.queue(query)
     return render_template("queue.html", page=page, query=query, org=svc.org, today=svc.today(),
-                           status_label=STATUS_LABEL, statuses=list(PostStatus),
+                           status_label=STATUS_LABEL, step_label=STEP_LABEL,
+                           statuses=list(PostStatus),
                            sorts=QUEUE_SORTS, args=args.to_dict())
 
 
@@ -61,12 +64,16 @@ def post(post_id: int) -> str:
         view = svc.view(post_id)
     except SignoffError as exc:
         return render_template("message.html", message=exc.message(lang())), 404  # type: ignore[return-value]
-    allowed = [a for a in svc.allowed_actions(post_id, current_user.id) if a in FORM_ACTIONS]
+    offered = svc.allowed_actions(post_id, current_user.id)
+    allowed = [a for a in offered if a in FORM_ACTIONS]
     body = sanitize(view.state.revision.content.body_html) if view.state.revision else ""
     events = [present.event_line(e, svc.org, svc.zone, lang()) for e in view.timeline]
     link = preview_url(post_id, view.state.revision.content_hash) if view.state.revision else None
     return render_template(
         "post.html", view=view, org=svc.org, body=body, events=events, preview_link=link,
+        can_schedule=Action.SCHEDULE in offered,
+        scheduled=present.schedule_text(view.post.scheduled_at, view.post.publish_mode, svc.zone,
+                                        lang()),
         findings=present.findings_lines(view.findings, lang()), allowed=allowed,
         action_label=ACTION_LABEL, status_label=STATUS_LABEL, step_label=STEP_LABEL)
 
@@ -81,6 +88,30 @@ def act(post_id: int) -> Response:
         out = svc.act(post_id, action, current_user.id,
                       comment=request.form.get("comment", "")[:5000],
                       revision_hash=request.form.get("revision") or None)
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+    else:
+        flash(ui("done") + present.outcome_text(out, svc.org, svc.zone, lang()), "ok")
+    return redirect(url_for("console.post", post_id=post_id))
+
+
+@bp.post("/posts/<int:post_id>/schedule")
+@login_required
+def schedule(post_id: int) -> Response:
+    """Set when and how the post goes out (an empty time: as soon as it is signed)."""
+    svc = _service()
+    when = request.form.get("at", "").strip()
+    try:
+        at = None
+        if when:
+            try:
+                at = datetime.fromisoformat(when)
+            except ValueError:
+                raise InvalidInput(Text("时间“{v}”无效。", "Invalid time “{v}”.").format(v=when[:40])
+                                   ) from None
+            at = at.replace(tzinfo=svc.zone) if at.tzinfo is None else at
+        out = svc.act(post_id, "schedule", current_user.id,
+                      schedule=ScheduleInput(at, request.form.get("mode") or None))
     except SignoffError as exc:
         flash(ui("error") + exc.message(lang()), "error")
     else:

@@ -162,6 +162,10 @@ def test_the_queue_lists_posts_and_switches_language(app: Flask, core: Core,
     client = logged_in(app, who.admin)
     page = client.get("/").get_data(as_text=True)
     assert f'href="/posts/{pid}"' in page and "审核中" in page and "应急救援科" in page
+    assert "拟稿人确认：李娜" in page  # who it waits on
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    core.service.act(pid, "confirm", who.drafter, revision_hash=h)
+    assert "科室负责人审核：张伟" in client.get("/").get_data(as_text=True)
     english = client.get("/?lang=en").get_data(as_text=True)
     assert "in review" in english and "Queue" in english
     assert "in review" in client.get("/").get_data(as_text=True)  # remembered for the session
@@ -297,3 +301,30 @@ def test_each_person_sees_what_they_were_told(app: Flask, core: Core, who: Perso
     assert f"#{pid}" in mine and "确认" in mine
     theirs = logged_in(app, who.colleague).get("/inbox").get_data(as_text=True)
     assert f"#{pid}" not in theirs
+
+
+def test_an_admin_schedules_publishing_from_the_post_page(app: Flask, core: Core,
+                                                          who: Personas) -> None:
+    pid = laid_out(core, who)
+    admin = logged_in(app, who.admin)
+    page = admin.get(f"/posts/{pid}").get_data(as_text=True)
+    assert "签发后立即发布" in page and 'name="at"' in page
+    done = admin.post(f"/posts/{pid}/schedule", data={
+        "at": "2026-12-09T09:00", "mode": "mass_send",
+        "csrf_token": token(admin, f"/posts/{pid}")}, follow_redirects=True)
+    assert "计划发布时间：2026-12-09 09:00（群发）" in done.get_data(as_text=True)
+    past = admin.post(f"/posts/{pid}/schedule", data={
+        "at": "2026-12-01T09:00", "csrf_token": token(admin, f"/posts/{pid}")},
+        follow_redirects=True)
+    assert "已经过去" in past.get_data(as_text=True)
+    junk = admin.post(f"/posts/{pid}/schedule", data={
+        "at": "tomorrow", "csrf_token": token(admin, f"/posts/{pid}")}, follow_redirects=True)
+    assert "时间“tomorrow”无效" in junk.get_data(as_text=True)
+    view = core.service.view(pid)
+    assert view.post.publish_mode.value == "mass_send" and view.post.scheduled_at is not None
+    drafter = logged_in(app, who.drafter)
+    assert 'name="at"' not in drafter.get(f"/posts/{pid}").get_data(as_text=True)
+    refused = drafter.post(f"/posts/{pid}/schedule", data={
+        "at": "", "csrf_token": token(drafter, f"/posts/{pid}")}, follow_redirects=True)
+    assert "无权" in refused.get_data(as_text=True)
+    assert core.service.view(pid).post.scheduled_at is not None  # unchanged
