@@ -11,6 +11,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from approvals.rules.org import OrgChart
+from approvals.rules.records import RevisionInfo
 from approvals.rules.states import Action, Category, Classification
 from approvals.services.accounts import Accounts
 from approvals.services.actions import Actions
@@ -110,6 +111,10 @@ class Service:
                    ) -> list[PostSummary]:
         """Posts, newest first, optionally of one status."""
         return self._queries.list_posts(status, include_archived)
+
+    def revision(self, post_id: int, number: int) -> RevisionInfo:
+        """One laid-out revision of a post (see `Queries.revision`)."""
+        return self._queries.revision(post_id, number)
 
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of the queue (see `Queries.queue`)."""

@@ -6,7 +6,9 @@ from sqlalchemy import func, select
 
 from approvals.rules import gates, permits
 from approvals.rules.assign import resolve_assignee
-from approvals.rules.errors import InvalidInput, Text
+from approvals.rules.errors import InvalidInput, NotFound, Text
+from approvals.rules.records import RevisionInfo
+from approvals.rules.revisions import RevisionContent
 from approvals.rules.states import STATUS_LABEL, TERMINAL, PostStatus
 from approvals.services.base import Deps
 from approvals.services.state import (
@@ -73,6 +75,27 @@ class Queries:
             q = q.where(m.Post.archived.is_(False))
         with self.deps.sessions() as s:
             return [summary(p) for p in s.scalars(q)]
+
+    def revision(self, post_id: int, number: int) -> RevisionInfo:
+        """One laid-out revision of a post, as it was approved or refused.
+
+        Raises:
+            NotFound: no such post or revision.
+        """
+        r = m.Revision
+        with self.deps.sessions() as s:
+            load_post(s, post_id)
+            row = s.execute(select(r.number, r.title, r.body_html, r.category, r.author,
+                                   r.digest, r.cover_sha256, r.repost_source, r.content_hash,
+                                   r.made_by)
+                            .where(r.post_id == post_id, r.number == number)).one_or_none()
+        if row is None:
+            raise NotFound(Text("稿件 #{p} 没有第{n}版。", "Post #{p} has no revision {n}.")
+                           .format(p=post_id, n=number))
+        return RevisionInfo(row.number, RevisionContent(
+            title=row.title, body_html=row.body_html, category=row.category, author=row.author,
+            digest=row.digest, cover_sha256=row.cover_sha256, repost_source=row.repost_source),
+            row.content_hash, row.made_by)
 
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of posts matching `query`, counted and ordered in the database.

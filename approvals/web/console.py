@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from approvals import present
+from approvals.present.diff import revision_diff
 from approvals.rules.content import sanitize
 from approvals.rules.errors import InvalidInput, SignoffError, Text
 from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action, PostStatus
@@ -117,3 +118,18 @@ def schedule(post_id: int) -> Response:
     else:
         flash(ui("done") + present.outcome_text(out, svc.org, svc.zone, lang()), "ok")
     return redirect(url_for("console.post", post_id=post_id))
+
+
+@bp.get("/posts/<int:post_id>/diff")
+@login_required
+def diff(post_id: int) -> str | tuple[str, int]:
+    """What changed between two revisions (default: the one before the current and the current)."""
+    svc = _service()
+    try:
+        current = svc.view(post_id).post.revision_number
+        a, b = _int("a", current - 1), _int("b", current)
+        old, new = svc.revision(post_id, a), svc.revision(post_id, b)
+    except SignoffError as exc:
+        return render_template("message.html", message=exc.message(lang())), 404
+    return render_template("diff.html", post_id=post_id, old=old, new=new,
+                           lines=revision_diff(old.content, new.content, lang()))

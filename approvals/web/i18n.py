@@ -46,6 +46,8 @@ UI: dict[str, Text] = {
     "mode_publish": Text("发布", "Publish"), "mode_mass_send": Text("群发", "Mass send"),
     "schedule": Text("保存发布安排", "Save schedule"),
     "waiting_on": Text("等待", "Waiting on"), "nobody": Text("无人可办理", "nobody entitled"),
+    "diff": Text("与上一版比较", "Compare with the previous revision"),
+    "no_change": Text("两版内容相同。", "The two revisions are the same."),
     "filter": Text("筛选", "Filter"), "total": Text("共", "Total"), "sort": Text("排序", "Order"),
     "sort_-id": Text("最新在前", "Newest first"), "sort_id": Text("最早在前", "Oldest first"),
     "sort_due": Text("期限最近在前", "Due soonest first"),

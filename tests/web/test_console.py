@@ -328,3 +328,23 @@ def test_an_admin_schedules_publishing_from_the_post_page(app: Flask, core: Core
         "at": "", "csrf_token": token(drafter, f"/posts/{pid}")}, follow_redirects=True)
     assert "无权" in refused.get_data(as_text=True)
     assert core.service.view(pid).post.scheduled_at is not None  # unchanged
+
+
+def test_two_revisions_are_compared_paragraph_by_paragraph(app: Flask, core: Core,
+                                                          who: Personas) -> None:
+    pid = laid_out(core, who, body="第一段。\n共有150人参加。\n第三段。")
+    core.service.act(pid, "new_revision", who.operator, revision=RevisionInput(
+        title="我局开展冬季防汛应急演练（修订）", body="第一段。\n共有160人参加。\n第三段。",
+        body_format="text"))
+    client = logged_in(app, who.drafter)
+    assert f"/posts/{pid}/diff" in client.get(f"/posts/{pid}").get_data(as_text=True)
+    page = client.get(f"/posts/{pid}/diff").get_data(as_text=True)
+    removed = re.findall(r'class="line removed"><span class="mark">-</span> ([^<]+)<', page)
+    added = re.findall(r'class="line added"><span class="mark">\+</span> ([^<]+)<', page)
+    assert removed == ["我局开展冬季防汛应急演练", "共有150人参加。"]
+    assert added == ["我局开展冬季防汛应急演练（修订）", "共有160人参加。"]
+    assert "第一段。" in page and "第三段。" in page  # unchanged lines shown as context
+    same = client.get(f"/posts/{pid}/diff?a=2&b=2").get_data(as_text=True)
+    assert "两版内容相同" in same
+    missing = client.get(f"/posts/{pid}/diff?a=1&b=9")
+    assert missing.status_code == 404 and "没有第9版" in missing.get_data(as_text=True)
