@@ -47,5 +47,12 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve the console until interrupted."""
     app = console_app(settings)  # built (and checked) before any worker forks
+    engine = app.extensions["signoff"].engine
+
+    def post_fork(_server: object, _worker: object) -> None:
+        # The master's pooled database connections must not be shared by the forked workers
+        # (PostgreSQL answers "server closed the connection unexpectedly"): each opens its own.
+        engine.dispose(close=False)
+
     _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
-                    "timeout": 60}).run()
+                    "timeout": 60, "post_fork": post_fork}).run()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, not_, select
 
 from approvals.rules import gates, permits
 from approvals.rules.assign import resolve_assignee
@@ -72,7 +72,7 @@ class Queries:
         if status:
             q = q.where(m.Post.status == as_enum(PostStatus, status, Text("状态", "status")).value)
         elif not include_archived:
-            q = q.where(m.Post.archived.is_(False))
+            q = q.where(not_(m.Post.archived))
         with self.deps.sessions() as s:
             return [summary(p) for p in s.scalars(q)]
 
@@ -108,7 +108,7 @@ class Queries:
             status = as_enum(PostStatus, query.status, Text("状态", "status"), labels=STATUS_LABEL)
             conditions.append(m.Post.status == status.value)
         elif not query.include_archived:
-            conditions.append(m.Post.archived.is_(False))
+            conditions.append(not_(m.Post.archived))
         if query.department:
             if query.department not in self.deps.org.departments:
                 raise InvalidInput(Text("没有科室“{d}”。", "There is no department “{d}”.")

@@ -11,12 +11,14 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -69,6 +71,9 @@ class Post(Base):
     """A post and where it stands; approval state lives here (the chat FSM never holds it)."""
 
     __tablename__ = "posts"
+    # The queue counts and pages the open posts: a partial index keeps that off the archive.
+    __table_args__ = (Index("ix_posts_open", "id", postgresql_where=text("NOT archived"),
+                            sqlite_where=text("NOT archived")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
