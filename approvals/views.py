@@ -6,13 +6,15 @@ frozen dataclasses (and the rules' own values), so `present` can render them wit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from approvals.rules.assign import Assignment
-from approvals.rules.errors import Text
+from approvals.rules.errors import InvalidInput, Text
 from approvals.rules.gates import Finding
 from approvals.rules.notices import Event
 from approvals.rules.org import Person
@@ -43,12 +45,36 @@ class RevisionInput:
     repost_source: str | None = None
 
 
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)?")
+
+
 @dataclass(frozen=True)
 class ScheduleInput:
     """When (None: as soon as it is signed) and how a post is to be published."""
 
     at: datetime | None = None
     mode: PublishMode | str | None = None  # None keeps the post's current mode
+
+    @classmethod
+    def parse(cls, at: str | None, mode: str | None, zone: ZoneInfo) -> ScheduleInput:
+        """From what a person typed: `YYYY-MM-DDTHH:MM` (in `zone` unless a zone follows), or
+        nothing for "as soon as it is signed".
+
+        Raises:
+            InvalidInput: any other form of time.
+        """
+        text = (at or "").strip()
+        if not text:
+            return cls(None, mode or None)
+        try:
+            if not _LOCAL_TIME.fullmatch(text):
+                raise ValueError(text)
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM（如 2026-12-09T09:00）。",
+                                    "Invalid time “{v}”; use YYYY-MM-DDTHH:MM (like "
+                                    "2026-12-09T09:00).").format(v=text[:40])) from None
+        return cls(when.replace(tzinfo=zone) if when.tzinfo is None else when, mode or None)
 
 
 # --- what faces get back -------------------------------------------------------------------------

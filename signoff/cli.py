@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -525,7 +525,7 @@ def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
             title=title, body=_read_text(body_file) if body_file else None,
             body_format=fmt, author=author, digest=digest, repost_source=repost_source)
     if action == "schedule":
-        schedule = ScheduleInput(_parse_time(at, svc), mode)
+        schedule = ScheduleInput.parse(at, mode, svc.zone)
     out = svc.act(post_id, action, as_person, comment=comment, revision_hash=revision_hash,
                   revision=revision, basis=basis, schedule=schedule, url=url)
     lang = obj.lang(as_person)
@@ -552,22 +552,7 @@ def _refuse_foreign_options(action: str, values: dict[str, object]) -> None:
                                     f"{option} belongs to {owners}, not to “{action}”."))
 
 
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _parse_time(value: str | None, svc: Service) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        if not _TIME.fullmatch(value.strip()):
-            raise ValueError(value)
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(Text("时间“{v}”无效，应为 YYYY-MM-DDTHH:MM（如 2026-12-09T09:00）。",
-                                "Invalid time “{v}”; use YYYY-MM-DDTHH:MM (like "
-                                "2026-12-09T09:00).").format(v=value)) from None
-    return when.replace(tzinfo=svc.zone) if when.tzinfo is None else when
 
 
 # --- people and the console ----------------------------------------------------------------------
@@ -677,7 +662,7 @@ def audit_anchor(obj: Ctx) -> None:
 def post_schedule(obj: Ctx, post_id: int, as_person: str, at: str | None, mode: str | None) -> None:
     """Set, change or clear when (and how) a post is published (the `schedule` action)."""
     svc = obj.service()
-    out = svc.act(post_id, "schedule", as_person, schedule=ScheduleInput(_parse_time(at, svc), mode))
+    out = svc.act(post_id, "schedule", as_person, schedule=ScheduleInput.parse(at, mode, svc.zone))
     lang = obj.lang(as_person)
     done = present.outcome_text(out, svc.org, svc.zone, lang)
     click.echo(f"post #{post_id}: {done}" if lang == "en" else f"稿件 #{post_id}：{done}")

@@ -195,21 +195,22 @@ def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ConfigError(Text(f"{path}: 文件不存在", f"{path}: no such file"),
-                          (Problem(str(path), "(file)", Text("文件不存在", "no such file")),)) from None
+        raise _unreadable(path, "(file)", Text("文件不存在", "no such file")) from None
     except UnicodeDecodeError as exc:
-        reason = Text(f"不是 UTF-8 编码的文本（第 {exc.start + 1} 字节）：请另存为 UTF-8",
-                      f"not UTF-8 text (byte {exc.start + 1}): save it as UTF-8")
-        raise ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
-                          (Problem(str(path), "(file)", reason),)) from None
+        raise _unreadable(path, "(file)", Text(
+            f"不是 UTF-8 编码的文本（第 {exc.start + 1} 字节）：请另存为 UTF-8",
+            f"not UTF-8 text (byte {exc.start + 1}): save it as UTF-8")) from None
     except OSError as exc:  # a directory, no permission, …
-        reason = Text(f"无法读取：{exc.strerror}", f"cannot be read: {exc.strerror}")
-        raise ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
-                          (Problem(str(path), "(file)", reason),)) from None
+        raise _unreadable(path, "(file)", Text(f"无法读取：{exc.strerror}",
+                                               f"cannot be read: {exc.strerror}")) from None
     except tomllib.TOMLDecodeError as exc:
-        reason = Text(f"TOML 语法错误（{exc}）", f"TOML syntax error: {exc}")
-        raise ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
-                          (Problem(str(path), "(syntax)", reason),)) from None
+        raise _unreadable(path, "(syntax)", Text(f"TOML 语法错误（{exc}）",
+                                                 f"TOML syntax error: {exc}")) from None
+
+
+def _unreadable(path: Path, key: str, reason: Text) -> ConfigError:
+    return ConfigError(Text(f"{path}: {reason.zh}", f"{path}: {reason.en}"),
+                       (Problem(str(path), key, reason),))
 
 
 def check_org(data: dict[str, Any], file: str, today: date | None = None

@@ -196,9 +196,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
             f"a secret does not belong in the settings file: use {ENV_PREFIX}{k.upper()} or "
             f"{ENV_PREFIX}{k.upper()}_FILE (a file only the service account can read)"))
             for k in leaked]
-        raise ConfigError(Text("配置有误：\n" + "\n".join(p.render("zh") for p in problems),
-                               "Invalid settings:\n" + "\n".join(p.render("en") for p in problems)),
-                          tuple(problems))
+        raise _invalid(problems)
     try:
         return _Loaded(**overrides)
     except SettingsError as exc:
@@ -208,8 +206,7 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
         problem = Problem(f"environment {name}", field or "(value)", Text(
             "应为 JSON 列表，如 [\"log\"] 或 [2, 5, 15]", "must be a JSON list, like [\"log\"] or "
             "[2, 5, 15]"))
-        raise ConfigError(Text("配置有误：\n" + problem.render("zh"),
-                               "Invalid settings:\n" + problem.render("en")), (problem,)) from None
+        raise _invalid([problem]) from None
     except ValidationError as exc:
         env_keys = {k[len(ENV_PREFIX):].lower() for k in env if k.startswith(ENV_PREFIX)}
         problems = []
@@ -218,8 +215,11 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
             if top in env_keys:
                 p = Problem(f"environment {ENV_PREFIX}{top.upper()}", p.key, p.reason)
             problems.append(p)
-        raise ConfigError(
-            Text("配置有误：\n" + "\n".join(p.render("zh") for p in problems),
-                 "Invalid settings:\n" + "\n".join(p.render("en") for p in problems)),
-            tuple(problems),
-        ) from None
+        raise _invalid(problems) from None
+
+
+def _invalid(problems: list[Problem]) -> ConfigError:
+    """One error naming every problem, in both languages."""
+    return ConfigError(Text("配置有误：\n" + "\n".join(p.render("zh") for p in problems),
+                            "Invalid settings:\n" + "\n".join(p.render("en") for p in problems)),
+                       tuple(problems))

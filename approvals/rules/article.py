@@ -14,6 +14,8 @@ import unicodedata
 from PIL import Image
 
 from approvals.rules.errors import InvalidInput, Text
+from approvals.rules.org import OrgChart
+from approvals.rules.records import Outcome, PostState
 from approvals.rules.revisions import (
     AUTHOR_MAX,
     CONTENT_MAX_CHARS,
@@ -21,6 +23,7 @@ from approvals.rules.revisions import (
     TITLE_MAX,
     RevisionContent,
 )
+from approvals.rules.states import Step
 
 # In-article images are stored assets, referenced from the body as /assets/<sha256>.
 ASSET_SRC = re.compile(r'src="/assets/([0-9a-f]{64})"')
@@ -231,3 +234,17 @@ def check_fits(content: RevisionContent, footer: str) -> None:
         raise InvalidInput(Text("排版稿不符合要求：" + "；".join(p.zh for p in problems) + "。",
                                 "The revision does not fit: " + "; ".join(p.en for p in problems)
                                 + "."))
+
+
+def footer_for(state: PostState, org: OrgChart, pending: str = "") -> str:
+    """The art. 28 footer of this post's article: the drafter, and the reviewer and issuer whose
+    steps are approved (the leader, when a deputy signed for them), else `pending`."""
+    assert state.revision is not None
+    def signed(step: Step) -> str:
+        d = state.decision_for(step)
+        return org.name_of(d.principal) if d and d.outcome is Outcome.APPROVED else pending
+
+    return org.footer.render(
+        drafter=org.name_of(state.drafter), reviewer=signed(Step.REVIEWER),
+        issuer=signed(Step.ISSUER),
+        source=state.revision.content.repost_source)

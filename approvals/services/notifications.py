@@ -23,6 +23,7 @@ from approvals.rules.notices import Event, Notice, channels_for, notices
 from approvals.rules.records import PostState
 from approvals.rules.states import PostStatus
 from approvals.services.base import Deps, UnitOfWork
+from approvals.services.state import MAX_ID
 from approvals.store import models as m
 from approvals.views import (
     Delivered,
@@ -127,7 +128,7 @@ class Notifications:
         if person is not None:
             q = q.where(m.Notification.recipient == person)
         if post_id is not None:
-            if not 0 < post_id <= 2**63 - 1:
+            if not 0 < post_id <= MAX_ID:
                 return []  # no post has such an id
             q = q.where(m.Notification.post_id == post_id)
         if limit is not None:

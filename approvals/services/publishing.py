@@ -14,10 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from approvals.rules import gates
-from approvals.rules.article import ASSET_SRC
+from approvals.rules.article import ASSET_SRC, footer_for
 from approvals.rules.errors import InvalidTransition, Text, sentences
 from approvals.rules.records import PostState
-from approvals.rules.states import WORKER, Action, IntentKind, IntentState, PostStatus, PublishMode, Step, advance
+from approvals.rules.states import WORKER, Action, IntentKind, IntentState, PostStatus, PublishMode, advance
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
 from approvals.services.outbox import Outbox
@@ -164,13 +164,7 @@ class Publishing(Outbox, Records):
     def _snapshot(self, s: Session, post: m.Post, state: PostState) -> Snapshot:
         assert state.revision is not None
         c = state.revision.content
-        names = self.deps.org.name_of
-        reviewer, issuer = state.decision_for(Step.REVIEWER), state.decision_for(Step.ISSUER)
-        footer = self.deps.org.footer.render(
-            drafter=names(post.drafter),
-            reviewer=names(reviewer.principal) if reviewer else "",
-            issuer=names(issuer.principal) if issuer else "",
-            source=c.repost_source)
+        footer = footer_for(state, self.deps.org)
         cover = None
         if c.cover_sha256:
             a = s.get(m.Asset, c.cover_sha256)

@@ -8,16 +8,17 @@ from approvals.rules import gates, permits
 from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import InvalidInput, NotFound, Text
 from approvals.rules.records import RevisionInfo
-from approvals.rules.revisions import RevisionContent
 from approvals.rules.states import STATUS_LABEL, TERMINAL, PostStatus
 from approvals.services.base import Deps
 from approvals.services.state import (
+    REVISION_COLUMNS,
     as_enum,
     current_revision,
     load_post,
     load_state,
     load_states,
     resolve_person,
+    revision_info,
     revision_summary,
     summary,
     timeline,
@@ -82,20 +83,14 @@ class Queries:
         Raises:
             NotFound: no such post or revision.
         """
-        r = m.Revision
         with self.deps.sessions() as s:
             load_post(s, post_id)
-            row = s.execute(select(r.number, r.title, r.body_html, r.category, r.author,
-                                   r.digest, r.cover_sha256, r.repost_source, r.content_hash,
-                                   r.made_by)
-                            .where(r.post_id == post_id, r.number == number)).one_or_none()
+            row = s.execute(select(*REVISION_COLUMNS).where(
+                m.Revision.post_id == post_id, m.Revision.number == number)).one_or_none()
         if row is None:
             raise NotFound(Text("稿件 #{p} 没有第{n}版。", "Post #{p} has no revision {n}.")
                            .format(p=post_id, n=number))
-        return RevisionInfo(row.number, RevisionContent(
-            title=row.title, body_html=row.body_html, category=row.category, author=row.author,
-            digest=row.digest, cover_sha256=row.cover_sha256, repost_source=row.repost_source),
-            row.content_hash, row.made_by)
+        return revision_info(row)
 
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of posts matching `query`, counted and ordered in the database.

@@ -99,6 +99,21 @@ def current_revision(s: Session, post: m.Post) -> m.Revision | None:
                      ).one_or_none()
 
 
+# What a RevisionInfo is read from: plain columns, no ORM entity.
+REVISION_COLUMNS = (m.Revision.number, m.Revision.title, m.Revision.body_html,
+                    m.Revision.category, m.Revision.author, m.Revision.digest,
+                    m.Revision.cover_sha256, m.Revision.repost_source, m.Revision.content_hash,
+                    m.Revision.made_by)
+
+
+def revision_info(row: Any) -> RevisionInfo:
+    """The rules' value for a row selected with REVISION_COLUMNS."""
+    return RevisionInfo(row.number, RevisionContent(
+        title=row.title, body_html=row.body_html, category=row.category, author=row.author,
+        digest=row.digest, cover_sha256=row.cover_sha256, repost_source=row.repost_source),
+        row.content_hash, row.made_by)
+
+
 def load_state(s: Session, post: m.Post) -> PostState:
     """The pure view of a stored post: current revision, this run's decisions, its clearance.
 
@@ -114,16 +129,10 @@ def load_states(s: Session, posts: list[m.Post]) -> dict[int, PostState]:
     ids = [p.id for p in posts]
     by_id = {p.id: p for p in posts}
     r = m.Revision
-    revisions: dict[int, RevisionInfo] = {}
-    for rev in s.execute(select(r.post_id, r.number, r.title, r.body_html, r.category, r.author,
-                                r.digest, r.cover_sha256, r.repost_source, r.content_hash,
-                                r.made_by)
-                         .where(r.post_id.in_(ids), r.number == select(m.Post.revision_number)
-                                .where(m.Post.id == r.post_id).scalar_subquery())):
-        revisions[rev.post_id] = RevisionInfo(rev.number, RevisionContent(
-            title=rev.title, body_html=rev.body_html, category=rev.category, author=rev.author,
-            digest=rev.digest, cover_sha256=rev.cover_sha256, repost_source=rev.repost_source),
-            rev.content_hash, rev.made_by)
+    revisions = {row.post_id: revision_info(row) for row in s.execute(
+        select(r.post_id, *REVISION_COLUMNS)
+        .where(r.post_id.in_(ids), r.number == select(m.Post.revision_number)
+               .where(m.Post.id == r.post_id).scalar_subquery()))}
     d = m.Decision
     decisions: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
     for row in s.execute(select(d.post_id, d.step, d.outcome, d.actor, d.revision_hash, d.run,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -11,10 +11,10 @@ from werkzeug.wrappers import Response
 from approvals import present
 from approvals.present.diff import revision_diff
 from approvals.rules.content import sanitize
-from approvals.rules.errors import InvalidInput, SignoffError, Text
+from approvals.rules.errors import SignoffError
 from approvals.rules.states import ACTION_LABEL, STATUS_LABEL, STEP_LABEL, Action, PostStatus
 from approvals.services import Service
-from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS, QueueQuery, ScheduleInput
+from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS, ActOutcome, QueueQuery, ScheduleInput
 from approvals.web.i18n import lang, ui
 from approvals.web.preview import preview_url
 
@@ -24,7 +24,8 @@ FORM_ACTIONS = (Action.CONFIRM, Action.APPROVE, Action.SIGN, Action.REQUEST_CHAN
                 Action.REJECT, Action.WITHDRAW, Action.RESUBMIT, Action.RETRY)
 
 
-def _service() -> Service:
+def service() -> Service:
+    """The façade as this app's face (its audit rows say "web")."""
     return current_app.extensions["signoff.service"]  # type: ignore[no-any-return]
 
 
@@ -37,7 +38,7 @@ def _int(name: str, default: int) -> int:
 @login_required
 def queue() -> str:
     """The posts, filtered, ordered and a page at a time (counted in the database)."""
-    svc = _service()
+    svc = service()
     args = request.args
     query = QueueQuery(status=args.get("status") or None, department=args.get("department") or None,
                        drafter=args.get("drafter") or None, search=args.get("q") or None,
@@ -60,7 +61,7 @@ def queue() -> str:
 @login_required
 def post(post_id: int) -> str:
     """The post: its revision as it will look, gates, timeline and what this person may do."""
-    svc = _service()
+    svc = service()
     try:
         view = svc.view(post_id)
     except SignoffError as exc:
@@ -83,36 +84,26 @@ def post(post_id: int) -> str:
 @login_required
 def act(post_id: int) -> Response:
     """Take an offered action on the revision this person saw (its hash comes with the form)."""
-    svc = _service()
-    action = request.form.get("action", "")
-    try:
-        out = svc.act(post_id, action, current_user.id,
-                      comment=request.form.get("comment", "")[:5000],
-                      revision_hash=request.form.get("revision") or None)
-    except SignoffError as exc:
-        flash(ui("error") + exc.message(lang()), "error")
-    else:
-        flash(ui("done") + present.outcome_text(out, svc.org, svc.zone, lang()), "ok")
-    return redirect(url_for("console.post", post_id=post_id))
+    return _done(post_id, lambda svc: svc.act(
+        post_id, request.form.get("action", ""), current_user.id,
+        comment=request.form.get("comment", "")[:5000],
+        revision_hash=request.form.get("revision") or None))
 
 
 @bp.post("/posts/<int:post_id>/schedule")
 @login_required
 def schedule(post_id: int) -> Response:
     """Set when and how the post goes out (an empty time: as soon as it is signed)."""
-    svc = _service()
-    when = request.form.get("at", "").strip()
+    return _done(post_id, lambda svc: svc.act(
+        post_id, "schedule", current_user.id, schedule=ScheduleInput.parse(
+            request.form.get("at"), request.form.get("mode"), svc.zone)))
+
+
+def _done(post_id: int, call: Callable[[Service], ActOutcome]) -> Response:
+    # What was done, or why not, as one message on the post's page.
+    svc = service()
     try:
-        at = None
-        if when:
-            try:
-                at = datetime.fromisoformat(when)
-            except ValueError:
-                raise InvalidInput(Text("时间“{v}”无效。", "Invalid time “{v}”.").format(v=when[:40])
-                                   ) from None
-            at = at.replace(tzinfo=svc.zone) if at.tzinfo is None else at
-        out = svc.act(post_id, "schedule", current_user.id,
-                      schedule=ScheduleInput(at, request.form.get("mode") or None))
+        out = call(svc)
     except SignoffError as exc:
         flash(ui("error") + exc.message(lang()), "error")
     else:
@@ -124,7 +115,7 @@ def schedule(post_id: int) -> Response:
 @login_required
 def diff(post_id: int) -> str | tuple[str, int]:
     """What changed between two revisions (default: the one before the current and the current)."""
-    svc = _service()
+    svc = service()
     try:
         current = svc.view(post_id).post.revision_number
         a, b = _int("a", current - 1), _int("b", current)

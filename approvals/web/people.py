@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 
 from approvals import present
 from approvals.rules.states import STEP_LABEL, Step
-from approvals.services import Service
+from approvals.web.console import service
 from approvals.web.i18n import lang
 
 bp = Blueprint("people", __name__)
-
-
-def _service() -> Service:
-    return current_app.extensions["signoff.service"]  # type: ignore[no-any-return]
 
 
 @bp.get("/people")
 @login_required
 def chart() -> str:
     """Each department's head and supervising leader, the issuer, and who stands in today."""
-    svc = _service()
+    svc = service()
     org = svc.org
     if not org.is_admin(current_user.id):
         abort(403)
@@ -48,7 +44,7 @@ def chart() -> str:
 @login_required
 def inbox() -> str:
     """What this person was told, when, through which channel, and whether it arrived."""
-    svc = _service()
+    svc = service()
     rows = svc.notifications_for(person=current_user.id)
     lines = [present.notification_line(n, svc.org, svc.zone, lang()) for n in reversed(rows)]
     return render_template("inbox.html", lines=lines)

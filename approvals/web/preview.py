@@ -12,11 +12,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from approvals.rules.article import footer_for
 from approvals.rules.article import render as render_article
 from approvals.rules.content import sanitize
 from approvals.rules.errors import NotFound
-from approvals.rules.records import Outcome
-from approvals.rules.states import STATUS_LABEL, Step
+from approvals.rules.states import STATUS_LABEL
 from approvals.web.i18n import lang
 
 bp = Blueprint("preview", __name__)
@@ -54,14 +54,7 @@ def page(token: str) -> tuple[str, int]:
     rev = view.state.revision
     if rev is None or rev.content_hash != wanted:
         return render_template("preview_gone.html", reason="superseded", view=view), 410
-    org = svc.org
-    signed = {d.step: org.name_of(d.actor) for d in view.state.decisions
-              if d.outcome is Outcome.APPROVED}
-    pending = "（待定）" if lang() != "en" else "(pending)"
-    footer = org.footer.render(drafter=org.name_of(view.post.drafter),
-                               reviewer=signed.get(Step.REVIEWER, pending),
-                               issuer=signed.get(Step.ISSUER, pending),
-                               source=rev.content.repost_source)
+    footer = footer_for(view.state, svc.org, pending="（待定）" if lang() != "en" else "(pending)")
     article = render_article(sanitize(rev.content.body_html), footer, {})
     return render_template("preview.html", view=view, rev=rev, article=article,
                            status=STATUS_LABEL[view.post.status]), 200

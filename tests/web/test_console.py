@@ -348,3 +348,14 @@ def test_two_revisions_are_compared_paragraph_by_paragraph(app: Flask, core: Cor
     assert "两版内容相同" in same
     missing = client.get(f"/posts/{pid}/diff?a=1&b=9")
     assert missing.status_code == 404 and "没有第9版" in missing.get_data(as_text=True)
+
+
+def test_the_preview_footer_names_the_leader_a_deputy_signed_for(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    h = core.service.view(pid).revision.content_hash  # type: ignore[union-attr]
+    for person in (who.drafter, who.head, who.deputy):  # 孙丽 approves for 陈刚 (代签)
+        core.service.act(pid, "approve" if person != who.drafter else "confirm", person,
+                         revision_hash=h)
+    page = app.test_client().get(preview_link(app, pid, h)).get_data(as_text=True)
+    assert "拟稿：李娜　审核：陈刚　签发：（待定）" in page  # as it will be published
