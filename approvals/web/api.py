@@ -40,6 +40,7 @@ from approvals.web.api_models import (
     ErrorOut,
     FindingOut,
     MeOut,
+    PostBrief,
     PostIn,
     PostListOut,
     PostOut,
@@ -190,7 +191,18 @@ def list_posts(query: PostQuery) -> dict[str, Any]:
         status=query.status, department=query.department, drafter=query.drafter,
         search=query.q, overdue=query.overdue, include_archived=query.include_archived,
         sort=str(query.sort), page=query.page, per_page=query.per_page))
-    posts = [_post_out(svc, svc.view(p.id), g.api_person) for p in page.posts]
+    lang = api_lang()
+    posts = []
+    for p in page.posts:
+        step, waiting = page.waiting.get(p.id, (None, None))
+        posts.append(PostBrief(
+            id=p.id, title=p.title, status=p.status, status_label=STATUS_LABEL[p.status].get(lang),
+            department=p.department, drafter=p.drafter, category=p.category,
+            formed_on=p.formed_on.isoformat(), due_on=p.due_on.isoformat(),
+            due_estimated=p.due_estimated, revision_number=p.revision_number,
+            step=STEP_LABEL[step].get(lang) if step else None, waiting_on=waiting,
+            scheduled_at=p.scheduled_at, article_url=p.article_url, published_at=p.published_at,
+        ).model_dump(mode="json"))
     return PostListOut.model_validate({"posts": posts, "total": page.total, "page": page.page,
                                        "per_page": page.per_page, "pages": page.pages}
                                       ).model_dump(mode="json")

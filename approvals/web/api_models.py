@@ -171,10 +171,31 @@ class PostOut(BaseModel):
     problem: str
 
 
+class PostBrief(BaseModel):
+    """A post as a list shows it (GET /posts/{id} has the rest)."""
+
+    id: int
+    title: str
+    status: PostStatus
+    status_label: str
+    department: str
+    drafter: str
+    category: Category
+    formed_on: str
+    due_on: str
+    due_estimated: bool
+    revision_number: int
+    step: str | None
+    waiting_on: str | None
+    scheduled_at: datetime | None
+    article_url: str | None
+    published_at: datetime | None
+
+
 class PostListOut(BaseModel):
     """One page of posts."""
 
-    posts: list[PostOut]
+    posts: list[PostBrief]
     total: int
     page: int
     per_page: int

@@ -306,3 +306,19 @@ def test_the_openapi_document_describes_every_endpoint(app: Flask) -> None:
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     actions = doc["components"]["schemas"]["ActionIn"]
     assert "action" in actions["required"]
+
+
+def test_the_list_filters_and_says_who_each_post_waits_on(
+        app: Flask, tokens: dict[str, str], who: Personas) -> None:
+    draft = handed_in(app, tokens, who)
+    review = laid_out(app, tokens, who)
+    api = as_(app, tokens, who.admin)
+    everything = api.get("/posts").get_json()
+    assert everything["total"] == 2 and [p["id"] for p in everything["posts"]] == [
+        review["id"], draft["id"]]
+    waiting = {p["id"]: p["waiting_on"] for p in everything["posts"]}
+    assert waiting == {review["id"]: who.drafter, draft["id"]: None}
+    in_review = api.get("/posts?status=in_review&sort=id").get_json()
+    assert [p["id"] for p in in_review["posts"]] == [review["id"]]
+    paged = api.get("/posts?per_page=1&page=2").get_json()
+    assert paged["pages"] == 2 and [p["id"] for p in paged["posts"]] == [draft["id"]]
