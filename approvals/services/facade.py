@@ -94,6 +94,11 @@ class Service:
         """
         return self._actions.allowed_actions(post_id, self.person(person))
 
+    def allowed_in(self, view: PostView, person: str) -> list[Action]:
+        """`allowed_actions` from a view already read (a page showing the post and its actions
+        reads the post once)."""
+        return self._actions.allowed_in(view.state, self.person(person))
+
     def act(self, post_id: int, action: Action | str, actor: str, *, comment: str = "",
             revision_hash: str | None = None, revision: RevisionInput | None = None,
             basis: str | None = None, schedule: ScheduleInput | None = None,

@@ -157,7 +157,7 @@ def _post_out(svc: Service, view: PostView, person: str) -> dict[str, Any]:
         step=STEP_LABEL[view.step].get(lang) if view.step else None, waiting_on=assignee,
         findings=[FindingOut(code=f.code, article=f.article, blocking=f.blocking,
                              message=f.text.get(lang)) for f in view.findings],
-        allowed_actions=[str(a) for a in svc.allowed_actions(p.id, person)],
+        allowed_actions=[str(a) for a in svc.allowed_in(view, person)],
         preview_url=preview_url(p.id, rev.content_hash) if rev else None,
         wechat_preview_url=view.preview_url, publish_mode=p.publish_mode,
         scheduled_at=p.scheduled_at, article_url=p.article_url, published_at=p.published_at,
