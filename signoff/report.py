@@ -7,8 +7,6 @@ half-written file; CSV files are UTF-8 with a BOM, so Excel opens the Chinese co
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 from collections.abc import Iterable
@@ -21,6 +19,7 @@ from approvals.present.reports import (
     annual_markdown,
     catalogue_header,
     catalogue_row,
+    csv_text,
     tables,
 )
 from approvals.rules.errors import InvalidInput, Text
@@ -40,10 +39,7 @@ class Written:
 
 def csv_bytes(rows: Iterable[list[str]]) -> bytes:
     """Rows as CSV, UTF-8 with a BOM (Excel reads the Chinese correctly)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerows(rows)
-    return buf.getvalue().encode("utf-8-sig")
+    return csv_text(rows).encode("utf-8")
 
 
 def _unwritable(path: Path, exc: OSError) -> InvalidInput:

@@ -3,7 +3,9 @@ rows for CSV files and Markdown: pure, so the console, the CLI and the charts sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
 
 from approvals.figures import MONTHS, AnnualFigures, CatalogueEntry
 from approvals.rules.errors import Text
@@ -206,3 +208,23 @@ def annual_markdown(figures: AnnualFigures, org: OrgChart, lang: str,
     if files:
         out.extend(["", f"## {r('files', lang)}", "", *(f"- [{f}]({f})" for f in files)])
     return "\n".join(out) + "\n"
+
+
+BOM = "\ufeff"  # first in every CSV file: Excel then reads UTF-8 (the Chinese) correctly
+
+
+def csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
+    """Rows as CSV text, one line at a time (for streaming), the BOM first."""
+    yield BOM
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(row)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+
+
+def csv_text(rows: Iterable[list[str]]) -> str:
+    """Rows as one CSV text, the BOM first."""
+    return "".join(csv_lines(rows))
