@@ -35,10 +35,10 @@ def cjk_font() -> str | None:
     return next((name for name in CJK_FAMILIES if name in names), None)
 
 
-@lru_cache(maxsize=1)
 def _configure() -> None:
-    # Once per process, before the first chart: the same values every time, so concurrent
-    # requests never see each other's settings. Text as paths: an SVG needs no font to show.
+    # Before every drawing (cheap): the same values every time, so concurrent requests never see
+    # each other's settings, and nothing else in the process can leave others. Text as paths:
+    # an SVG needs no font to show.
     font = cjk_font()
     matplotlib.rcParams.update({
         "font.family": "sans-serif",
