@@ -167,27 +167,42 @@ class Reports:
 
     # --- the disclosure catalogue (art. 9) ----------------------------------------------------
 
-    def _numbered(self) -> Any:
-        """Every published post with its catalogue year and sequence.
+    def _numbered(self, year: int | None) -> Any:
+        """Every post published in `year` (None: in any year) with its catalogue sequence.
 
-        The index is derived, not stored: a post's first publication is an audit row, and the
-        audit log is append-only with sequence numbers in commit order. Within the year of that
-        row (the unit's time zone) posts are numbered by its sequence number, so a post published
-        later always comes after every post already numbered: an index once shown never changes.
+        The index is derived, not stored: a post's year is the year (the unit's time zone) of its
+        publication, which never changes once published; within the year posts are numbered in
+        the order of their publication's audit row. The audit log is append-only and its sequence
+        numbers follow the order of commits, so a post published later always comes after every
+        post already numbered: an index once shown never changes.
         """
         a, p = m.AuditEntry, m.Post
-        first = select(a.post_id, func.min(a.seq).label("seq"), func.min(a.at).label("at")).where(
-            a.action.in_(PUBLISHED_ACTIONS),
-            a.post_id.in_(select(p.id).where(p.status == PostStatus.PUBLISHED.value))
-        ).group_by(a.post_id).subquery()
-        dated = select(first.c.post_id, first.c.seq, first.c.at,
-                       self._year_of(first.c.at).label("year")).subquery()
+        # From the published posts to their audit rows by the post_id index (the log is long).
+        cut = [p.status == PostStatus.PUBLISHED.value, a.action.in_(PUBLISHED_ACTIONS)]
+        if year is not None:
+            cut += [p.published_at >= self._midnight(date(year, 1, 1)),
+                    p.published_at < self._midnight(date(year + 1, 1, 1))]
+        first = select(a.post_id, func.min(a.seq).label("seq"), p.published_at.label("at")
+                       ).select_from(p).join(a, a.post_id == p.id).where(*cut).group_by(
+            a.post_id, p.published_at).subquery()
+        year_of = literal(year) if year is not None else self._year_of(first.c.at)
+        dated = select(first.c.post_id, first.c.seq, first.c.at, year_of.label("year")).subquery()
         n = func.row_number().over(partition_by=dated.c.year, order_by=dated.c.seq)
         return select(dated.c.post_id, dated.c.seq, dated.c.at, dated.c.year,
                       n.label("n")).subquery()
 
+    def catalogue_years(self) -> tuple[int, ...]:
+        """The years with a published post, newest first."""
+        p, today = m.Post, self.deps.today()
+        with self.deps.sessions() as s:
+            first = s.scalar(select(func.min(p.published_at)).where(
+                p.status == PostStatus.PUBLISHED.value))
+        if first is None:
+            return ()
+        return tuple(range(today.year, first.astimezone(self.deps.zone).year - 1, -1))
+
     def _catalogue_select(self, query: CatalogueQuery) -> tuple[Select[Any], Any]:
-        numbered, p, r = self._numbered(), m.Post, m.Revision
+        numbered, p, r = self._numbered(query.year), m.Post, m.Revision
         summary_source = case((r.digest == "", func.substr(r.body_html, 1, 4000)),
                               else_=literal(""))
         q = select(numbered.c.post_id, numbered.c.year, numbered.c.n, numbered.c.at, r.title,
@@ -199,8 +214,6 @@ class Reports:
             wanted = query.search.strip()[:100]
             q = q.where(or_(r.title.contains(wanted, autoescape=True),
                             r.digest.contains(wanted, autoescape=True)))
-        if query.year is not None:
-            q = q.where(numbered.c.year == query.year)
         return q, numbered
 
     def catalogue(self, query: CatalogueQuery) -> CataloguePage:
@@ -218,9 +231,7 @@ class Reports:
             rows = s.execute(q.order_by(numbered.c.year.desc(), numbered.c.n.desc())
                              .limit(query.per_page).offset((query.page - 1) * query.per_page))
             entries = tuple(self._entry(row) for row in rows)
-            years = tuple(int(y) for y in s.scalars(select(numbered.c.year).distinct()
-                                                    .order_by(numbered.c.year.desc())))
-        return CataloguePage(entries, total, query.page, query.per_page, years)
+        return CataloguePage(entries, total, query.page, query.per_page, self.catalogue_years())
 
     def catalogue_all(self, query: CatalogueQuery) -> Iterator[CatalogueEntry]:
         """Every matching line in index order (for the CSV export), read in batches."""

@@ -57,6 +57,7 @@ UI: dict[str, Text] = {
     "year": Text("年度", "Year"), "table": Text("数据表", "Table"),
     "catalogue_search": Text("名称或内容概述", "Name or summary"),
     "export_csv": Text("导出 CSV", "Export CSV"), "no_entries": Text("没有条目", "No entries"),
+    "all_years": Text("全部年度", "All years"),
 }
 
 

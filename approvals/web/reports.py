@@ -74,7 +74,10 @@ def _catalogue_query(page: int = 1) -> CatalogueQuery:
         InvalidInput: a malformed year, or one that has not begun.
     """
     svc, args = service(), request.args
-    year = parse_year(args["year"], svc.today()) if args.get("year") else None
+    wanted = args.get("year") or ""
+    if not wanted and not args.get("q"):
+        wanted = str(svc.today().year)  # a year at a time unless searching (or "all" chosen)
+    year = parse_year(wanted, svc.today()) if wanted and wanted != "all" else None
     per_page = min(_int("per_page", 50), CATALOGUE_PAGE_MAX) or 50
     return CatalogueQuery(search=(args.get("q") or "")[:100] or None, year=year, page=page,
                           per_page=per_page)
@@ -88,9 +91,9 @@ def catalogue() -> str:
     try:
         query = _catalogue_query(_int("page", 1) or 1)
         page = svc.catalogue(query)
-    except SignoffError as exc:  # a bad year or page: said, and the whole catalogue shown
+    except SignoffError as exc:  # a bad year or page: said, and this year's catalogue shown
         flash(ui("error") + exc.message(lang()), "error")
-        query = CatalogueQuery()
+        query = CatalogueQuery(year=svc.today().year)
         page = svc.catalogue(query)
     args = {k: v for k, v in request.args.to_dict().items() if k != "page"}
     return render_template("catalogue.html", page=page, query=query, args=args, org=svc.org,

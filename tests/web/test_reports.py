@@ -81,10 +81,12 @@ def test_a_bad_year_on_the_dashboard_is_said_and_this_year_shown(
 def test_every_logged_in_person_browses_and_searches_the_catalogue(
         app: Flask, who: Personas) -> None:
     client = logged_in(app, who.colleague)
-    page = client.get("/catalogue").get_data(as_text=True)
+    page = client.get("/catalogue").get_data(as_text=True)  # this year's, newest first
     indexes = re.findall(r"<td>(\d{4}-\d{4})</td>", page)
-    assert indexes == [f"2026-{n:04d}" for n in range(7, 0, -1)] + ["2025-0001"]
+    assert indexes == [f"2026-{n:04d}" for n in range(7, 0, -1)]
     assert "元旦期间全局值班安排" in page and "2025-12-31" in page  # summary, formed on
+    every = client.get("/catalogue?year=all").get_data(as_text=True)
+    assert re.findall(r"<td>(\d{4}-\d{4})</td>", every)[-2:] == ["2026-0001", "2025-0001"]
     found = client.get("/catalogue?q=转载").get_data(as_text=True)
     assert re.findall(r"<td>(\d{4}-\d{4})</td>", found) == ["2026-0006", "2026-0005"]
     paged = client.get("/catalogue?per_page=3&page=2").get_data(as_text=True)
@@ -92,7 +94,7 @@ def test_every_logged_in_person_browses_and_searches_the_catalogue(
                                                              "2026-0002"]
     assert "2 / 3" in paged and "page=3" in paged
     bad = client.get("/catalogue?year=20x6").get_data(as_text=True)
-    assert "年份“20x6”无效" in flash_error(bad) and len(re.findall(r"<td>\d{4}-\d{4}</td>", bad)) == 8
+    assert "年份“20x6”无效" in flash_error(bad) and len(re.findall(r"<td>\d{4}-\d{4}</td>", bad)) == 7
 
 
 def read(answer_bytes: bytes) -> list[list[str]]:
@@ -102,7 +104,7 @@ def read(answer_bytes: bytes) -> list[list[str]]:
 
 def test_the_catalogue_is_exported_as_csv_that_excel_reads(app: Flask, who: Personas) -> None:
     client = logged_in(app, who.drafter)
-    answer = client.get("/catalogue.csv")
+    answer = client.get("/catalogue.csv?year=all")
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     assert "attachment" in answer.headers["Content-Disposition"]
     rows = read(answer.get_data())
@@ -110,6 +112,7 @@ def test_the_catalogue_is_exported_as_csv_that_excel_reads(app: Flask, who: Pers
     assert [r[0] for r in rows[1:]] == ["2025-0001", *(f"2026-{n:04d}" for n in range(1, 8))]
     assert rows[2][1:7] == ["元旦值班安排", "元旦期间全局值班安排", "2025-12-31", "2026-01-01",
                             "工作宣传", "应急救援科"]
+    assert len(read(client.get("/catalogue.csv").get_data())) == 1 + 7  # this year, as shown
     searched = read(client.get("/catalogue.csv?q=值班&year=2026&lang=en").get_data())
     assert searched[0][0] == "Index" and [r[0] for r in searched[1:]] == ["2026-0001"]
     refused = client.get("/catalogue.csv?year=1")
