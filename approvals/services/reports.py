@@ -167,8 +167,8 @@ class Reports:
 
     # --- the disclosure catalogue (art. 9) ----------------------------------------------------
 
-    def _numbered(self, year: int | None) -> Any:
-        """Every post published in `year` (None: in any year) with its catalogue sequence.
+    def _numbered(self, year: int) -> Any:
+        """Every post published in `year` with its catalogue sequence.
 
         The index is derived, not stored: a post's year is the year (the unit's time zone) of its
         publication, which never changes once published; within the year posts are numbered in
@@ -177,22 +177,57 @@ class Reports:
         post already numbered: an index once shown never changes.
         """
         a, p = m.AuditEntry, m.Post
-        # From the published posts to their audit rows by the post_id index (the log is long).
-        cut = [p.status == PostStatus.PUBLISHED.value, a.action.in_(PUBLISHED_ACTIONS)]
-        if year is not None:
-            cut += [p.published_at >= self._midnight(date(year, 1, 1)),
-                    p.published_at < self._midnight(date(year + 1, 1, 1))]
+        # From the year's published posts to their audit rows by the post_id index (the log is
+        # long); one year at a time, so a page never numbers the whole archive.
         first = select(a.post_id, func.min(a.seq).label("seq"), p.published_at.label("at")
-                       ).select_from(p).join(a, a.post_id == p.id).where(*cut).group_by(
+                       ).select_from(p).join(a, a.post_id == p.id).where(
+            *self._published_in(year), a.action.in_(PUBLISHED_ACTIONS)).group_by(
             a.post_id, p.published_at).subquery()
-        year_of = literal(year) if year is not None else self._year_of(first.c.at)
-        dated = select(first.c.post_id, first.c.seq, first.c.at, year_of.label("year")).subquery()
-        n = func.row_number().over(partition_by=dated.c.year, order_by=dated.c.seq)
-        return select(dated.c.post_id, dated.c.seq, dated.c.at, dated.c.year,
-                      n.label("n")).subquery()
+        n = func.row_number().over(order_by=first.c.seq)
+        return select(first.c.post_id, first.c.at, n.label("n")).subquery()
+
+    def _published_in(self, year: int) -> list[ColumnElement[bool]]:
+        p = m.Post
+        return [p.status == PostStatus.PUBLISHED.value,
+                p.published_at >= self._midnight(date(year, 1, 1)),
+                p.published_at < self._midnight(date(year + 1, 1, 1))]
+
+    def _search(self, search: str | None) -> list[ColumnElement[bool]]:
+        r = m.Revision
+        if not search or not search.strip():
+            return []
+        wanted = search.strip()[:100]
+        return [or_(r.title.contains(wanted, autoescape=True),
+                    r.digest.contains(wanted, autoescape=True))]
+
+    def _published_revision(self) -> Any:
+        p, r = m.Post, m.Revision
+        return and_(r.post_id == p.id, r.number == p.revision_number)
+
+    def _year_counts(self, s: Session, query: CatalogueQuery) -> dict[int, int]:
+        """How many catalogue lines match in each year (the numbering is not needed to count)."""
+        p, r = m.Post, m.Revision
+        where = [p.status == PostStatus.PUBLISHED.value, *self._search(query.search)]
+        if query.year is not None:
+            where += self._published_in(query.year)
+        inner = select(self._year_of(p.published_at).label("year")).select_from(p).join(
+            r, self._published_revision()).where(*where).subquery()
+        rows = s.execute(select(inner.c.year, func.count()).group_by(inner.c.year))
+        return {int(year): n for year, n in rows}
+
+    def _year_select(self, year: int, search: str | None) -> tuple[Select[Any], Any]:
+        numbered, p, r = self._numbered(year), m.Post, m.Revision
+        summary_source = case((r.digest == "", func.substr(r.body_html, 1, 4000)),
+                              else_=literal(""))
+        q = select(numbered.c.post_id, literal(year).label("year"), numbered.c.n, numbered.c.at,
+                   r.title, r.digest, summary_source.label("body"), p.formed_on, p.category,
+                   p.department, p.article_url).select_from(numbered).join(
+            p, p.id == numbered.c.post_id).join(r, self._published_revision()).where(
+            *self._search(search))
+        return q, numbered
 
     def catalogue_years(self) -> tuple[int, ...]:
-        """The years with a published post, newest first."""
+        """The years from this one back to the first with a published post, newest first."""
         p, today = m.Post, self.deps.today()
         with self.deps.sessions() as s:
             first = s.scalar(select(func.min(p.published_at)).where(
@@ -201,23 +236,9 @@ class Reports:
             return ()
         return tuple(range(today.year, first.astimezone(self.deps.zone).year - 1, -1))
 
-    def _catalogue_select(self, query: CatalogueQuery) -> tuple[Select[Any], Any]:
-        numbered, p, r = self._numbered(query.year), m.Post, m.Revision
-        summary_source = case((r.digest == "", func.substr(r.body_html, 1, 4000)),
-                              else_=literal(""))
-        q = select(numbered.c.post_id, numbered.c.year, numbered.c.n, numbered.c.at, r.title,
-                   r.digest, summary_source.label("body"), p.formed_on, p.category,
-                   p.department, p.article_url).select_from(numbered).join(
-            p, p.id == numbered.c.post_id).join(
-            r, and_(r.post_id == p.id, r.number == p.revision_number))
-        if query.search and query.search.strip():
-            wanted = query.search.strip()[:100]
-            q = q.where(or_(r.title.contains(wanted, autoescape=True),
-                            r.digest.contains(wanted, autoescape=True)))
-        return q, numbered
-
     def catalogue(self, query: CatalogueQuery) -> CataloguePage:
-        """One page of the catalogue, newest first, counted in the database.
+        """One page of the catalogue, newest first: the lines of each year are counted first, so
+        only the years the page falls in are numbered.
 
         Raises:
             InvalidInput: a page out of range.
@@ -225,22 +246,34 @@ class Reports:
         if not 1 <= query.per_page <= CATALOGUE_PAGE_MAX or not 1 <= query.page <= 10**6:
             raise InvalidInput(Text("页码或每页条数超出范围。",
                                     "The page or page size is out of range."))
-        q, numbered = self._catalogue_select(query)
+        entries: list[CatalogueEntry] = []
         with self.deps.sessions() as s:
-            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-            rows = s.execute(q.order_by(numbered.c.year.desc(), numbered.c.n.desc())
-                             .limit(query.per_page).offset((query.page - 1) * query.per_page))
-            entries = tuple(self._entry(row) for row in rows)
-        return CataloguePage(entries, total, query.page, query.per_page, self.catalogue_years())
+            counts = self._year_counts(s, query)
+            skip, need = (query.page - 1) * query.per_page, query.per_page
+            for year in sorted(counts, reverse=True):
+                if skip >= counts[year]:
+                    skip -= counts[year]
+                    continue
+                q, numbered = self._year_select(year, query.search)
+                rows = s.execute(q.order_by(numbered.c.n.desc()).limit(need).offset(skip))
+                entries += [self._entry(row) for row in rows]
+                skip, need = 0, query.per_page - len(entries)
+                if need <= 0:
+                    break
+        return CataloguePage(tuple(entries), sum(counts.values()), query.page, query.per_page,
+                             self.catalogue_years())
 
     def catalogue_all(self, query: CatalogueQuery) -> Iterator[CatalogueEntry]:
-        """Every matching line in index order (for the CSV export), read in batches."""
-        q, numbered = self._catalogue_select(query)
+        """Every matching line in index order (for the CSV export), a year at a time, read in
+        batches."""
         with self.deps.sessions() as s:
-            result = s.execute(q.order_by(numbered.c.year, numbered.c.n)
-                               .execution_options(yield_per=EXPORT_BATCH))
-            for row in result:
-                yield self._entry(row)
+            years = sorted(self._year_counts(s, query))
+            for year in years:
+                q, numbered = self._year_select(year, query.search)
+                result = s.execute(q.order_by(numbered.c.n)
+                                   .execution_options(yield_per=EXPORT_BATCH))
+                for row in result:
+                    yield self._entry(row)
 
     def _entry(self, row: Any) -> CatalogueEntry:
         summary = row.digest or _summary(row.body or "")
