@@ -147,14 +147,6 @@ class Service:
         """How many posts exist (archived included)."""
         return self._queries.count_posts()
 
-    def set_password(self, person: str, password: str, *, by: str) -> str:
-        """Give a person (key or name) a console password; `by` is who did it (audit)."""
-        return self._accounts.set_password(person, password, by=by)
-
-    def authenticate(self, person: str, password: str) -> str | None:
-        """The person's key when the password is theirs, else None."""
-        return self._accounts.authenticate(person, password)
-
     # --- reports: the dashboard, the annual report (art. 30), the disclosure catalogue (art. 9)
 
     def may_see_reports(self, person: str) -> bool:
@@ -177,3 +169,12 @@ class Service:
     def catalogue_all(self, query: CatalogueQuery) -> Iterator[CatalogueEntry]:
         """Every matching catalogue line in index order (see `Reports.catalogue_all`)."""
         return Reports(self.deps).catalogue_all(query)
+
+    def set_password(self, person: str, password: str, *, by: str) -> str:
+        """Give a person (key or name) a console password; `by` is who did it (audit)."""
+        return self._accounts.set_password(person, password, by=by)
+
+    def authenticate(self, person: str, password: str) -> str | None:
+        """The person's key when the password is theirs, else None."""
+        return self._accounts.authenticate(person, password)
+

@@ -43,12 +43,12 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.extensions["signoff.service"] = core.service.via("web")  # audit rows say "web"
     install_i18n(app)
     auth.install(app)
+    install_reports(app)  # the dashboard and the disclosure catalogue
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(people.bp)
-    install_reports(app)  # the dashboard and the disclosure catalogue
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](
