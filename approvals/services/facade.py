@@ -177,4 +177,3 @@ class Service:
     def authenticate(self, person: str, password: str) -> str | None:
         """The person's key when the password is theirs, else None."""
         return self._accounts.authenticate(person, password)
-
