@@ -6,12 +6,15 @@ with `approvals.present`; it never re-implements a rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from approvals.figures import AnnualFigures, CatalogueEntry, CataloguePage, CatalogueQuery
 from approvals.rules.org import OrgChart
 from approvals.rules.records import RevisionInfo
+from approvals.rules.reporting import may_see_reports
 from approvals.rules.states import Action, Category, Classification
 from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
@@ -19,6 +22,7 @@ from approvals.services.base import Deps
 from approvals.services.handin import HandIn
 from approvals.services.notifications import Notifications
 from approvals.services.queries import Queries
+from approvals.services.reports import Reports
 from approvals.store.audit import Anchor, Report
 from approvals.views import (
     ActOutcome,
@@ -148,6 +152,29 @@ class Service:
     def count_posts(self) -> int:
         """How many posts exist (archived included)."""
         return self._queries.count_posts()
+
+    # --- reports: the dashboard, the annual report (art. 30), the disclosure catalogue (art. 9)
+
+    def may_see_reports(self, person: str) -> bool:
+        """Whether the person (key or name) may see the dashboard: admins, the operator and the
+        leaders (`approvals.rules.reporting.may_see_reports`)."""
+        return may_see_reports(self.org, self.person(person))
+
+    def annual_figures(self, year: str | int) -> AnnualFigures:
+        """The year's figures (see `Reports.annual`).
+
+        Raises:
+            InvalidInput: not a four-digit year, or one that has not begun.
+        """
+        return Reports(self.deps).annual(year)
+
+    def catalogue(self, query: CatalogueQuery) -> CataloguePage:
+        """One page of the disclosure catalogue (see `Reports.catalogue`)."""
+        return Reports(self.deps).catalogue(query)
+
+    def catalogue_all(self, query: CatalogueQuery) -> Iterator[CatalogueEntry]:
+        """Every matching catalogue line in index order (see `Reports.catalogue_all`)."""
+        return Reports(self.deps).catalogue_all(query)
 
     def set_password(self, person: str, password: str, *, by: str) -> str:
         """Give a person (key or name) a console password; `by` is who did it (audit)."""

@@ -16,6 +16,7 @@ from approvals.bootstrap import Core
 from approvals.web import api, auth, console, health, people, preview
 from approvals.web.api_models import ErrorOut
 from approvals.web.i18n import install as install_i18n
+from approvals.web.reports import install as install_reports
 
 
 def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
@@ -50,6 +51,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.extensions["signoff.api"] = core.service.via("api")
     install_i18n(app)
     auth.install(app)
+    install_reports(app)  # the dashboard and the disclosure catalogue
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)

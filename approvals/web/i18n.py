@@ -9,6 +9,12 @@ from approvals.rules.errors import Text, normalize_language
 
 UI: dict[str, Text] = {
     "app": Text("公众号发布审批", "Publishing sign-off"),
+    # --- reports: the dashboard (art. 30) and the disclosure catalogue (art. 9) ---
+    "reports": Text("统计报表", "Dashboard"), "catalogue": Text("政府信息公开目录", "Disclosure catalogue"),
+    "year": Text("年度", "Year"), "table": Text("数据表", "Table"),
+    "catalogue_search": Text("名称或内容概述", "Name or summary"),
+    "export_csv": Text("导出 CSV", "Export CSV"), "no_entries": Text("没有条目", "No entries"),
+    "all_years": Text("全部年度", "All years"),
     "login": Text("登录", "Log in"),
     "logout": Text("退出", "Log out"),
     "person": Text("账号（拼音或姓名）", "Account (key or name)"),
