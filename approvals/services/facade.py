@@ -17,6 +17,7 @@ from approvals.services.accounts import Accounts
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
+from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
 from approvals.services.queries import Queries
 from approvals.store.audit import Anchor, Report
@@ -150,3 +151,11 @@ class Service:
     def authenticate(self, person: str, password: str) -> str | None:
         """The person's key when the password is theirs, else None."""
         return self._accounts.authenticate(person, password)
+
+    # --- the layout editor (around new_revision) ---
+
+    @property
+    def layout(self) -> Layout:
+        """What the layout editor opens on, images and .docx files stored as assets, and the
+        article as it will look (see `Layout`); saving is `act(..., "new_revision", ...)`."""
+        return Layout(self.deps)
