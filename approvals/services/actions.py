@@ -25,6 +25,7 @@ from approvals.rules.errors import (
     AlreadyDecided,
     GateBlocked,
     InvalidInput,
+    InvalidRevision,
     StaleRevision,
     Text,
     sentences,
@@ -197,7 +198,10 @@ class Actions:
                        actor: str) -> RevisionInfo:
         title = (given.title if given.title is not None else post.title).strip()
         if given.body is not None:
-            body_html = content.to_html(given.body, given.body_format)
+            try:
+                body_html = content.to_html(given.body, given.body_format)
+            except InvalidInput as exc:  # an empty body, a control character: the body's
+                raise InvalidRevision(exc.text, (("body", exc.text),)) from None
         else:
             body_html = content.to_html(post.material_body, post.material_format)
         author = given.author if given.author is not None else self.deps.org.unit_name[:AUTHOR_MAX]

@@ -338,3 +338,17 @@ def test_an_upload_over_the_request_limit_gets_a_message_not_a_crash(
                                          "image": (io.BytesIO(b"\0" * 60_000), "big.png")})
     assert answer.status_code == 413 and "上传内容过大" in answer.get_data(as_text=True)
     assert core.service.view(pid).post.revision_number == 1
+
+
+def test_an_empty_or_control_character_body_is_refused_next_to_the_body(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    operator = logged_in(app, who.operator)
+    fields = open_editor(operator, pid)
+    for body, said in (("<script>only a script</script>", "正文为空"),
+                       ("<p>第一段\x07</p>", "控制字符（U+0007）")):
+        answer = post_editor(operator, pid, {**fields, "body": body})
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and said in field_error(page, "body")
+        assert form_of(page)["body"] == body
+    assert core.service.view(pid).post.revision_number == 1
