@@ -31,7 +31,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from approvals import present
-from approvals.rules.article import COVER_MAX_BYTES, INLINE_MAX_BYTES, image_kind
+from approvals.rules.article import COVER_MAX_BYTES, INLINE_MAX_BYTES
 from approvals.rules.errors import (
     InvalidInput,
     InvalidRevision,
@@ -46,6 +46,7 @@ from approvals.services import Service
 from approvals.services.docx import DOCX_MAX_BYTES
 from approvals.views import RevisionInput
 from approvals.web.i18n import lang, ui
+from approvals.web.preview import image_response
 
 bp = Blueprint("editor", __name__)
 FIELDS = ("title", "author", "digest", "body", "cover", "docx", "image")
@@ -244,15 +245,7 @@ def preview(post_id: int) -> Response | tuple[Response, int]:
 @login_required
 def asset(sha256: str) -> Response:
     """A stored image, for the editor, the post page and the preview (judged by its content)."""
-    found = service().layout.asset(sha256)
-    kind = image_kind(found.data) if found is not None else None
-    if found is None or kind is None:
-        abort(404)
-    answer = Response(found.data, mimetype=f"image/{kind}")
-    answer.headers["X-Content-Type-Options"] = "nosniff"
-    answer.headers["Content-Security-Policy"] = "default-src 'none'"
-    answer.headers["Cache-Control"] = "private, max-age=86400"  # the hash names the content
-    return answer
+    return image_response(service().layout.asset(sha256))
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)

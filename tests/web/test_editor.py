@@ -352,3 +352,26 @@ def test_an_empty_or_control_character_body_is_refused_next_to_the_body(
         assert answer.status_code == 400 and said in field_error(page, "body")
         assert form_of(page)["body"] == body
     assert core.service.view(pid).post.revision_number == 1
+
+
+def test_the_signed_preview_link_shows_the_revisions_images_without_a_login(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    operator = logged_in(app, who.operator)
+    fields = open_editor(operator, pid)
+    page = post_editor(operator, pid, {**fields, "op": "image",
+                                       "image": (io.BytesIO(png()), "a.png")}).get_data(as_text=True)
+    assert post_editor(operator, pid, form_of(page)).status_code == 302
+    link = re.search(r'href="(http://localhost/p/[^"]+)"',
+                     operator.get(f"/posts/{pid}").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    reader = app.test_client()  # no login: a drafter opening the link from a chat
+    article = reader.get(link).get_data(as_text=True)
+    src = re.search(r'<img src="(/p/[^"]+/assets/([0-9a-f]{64}))"', article)
+    assert src is not None and src.group(2) == hashlib.sha256(png()).hexdigest()
+    image = reader.get(src.group(1))
+    assert image.status_code == 200 and image.data == png() and image.mimetype == "image/png"
+    assert reader.get(f"/assets/{src.group(2)}").status_code == 302  # the console's: log in
+    token = link.rsplit("/", 1)[1]
+    other = hashlib.sha256(b"another asset").hexdigest()
+    assert reader.get(f"/p/{token}/assets/{other}").status_code == 404  # only its own images
+    assert reader.get(f"/p/{token}x/assets/{src.group(2)}").status_code == 404  # tampered
