@@ -97,9 +97,9 @@ class EditorForm:
                              cover_sha256=self.cover_sha or None, based_on=based_on)
 
 
-def _refusal(post_id: int) -> tuple[str, int] | None:
-    """None when the façade offers this person a new revision of the post; else the page that
-    says why not (the rules' own reason: not a layout maker, or not in this status)."""
+def _refusal(post_id: int) -> SignoffError | None:
+    """None when the façade offers this person a new revision of the post; else why not (the
+    rules' own reason: not a layout maker, or not in this status)."""
     svc = service()
     try:
         offered = svc.allowed_actions(post_id, current_user.id)
@@ -110,7 +110,7 @@ def _refusal(post_id: int) -> tuple[str, int] | None:
     try:
         svc.layout.opened_on(post_id, current_user.id)  # raises with the reason
     except SignoffError as exc:
-        return _refused(exc)
+        return exc
     abort(403)
 
 
@@ -120,7 +120,7 @@ def edit(post_id: int) -> str | tuple[str, int]:
     """The editor, filled from the current revision (or the material when there is none)."""
     refused = _refusal(post_id)
     if refused is not None:
-        return refused
+        return _refused(refused)
     try:
         draft = service().layout.opened_on(post_id, current_user.id)
     except SignoffError as exc:  # the post changed between the two reads
@@ -136,11 +136,12 @@ def edit(post_id: int) -> str | tuple[str, int]:
 def save(post_id: int) -> Any:
     """Import a .docx, upload an image or a cover (the form comes back, nothing saved yet), or
     save a new revision (to the post's page)."""
-    refused = _refusal(post_id)
-    if refused is not None:
-        return refused
-    svc = service()
     form = EditorForm.posted()
+    refused = _refusal(post_id)
+    if refused is not None:  # signed meanwhile, say: the text comes back with the reason
+        form.error = ui("may_not_edit") + refused.message(lang()) + " " + ui("text_kept")
+        return _render(post_id, form, status=403 if isinstance(refused, NotAllowed) else 409)
+    svc = service()
     op = request.form.get("op", "save")
     notes: list[str] = []
     cover = _file("cover")
@@ -228,7 +229,7 @@ def preview(post_id: int) -> Response | tuple[Response, int]:
     included) and what saving would refuse, by field: JSON for the editor's script."""
     refused = _refusal(post_id)
     if refused is not None:
-        return jsonify(error=ui("forbidden")), refused[1]
+        return jsonify(error=refused.message(lang())), 403 if isinstance(refused, NotAllowed) else 409
     form = EditorForm.posted()
     try:
         shown = service().layout.preview(post_id, current_user.id, form.revision(),

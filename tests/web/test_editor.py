@@ -375,3 +375,22 @@ def test_the_signed_preview_link_shows_the_revisions_images_without_a_login(
     other = hashlib.sha256(b"another asset").hexdigest()
     assert reader.get(f"/p/{token}/assets/{other}").status_code == 404  # only its own images
     assert reader.get(f"/p/{token}x/assets/{src.group(2)}").status_code == 404  # tampered
+
+
+def test_a_save_after_the_post_was_signed_meanwhile_keeps_the_text(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    operator = logged_in(app, who.operator)
+    fields = open_editor(operator, pid)
+    h = fields["based_on"]
+    for action, person in (("confirm", who.drafter), ("approve", who.head),
+                           ("approve", who.leader), ("sign", who.issuer)):
+        core.service.act(pid, action, person, revision_hash=h)
+    assert core.service.view(pid).post.status is PostStatus.SIGNED
+    mine = "<p>签发后才改完的正文。</p>"
+    answer = post_editor(operator, pid, {**fields, "body": mine})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 409 and "您现在不能修改本稿的排版" in page and "您的修改仍在下方" in page
+    assert form_of(page)["body"] == mine
+    assert core.service.view(pid).post.revision_number == 1
+    assert operator.get(f"/posts/{pid}/edit").status_code == 403
