@@ -20,6 +20,7 @@ from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
+from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
 from approvals.services.queries import Queries
 from approvals.services.reports import Reports
@@ -199,3 +200,10 @@ class Service:
     def person_for_token(self, token: str) -> str | None:
         """Whose live API token this is, or None."""
         return self._tokens.person_for(token)
+    # --- the layout editor (around new_revision) ---
+
+    @property
+    def layout(self) -> Layout:
+        """What the layout editor opens on, images and .docx files stored as assets, and the
+        article as it will look (see `Layout`); saving is `act(..., "new_revision", ...)`."""
+        return Layout(self.deps)

@@ -230,9 +230,8 @@ def get_post(path: PostPath) -> tuple[dict[str, Any], int]:
 def add_revision(path: PostPath, body: RevisionIn) -> tuple[dict[str, Any], int]:
     """A new layout (operator or admin); the chain starts again on it."""
     service().act(path.post_id, Action.NEW_REVISION, g.api_person, comment=body.comment,
-                  revision_hash=body.base_revision,
                   revision=RevisionInput(title=body.title, body=body.body_html, author=body.author,
-                                         digest=body.digest))
+                                         digest=body.digest, based_on=body.base_revision))
     return _post(path.post_id, 201)
 
 

@@ -74,6 +74,7 @@ def post(post_id: int) -> str:
     return render_template(
         "post.html", view=view, org=svc.org, body=body, events=events, preview_link=link,
         can_schedule=Action.SCHEDULE in offered,
+        can_edit=Action.NEW_REVISION in offered,
         scheduled=present.schedule_text(view.post.scheduled_at, view.post.publish_mode, svc.zone,
                                         lang()),
         findings=present.findings_lines(view.findings, lang()), allowed=allowed,
