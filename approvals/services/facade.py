@@ -18,7 +18,9 @@ from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
 from approvals.services.notifications import Notifications
+from approvals.services.publishing import Publishing
 from approvals.services.queries import Queries
+from approvals.services.reports import Reports
 from approvals.store.audit import Anchor, Report
 from approvals.views import (
     ActOutcome,
@@ -27,8 +29,10 @@ from approvals.views import (
     PostView,
     QueuePage,
     QueueQuery,
+    Reported,
     RevisionInput,
     ScheduleInput,
+    WeChatEvent,
 )
 
 
@@ -150,3 +154,10 @@ class Service:
     def authenticate(self, person: str, password: str) -> str | None:
         """The person's key when the password is theirs, else None."""
         return self._accounts.authenticate(person, password)
+
+    # --- WeChat's callback (issue 9) ----------------------------------------------------------
+
+    def wechat_reported(self, event: WeChatEvent) -> Reported:
+        """Apply an event WeChat pushed (a publication or mass send finished) through the
+        poller's own bookkeeping; the first of the two to learn the outcome wins."""
+        return Reports(Publishing(self.deps, self.notifications)).apply(event)

@@ -14,13 +14,16 @@ from flask import Flask
 from approvals.bootstrap import Core
 from approvals.web import auth, console, health, people, preview
 from approvals.web.i18n import install as install_i18n
+from approvals.web.wechat import CallbackCodec, install_callback
 
 
 def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
                testing: bool = False, secure_cookies: bool = True,
-               overrides: dict[str, Any] | None = None) -> Flask:
+               overrides: dict[str, Any] | None = None,
+               wechat_callback: CallbackCodec | None = None) -> Flask:
     """The console app over `core`; `secret_key` signs sessions, CSRF tokens and preview links,
-    `previous_keys` (rotated out) still verify preview links already sent."""
+    `previous_keys` (rotated out) still verify preview links already sent; `wechat_callback`
+    opens WeChat's pushes to /wechat/callback (None: it answers 404)."""
     if len(secret_key) < 16:
         raise ValueError("the console's secret key needs at least 16 characters")
     app = Flask(__name__)
@@ -47,6 +50,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.register_blueprint(console.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(people.bp)
+    install_callback(app, wechat_callback)  # /wechat/callback, CSRF-exempt: WeChat signs it
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](
