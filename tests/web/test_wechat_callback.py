@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -23,7 +24,7 @@ from approvals.rules.notices import Event
 from approvals.rules.org import OrgChart
 from approvals.rules.states import PostStatus
 from approvals.store import models as m
-from approvals.views import RevisionInput, ScheduleInput
+from approvals.views import PublishFinished, Reported, RevisionInput, ScheduleInput
 from approvals.web import create_app
 from signoff.embedded import free_port
 from signoff.sims.wechat.events import cdata, mass_event_xml, publish_event_xml
@@ -556,3 +557,43 @@ def test_a_push_that_could_not_be_applied_is_let_through_when_wechat_retries(
     plain.extensions["signoff.service"] = core.service.via("web")
     answered(wechat.send(query, body), 200, "success")
     assert core.service.view(pid).post.status is PostStatus.PUBLISHED
+
+
+def race(core: Core, pid: int, publish_id: str) -> list[object]:
+    """The callback and the worker's poller finish the same post at the same moment."""
+    start = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def callback() -> None:
+        start.wait()
+        outcomes.append(core.service.wechat_reported(PublishFinished(publish_id, 0, url=URL)))
+
+    def poller() -> None:
+        start.wait()
+        outcomes.append(core.publishing.mark_published(pid, "w1", url=URL + "-poll",
+                                                       article_id="a1"))
+
+    threads = [threading.Thread(target=callback), threading.Thread(target=poller)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_the_poller_and_the_callback_racing_finish_each_post_once(core: Core, who: Personas
+                                                                   ) -> None:
+    # SQLite runs one writing transaction at a time; on PostgreSQL both read the post as
+    # publishing and the loser's conditional update must find nothing to change.
+    posts = []
+    for i in range(12):
+        pid, h = publishing(core, who)
+        core.publishing.record_publish_id(pid, h, f"{PUBLISH_ID}{i}")
+        posts.append((pid, f"{PUBLISH_ID}{i}"))
+    for pid, publish_id in posts:
+        outcomes = race(core, pid, publish_id)
+        won = [o for o in outcomes if o in (True, Reported.PUBLISHED)]
+        assert len(won) == 1, outcomes
+        assert audit_actions(core, pid).count("post.mark_published") == 1
+        assert core.service.view(pid).post.status is PostStatus.PUBLISHED
+    assert core.service.verify_audit().ok
