@@ -86,6 +86,10 @@ class Actions:
         """What the person may do on the post now (the buttons and forms are built from this)."""
         with self.deps.sessions() as s:
             state = load_state(s, load_post(s, post_id))
+        return self.allowed_in(state, person_key)
+
+    def allowed_in(self, state: PostState, person_key: str) -> list[Action]:
+        """What the person may do on a post in `state` (as just read)."""
         return permits.allowed_actions(state, person_key, self.deps.org, self.deps.today())
 
     def act(
@@ -119,7 +123,8 @@ class Actions:
             s = uow.session
             post = load_post(s, post_id)
             state = load_state(s, post)
-            if revision_hash is not None:
+            current = state.revision.content_hash if state.revision else None
+            if revision_hash is not None and revision_hash != current:  # else it is whole
                 revision_hash = expand_hash(s, post, revision_hash)
             try:
                 result = self._decide(s, post, state, action, actor_key, today, now, comment,
@@ -179,7 +184,8 @@ class Actions:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
             info = self._revision_info(s, post, revision or RevisionInput(), actor)
-            return chain.new_revision(state, actor, org, info, on=today, comment=comment)
+            return chain.new_revision(state, actor, org, info, on=today, comment=comment,
+                                      base=revision_hash)
         permits.permit(state, action, actor, org, today)  # raises: only the worker does this
         raise AssertionError(action)  # pragma: no cover
 

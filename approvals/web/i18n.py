@@ -52,6 +52,16 @@ UI: dict[str, Text] = {
     "sort_-id": Text("最新在前", "Newest first"), "sort_id": Text("最早在前", "Oldest first"),
     "sort_due": Text("期限最近在前", "Due soonest first"),
     "sort_-due": Text("期限最远在前", "Due latest first"),
+    # people: API tokens and chat bindings
+    "api_tokens": Text("API 令牌", "API tokens"), "owner": Text("人员", "Person"),
+    "token_name": Text("用途", "Used by"), "token_prefix": Text("令牌开头", "Starts with"),
+    "issued": Text("签发时间", "Issued"), "last_used": Text("最近使用", "Last used"),
+    "revoked": Text("已吊销", "revoked"), "revoke": Text("吊销", "Revoke"),
+    "issue_token": Text("签发新令牌", "Issue a token"),
+    "token_once": Text("新令牌只显示这一次，请立即复制并妥善保存：",
+                       "The new token is shown only this once; copy it now and keep it safe:"),
+    "token_revoked": Text("令牌已吊销。", "The token is revoked."),
+    "chat_bindings": Text("聊天账号绑定", "Chat bindings"),
     # WeChat's callback (/wechat/callback): short plain answers to WeChat's server
     "wechat_bad_request": Text("请求缺少或带有格式错误的 signature、timestamp、nonce 或 echostr。",
                                "The request lacks signature, timestamp, nonce or echostr, or "
