@@ -49,7 +49,11 @@ class Reports:
         else:
             outcome = self._mass_send(event)
             ref = f"msg_id {event.msg_id} status {event.status!r}"
-        log.info("WeChat callback: %s: %s", ref, outcome.value)
+        if outcome is Reported.UNKNOWN:
+            # Answered as handled all the same: WeChat would only retry it.
+            log.warning("WeChat callback: %s is none of this database's publications", ref)
+        else:
+            log.info("WeChat callback: %s: %s", ref, outcome.value)
         return outcome
 
     def _find(self, *, publish_id: str | None = None, msg_id: str | None = None
