@@ -438,3 +438,43 @@ class QueuePage:
     def pages(self) -> int:
         """How many pages the matching posts fill (at least one)."""
         return max(1, -(-self.total // self.per_page))
+
+
+# --- WeChat's callback (issue 9): what a pushed event reports, as plain values -----------------
+
+
+@dataclass(frozen=True)
+class PublishFinished:
+    """PUBLISHJOBFINISH (or FREEPUBLISHJOBFINISH): how the submission `publish_id` ended."""
+
+    publish_id: str
+    status: int  # publish_status: 0 published, 1 publishing, 2–4 failed, 5–6 gone after publishing
+    article_id: str | None = None
+    url: str | None = None  # the first article's permanent link, on status 0
+    fail_idx: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class MassSendFinished:
+    """MASSSENDJOBFINISH: how the mass send `msg_id` ended; `url` from ArticleUrlResult."""
+
+    msg_id: str
+    status: str  # WeChat's words: "send success", "send fail", "err(20001)" …
+    url: str | None = None
+    sent: int = 0
+    errors: int = 0
+
+
+WeChatEvent = PublishFinished | MassSendFinished
+
+
+class Reported(StrEnum):
+    """What applying one of WeChat's pushed events changed."""
+
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+    URL_RECORDED = "url_recorded"  # a mass send's link, after the poller marked it published
+    PENDING = "pending"  # publish_status 1: nothing to do yet
+    ALREADY = "already"  # the post was finished before (by the poller, or this event earlier)
+    UNKNOWN = "unknown"  # no publication of ours has this id

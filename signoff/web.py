@@ -11,6 +11,7 @@ from approvals.config.settings import Settings
 from approvals.rules.errors import ConfigError, Text
 from approvals.web import create_app
 from signoff.wiring import build_core
+from worker.callback import codec_for
 
 
 def console_app(settings: Settings) -> Flask:
@@ -28,7 +29,8 @@ def console_app(settings: Settings) -> Flask:
             "or SIGNOFF_SECRET_KEY_FILE."))
     previous = tuple(k.get_secret_value() for k in settings.previous_secret_keys)
     return create_app(build_core(settings), secret_key=key, previous_keys=previous,
-                      secure_cookies=settings.console_secure_cookies)
+                      secure_cookies=settings.console_secure_cookies,
+                      wechat_callback=codec_for(settings))
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from approvals.rules import reported
 from approvals.rules.errors import Text
 from approvals.views import PublicationIds, Snapshot
 from worker.errors import PublishError, Unconfirmed, from_network, from_wechat, never_sent
@@ -27,18 +28,9 @@ SUBMIT = Text("提交发布", "submitting for publishing")
 POLL = Text("查询发布结果", "checking the publishing result")
 FIND = Text("核对已发布文章", "looking for the published article")
 
-FAILED_STATUS = {
-    2: Text("原创声明校验未通过", "the originality check failed"),
-    3: Text("发布失败", "publishing failed"),
-    4: Text("未通过平台审核", "rejected by the platform's review"),
-}
-GONE_STATUS = {
-    5: Text("发布后文章已被删除", "it was published and then deleted"),
-    6: Text("发布后文章已被封禁", "it was published and then blocked"),
-}
-CHECK_BACKEND = Text("请在公众号后台核实，然后执行“确认已发布”（附文章链接）或“确认未发布”。",
-                     "Check the account backend, then confirm it published (with its URL) or "
-                     "confirm it is absent.")
+# the words for what WeChat reports are shared with the callback (approvals.rules.reported)
+FAILED_STATUS, GONE_STATUS, CHECK_BACKEND = reported.FAILED_STATUS, reported.GONE_STATUS, \
+    reported.CHECK_BACKEND
 
 
 def held(publish_id: str) -> Text:
@@ -105,17 +97,9 @@ def follow(p: Publisher, snap: Snapshot, worker: str, publish_id: str) -> Publis
         p.publishing.record_wechat_status(pid, h, str(status))
         fail_idx = res.get("fail_idx")
         if status in GONE_STATUS:
-            why = GONE_STATUS[status]
             # Published, then gone: whether to publish it again is a person's matter.
-            raise Unconfirmed(Text(f"微信报告{why.zh}（publish_id {publish_id}，publish_status="
-                                   f"{status}）。{CHECK_BACKEND.zh}",
-                                   f"WeChat reports {why.en} (publish_id {publish_id}, "
-                                   f"publish_status {status}). {CHECK_BACKEND.en}"))
-        why = FAILED_STATUS.get(status, Text(f"状态 {status}", f"status {status}"))
-        raise PublishError(Text(f"微信发布未成功：{why.zh}（publish_status={status}，fail_idx="
-                                f"{fail_idx}）；重新发布将再次提交",
-                                f"WeChat did not publish: {why.en} (publish_status={status}, "
-                                f"fail_idx={fail_idx}); a retry submits it again"), permanent=True)
+            raise Unconfirmed(reported.publish_gone(publish_id, status))
+        raise PublishError(reported.publish_failed(publish_id, status, fail_idx), permanent=True)
 
     return p.poll(snap, worker, check, Text("发布仍在进行中，稍后再查询",
                                             "still publishing; will check again"))

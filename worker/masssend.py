@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from approvals.rules import reported
 from approvals.rules.errors import Text
 from approvals.views import PublicationIds, Snapshot
 from worker.errors import PublishError, Unconfirmed, from_network, from_wechat
@@ -70,16 +71,10 @@ def follow(p: Publisher, snap: Snapshot, worker: str, msg_id: str) -> Published:
             return Published(None, None, {"msg_id": msg_id, "mode": "mass_send"},
                              wechat_status=status)
         p.publishing.record_wechat_status(pid, h, str(status))
-        if status == "SEND_FAIL":
-            raise PublishError(Text(f"群发失败（msg_id {msg_id}，SEND_FAIL）；重新发布将再次群发",
-                                    f"the mass send failed (msg_id {msg_id}, SEND_FAIL); a retry "
-                                    "sends it again"), permanent=True)
+        if status == reported.SEND_FAIL:
+            raise PublishError(reported.mass_failed(msg_id), permanent=True)
         # DELETE: sent, then deleted. Sending it again is a person's decision.
-        raise Unconfirmed(Text(f"群发后消息已被删除（msg_id {msg_id}，{status}）。请在公众号后台核实，"
-                               "然后执行“确认已发布”（附文章链接）或“确认未发布”。",
-                               f"the mass send was deleted after sending (msg_id {msg_id}, "
-                               f"{status}). Check the account backend, then confirm it published "
-                               "(with its URL) or confirm it is absent."))
+        raise Unconfirmed(reported.mass_deleted(msg_id, str(status)))
 
     return p.poll(snap, worker, check, Text("群发仍在进行中，稍后再查询",
                                             "still sending; will check again"))

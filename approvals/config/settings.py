@@ -26,7 +26,8 @@ from approvals.rules.notices import CHANNELS
 ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"
 # Never read from the settings file: environment or a *_FILE only.
-SECRETS = ("secret_key", "wechat_secret", "previous_secret_keys")
+SECRETS = ("secret_key", "wechat_secret", "previous_secret_keys",
+           "wechat_callback_token", "wechat_encoding_aes_key")  # the last two: WeChat's callback
 
 
 # user:password@ in any URL-like text, however malformed the rest is
@@ -75,6 +76,15 @@ class Settings(BaseSettings):
     # Chain notifications (they cannot be switched off; these choose how they travel).
     notify_channels: list[str] = ["log"]
     notify_log_file: Path | None = None  # the log channel appends JSON lines here (else: the log)
+    # WeChat's callback (/wechat/callback): the token set in the account's server settings, and
+    # for safe mode (安全模式) its EncodingAESKey; secrets, from the environment or a *_FILE.
+    # Without a token the endpoint answers 404.
+    wechat_callback_token: SecretStr | None = None
+    wechat_callback_token_file: Path | None = None
+    wechat_encoding_aes_key: SecretStr | None = None
+    wechat_encoding_aes_key_file: Path | None = None
+    # a push signed further than this from now is refused (a replay, or a wrong clock)
+    wechat_callback_window_seconds: int = Field(300, ge=30, le=3600)
 
     @field_validator("database_url")
     @classmethod
@@ -143,13 +153,39 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _secrets_from_files(self) -> Settings:
         # Secrets may come from files (SIGNOFF_*_FILE), as container platforms mount them.
-        for name in ("secret_key", "wechat_secret"):
+        for name in ("secret_key", "wechat_secret", "wechat_callback_token",
+                     "wechat_encoding_aes_key"):
             path = getattr(self, f"{name}_file")
             if getattr(self, name) is None and path is not None:
                 try:
                     setattr(self, name, SecretStr(path.read_text().strip()))
                 except OSError as exc:
                     raise ValueError(f"{name}_file cannot be read: {exc.strerror}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _callback_secrets(self) -> Settings:
+        # WeChat's own rules for the two values; the message never repeats a secret.
+        token, key = self.wechat_callback_token, self.wechat_encoding_aes_key
+        if token is not None and not re.fullmatch(r"[A-Za-z0-9]{3,32}",
+                                                  token.get_secret_value()):
+            raise ValueError(Text("wechat_callback_token：应为 3–32 个英文字母或数字（与公众号后台"
+                                  "“服务器配置”中的令牌一致）",
+                                  "wechat_callback_token: must be 3–32 letters or digits (the "
+                                  "Token of the account's server settings)"))
+        if key is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", key.get_secret_value()):
+            raise ValueError(Text("wechat_encoding_aes_key：应为 43 个英文字母或数字（公众号后台的"
+                                  "EncodingAESKey）",
+                                  "wechat_encoding_aes_key: must be 43 letters or digits (the "
+                                  "account's EncodingAESKey)"))
+        if key is not None and not self.wechat_appid:
+            raise ValueError(Text("安全模式（wechat_encoding_aes_key）需要 wechat_appid：解密时核对",
+                                  "safe mode (wechat_encoding_aes_key) needs wechat_appid: "
+                                  "decryption checks it"))
+        if key is not None and token is None:
+            raise ValueError(Text("设置了 wechat_encoding_aes_key 却没有 wechat_callback_token",
+                                  "wechat_encoding_aes_key is set but wechat_callback_token is "
+                                  "not"))
         return self
 
     @property

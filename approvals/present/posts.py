@@ -30,6 +30,8 @@ EVENT_LABEL = {
     "post.created": Text("提交稿件", "handed in the material"),
     "gates.passed": Text("门槛检查通过", "gates passed"),
     "gates.refused": Text("门槛检查未通过，签发被拒", "gates refused the sign-off"),
+    # WeChat's callback: a mass send's article link, learned after it was marked published
+    "post.article_url": Text("微信回报文章链接", "WeChat reported the article's link"),
 }
 
 

@@ -22,8 +22,10 @@ from approvals.services.base import Deps
 from approvals.services.handin import HandIn
 from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
+from approvals.services.publishing import Publishing
 from approvals.services.queries import Queries
 from approvals.services.reports import Reports
+from approvals.services.wechat_events import WeChatReports
 from approvals.store.audit import Anchor, Report
 from approvals.views import (
     ActOutcome,
@@ -32,8 +34,10 @@ from approvals.views import (
     PostView,
     QueuePage,
     QueueQuery,
+    Reported,
     RevisionInput,
     ScheduleInput,
+    WeChatEvent,
 )
 
 
@@ -207,3 +211,10 @@ class Service:
         """What the layout editor opens on, images and .docx files stored as assets, and the
         article as it will look (see `Layout`); saving is `act(..., "new_revision", ...)`."""
         return Layout(self.deps)
+
+    # --- WeChat's callback (issue 9) ----------------------------------------------------------
+
+    def wechat_reported(self, event: WeChatEvent) -> Reported:
+        """Apply an event WeChat pushed (a publication or mass send finished) through the
+        poller's own bookkeeping; the first of the two to learn the outcome wins."""
+        return WeChatReports(Publishing(self.deps, self.notifications)).apply(event)

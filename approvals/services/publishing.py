@@ -178,11 +178,12 @@ class Publishing(Outbox, Records):
                         c.title, c.author, c.digest, c.body_html, c.repost_source, footer, cover,
                         images)
 
-    def mark_published(self, post_id: int, worker: str, *, url: str | None,
+    def mark_published(self, post_id: int, worker: str | None, *, url: str | None,
                        article_id: str | None, detail: dict[str, Any] | None = None,
                        wechat_status: str | None = None) -> bool:
         """PUBLISHING → PUBLISHED, with the article URL (saved on the publication record in the
-        same transaction); False when the post is not this worker's."""
+        same transaction); False when the post is not this worker's (`worker` None: WeChat's
+        callback, which finishes the post whoever holds the claim) or was finished already."""
         now = self.deps.now()
         return self._finish(post_id, worker, Action.MARK_PUBLISHED,
                             {"article_url": url, "published_at": now, "problem_zh": "",
@@ -191,33 +192,37 @@ class Publishing(Outbox, Records):
                             article={"article_id": article_id, "article_url": url,
                                      "wechat_status": wechat_status})
 
-    def mark_failed(self, post_id: int, worker: str, reason: Text) -> bool:
+    def mark_failed(self, post_id: int, worker: str | None, reason: Text) -> bool:
         """PUBLISHING → FAILED with the reason in both languages, for an admin to retry."""
         return self._finish(post_id, worker, Action.FAIL,
                             {"problem_zh": reason.zh, "problem_en": reason.en},
                             {"reason_zh": reason.zh, "reason_en": reason.en}, problem=reason)
 
-    def mark_unconfirmed(self, post_id: int, worker: str, reason: Text) -> bool:
+    def mark_unconfirmed(self, post_id: int, worker: str | None, reason: Text) -> bool:
         """PUBLISHING → UNCONFIRMED: WeChat may hold it, nothing can confirm it; a person checks."""
         return self._finish(post_id, worker, Action.CANNOT_CONFIRM,
                             {"problem_zh": reason.zh, "problem_en": reason.en},
                             {"reason_zh": reason.zh, "reason_en": reason.en}, problem=reason)
 
-    def _finish(self, post_id: int, worker: str, action: Action, values: dict[str, Any],
+    def _finish(self, post_id: int, worker: str | None, action: Action, values: dict[str, Any],
                 detail: dict[str, Any], *, url: str | None = None,
                 problem: Text | None = None, article: dict[str, Any] | None = None) -> bool:
         now = self.deps.now()
         with self.deps.uow() as uow:
             s = uow.session
             post = s.connection().execute(select(POSTS).where(POSTS.c.id == post_id)).one_or_none()
-            if post is None or post.status != PostStatus.PUBLISHING.value or post.claimed_by != worker:
+            if post is None or post.status != PostStatus.PUBLISHING.value or \
+                    (worker is not None and post.claimed_by != worker):
                 return False
             after = advance(PostStatus(post.status), action)
             state = load_state(s, post)
-            s.connection().execute(update(POSTS).where(
+            changed = s.connection().execute(update(POSTS).where(
                 POSTS.c.id == post_id, POSTS.c.version == post.version).values(
                 status=after.value, version=post.version + 1, lease_until=None, updated_at=now,
-                **values))
+                **values)).rowcount
+            if changed != 1:
+                # The poller and WeChat's callback raced: the first one finished it.
+                return False
             self._finish_intents(s, post_id, IntentKind.PUBLISH)
             if article is not None and state.revision is not None:
                 kept = {k: v for k, v in article.items() if v is not None}

@@ -18,13 +18,16 @@ from approvals.web import editor as layout_editor
 from approvals.web.api_models import ErrorOut
 from approvals.web.i18n import install as install_i18n
 from approvals.web.reports import install as install_reports
+from approvals.web.wechat import CallbackCodec, install_callback
 
 
 def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
                testing: bool = False, secure_cookies: bool = True,
-               overrides: dict[str, Any] | None = None) -> Flask:
+               overrides: dict[str, Any] | None = None,
+               wechat_callback: CallbackCodec | None = None) -> Flask:
     """The console app over `core`; `secret_key` signs sessions, CSRF tokens and preview links,
-    `previous_keys` (rotated out) still verify preview links already sent."""
+    `previous_keys` (rotated out) still verify preview links already sent; `wechat_callback`
+    opens WeChat's pushes to /wechat/callback (None: it answers 404)."""
     if len(secret_key) < 16:
         raise ValueError("the console's secret key needs at least 16 characters")
     # An OpenAPI app is a Flask app that also writes the JSON API's document from the models that
@@ -60,6 +63,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.register_blueprint(people.bp)
     api.install(app)
     app.register_blueprint(layout_editor.bp)  # the layout editor: /posts/N/edit, /assets/SHA
+    install_callback(app, wechat_callback)  # /wechat/callback, CSRF-exempt: WeChat signs it
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

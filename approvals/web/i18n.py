@@ -104,6 +104,19 @@ UI: dict[str, Text] = {
                       "back: your text is still in the browser."),
     "file_too_large": Text("文件过大，请选择更小的文件。", "The file is too large; choose a "
                            "smaller one."),
+    # WeChat's callback (/wechat/callback): short plain answers to WeChat's server
+    "wechat_bad_request": Text("请求缺少或带有格式错误的 signature、timestamp、nonce 或 echostr。",
+                               "The request lacks signature, timestamp, nonce or echostr, or "
+                               "one is malformed."),
+    "wechat_bad_signature": Text("签名无效。", "Invalid signature."),
+    "wechat_stale": Text("时间戳超出允许范围（请求过旧或时钟不准）。",
+                         "The timestamp is outside the allowed window (an old request, or a "
+                         "wrong clock)."),
+    "wechat_replay": Text("该请求已处理过，拒绝重放。", "This request was seen before; replay refused."),
+    "wechat_too_large": Text("消息过大。", "The message is too large."),
+    "wechat_malformed": Text("消息格式不正确。", "The message is malformed."),
+    "wechat_unavailable": Text("暂时无法处理，请稍后重试。",
+                               "Cannot handle it right now; try again later."),
 }
 
 

@@ -26,7 +26,7 @@ from signoff.sims.wechat import SimConfig, SimControl, WeChatSim
 
 APPID = "wxsim0000000000001"
 SECRET = "sim-secret"
-CALLBACK_TOKEN = "signoff-callback"
+CALLBACK_TOKEN = "signoffcallback"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters: safe mode
 OPENID = "oSimFollower0000000000000001"  # 28 characters, so wechatpy previews by touser
 

@@ -18,7 +18,7 @@ class SimConfig:
     token_grace_seconds: float = 300.0
     token_daily_quota: int = 2000
     callback_url: str | None = None
-    callback_token: str = "signoff-callback"
+    callback_token: str = "signoffcallback"  # WeChat: 3–32 letters or digits
     # 43 characters switch pushes to safe mode (AES, as wechatpy.crypto.WeChatCrypto does it)
     encoding_aes_key: str | None = None
     callback_timeout_seconds: float = 5.0
