@@ -104,6 +104,13 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
         raise not_allowed(org, actor, action, Text("只有管理员或运营方可以核实发布结果。",
                                                    "Only an admin or the operator confirms what "
                                                    "WeChat published."))
+    if action is Action.CANCEL:
+        # Whoever runs the queue and publishes (art. 25) stops a publication that is not out yet.
+        if org.is_admin(actor) or org.is_operator(actor):
+            return Permit()
+        raise not_allowed(org, actor, action, Text("只有管理员或运营方可以取消发布。",
+                                                    "Only an admin or the operator cancels "
+                                                    "publishing."))
     if action is Action.SCHEDULE:
         # Art. 25: the operator publishes on time; the admins run the queue.
         if org.is_admin(actor) or org.is_operator(actor):

@@ -37,7 +37,7 @@ from approvals.rules.states import (
 )
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
-from approvals.services.records import start_new_attempt
+from approvals.services.records import start_new_attempt, wechat_holds
 from approvals.services.state import (
     as_enum,
     expand_hash,
@@ -86,7 +86,11 @@ class Actions:
         """What the person may do on the post now (the buttons and forms are built from this)."""
         with self.deps.sessions() as s:
             state = load_state(s, load_post(s, post_id))
-        return permits.allowed_actions(state, person_key, self.deps.org, self.deps.today())
+            allowed = permits.allowed_actions(state, person_key, self.deps.org, self.deps.today())
+            if Action.CANCEL in allowed and state.revision is not None and \
+                    wechat_holds(s, post_id, state.revision.content_hash) is not None:
+                allowed.remove(Action.CANCEL)  # refused with its reason if tried anyway
+        return allowed
 
     def act(
         self,
@@ -175,6 +179,11 @@ class Actions:
                                            comment=comment)
         if action is Action.CONFIRM_ABSENT:
             return chain.confirm_absent(state, actor, org, on=today, comment=comment)
+        if action is Action.CANCEL:
+            held = wechat_holds(s, post.id, state.revision.content_hash) if state.revision \
+                else None
+            return chain.cancel(state, actor, org, on=today, comment=comment,
+                                mode=post.publish_mode, wechat_holds=held)
         if action is Action.NEW_REVISION:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
@@ -239,6 +248,11 @@ class Actions:
             values.update(problem_zh="", problem_en="")
         if result.action is Action.CONFIRM_PUBLISHED:
             values.update(article_url=result.url, published_at=now)
+        if result.problem is not None:
+            values.update(problem_zh=result.problem.zh, problem_en=result.problem.en)
+        if result.action is Action.CANCEL:
+            # A worker that claimed it loses the claim: it checks before submitting.
+            values.update(claimed_by=None, lease_until=None)
         changed = s.execute(
             update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
             .values(**values).execution_options(synchronize_session=False)
@@ -284,7 +298,7 @@ class Actions:
                                  "channel": self.deps.channel})
         self.notifications.record(uow, post, state, chain.apply(state, result), result.actor,
                                   seq, comment=result.comment, title=values.get("title"),
-                                  url=result.url)
+                                  url=result.url, problem=result.problem)
         sched = result.schedule
         return ActOutcome(post.id, result.action, result.status_before, result.status_after,
                           result.step, d.on_behalf_of if d else None,
@@ -300,7 +314,8 @@ class Actions:
         # the queue, is the source of truth. The queue hears of them after the commit.
         s = uow.session
         cancel_pending = result.status_after is PostStatus.WITHDRAWN or (
-            result.action is Action.SCHEDULE and result.status_after is PostStatus.SIGNED)
+            result.action is Action.SCHEDULE and result.status_after is PostStatus.SIGNED) or \
+            result.action is Action.CANCEL
         if cancel_pending:
             # Withdrawn, or rescheduled: the waiting publish job must not run.
             for intent_id, kind in s.execute(select(m.PublishIntent.id, m.PublishIntent.kind).where(
