@@ -30,6 +30,9 @@ EVENT_LABEL = {
     "post.created": Text("提交稿件", "handed in the material"),
     "gates.passed": Text("门槛检查通过", "gates passed"),
     "gates.refused": Text("门槛检查未通过，签发被拒", "gates refused the sign-off"),
+    # the jobs page
+    "notification.retry": Text("重发失败的通知", "sent a failed notification again"),
+    "outbox.redispatch": Text("重新派发任务", "put the work on the queue again"),
 }
 
 

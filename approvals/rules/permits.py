@@ -121,6 +121,12 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
     raise not_allowed(org, actor, action)  # pragma: no cover - every person action is handled
 
 
+def runs_the_queue(org: OrgChart, person: str) -> bool:
+    """Whether `person` sees and handles the publishing and notification jobs: the admins run the
+    queue, the operator publishes on time (art. 25)."""
+    return org.is_admin(person) or org.is_operator(person)
+
+
 def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on: date) -> Permit:
     # On hold: the issuer re-signs (or records a clearance for) the same revision.
     step = Step.ISSUER if state.status is PostStatus.ON_HOLD else current_step(state, org)

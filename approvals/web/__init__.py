@@ -13,6 +13,7 @@ from flask import Flask
 
 from approvals.bootstrap import Core
 from approvals.web import auth, console, health, people, preview
+from approvals.web import jobs as jobs_page
 from approvals.web.i18n import install as install_i18n
 
 
@@ -47,6 +48,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.register_blueprint(console.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(jobs_page.bp)
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

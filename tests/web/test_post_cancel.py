@@ -1,0 +1,37 @@
+"""The post page offers cancel publication to an admin or the operator while it is allowed."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from approvals.bootstrap import Core
+from approvals.rules.states import PostStatus
+from approvals.web import create_app
+from tests.conftest import Personas
+from tests.integration.test_outbox import signed
+from tests.web.test_console import PASSWORD, logged_in, token
+
+
+@pytest.fixture
+def app(core: Core, who: Personas) -> Flask:
+    for person in (who.drafter, who.operator, who.admin):
+        core.service.set_password(person, PASSWORD, by="test")
+    return create_app(core, secret_key="k" * 32, testing=True)
+
+
+def test_the_post_page_offers_cancel_and_it_holds_the_post(app: Flask, core: Core,
+                                                          who: Personas) -> None:
+    pid = signed(core.service, who)
+    drafter = logged_in(app, who.drafter)
+    assert 'value="cancel"' not in drafter.get(f"/posts/{pid}").get_data(as_text=True)
+    operator = logged_in(app, who.operator)
+    assert 'value="cancel"' in operator.get(f"/posts/{pid}").get_data(as_text=True)
+    done = operator.post(f"/posts/{pid}/act", data={
+        "action": "cancel", "comment": "活动改期", "csrf_token": token(operator, f"/posts/{pid}")},
+        follow_redirects=True).get_data(as_text=True)
+    assert "已完成：取消发布 → 暂缓发布" in done
+    assert core.service.view(pid).post.status is PostStatus.ON_HOLD
+    assert 'value="cancel"' not in done  # nothing left to cancel
+    english = operator.get(f"/posts/{pid}?lang=en").get_data(as_text=True)
+    assert "cancel publishing" in english
