@@ -37,6 +37,7 @@ def test_the_post_page_offers_cancel_and_it_holds_the_post(app: Flask, core: Cor
     assert "已完成：取消发布 → 暂缓发布" in done
     assert core.service.view(pid).post.status is PostStatus.ON_HOLD
     assert 'value="cancel"' not in done  # nothing left to cancel
+    assert '<p class="problem">何静取消了发布：活动改期。</p>' in done  # why it is held
     english = operator.get(f"/posts/{pid}?lang=en").get_data(as_text=True)
     assert "cancel publishing" in english
 
