@@ -478,3 +478,72 @@ class Reported(StrEnum):
     PENDING = "pending"  # publish_status 1: nothing to do yet
     ALREADY = "already"  # the post was finished before (by the poller, or this event earlier)
     UNKNOWN = "unknown"  # no publication of ours has this id
+# --- the jobs page: publishing and notification work, with what the queue says of it -----------
+
+# RQ statuses of a job that will still run (or runs); anything else leaves its item to be put
+# on the queue again ("missing": Redis does not know the job).
+LIVE_JOB_STATES = frozenset({"queued", "scheduled", "started", "deferred"})
+
+
+@dataclass(frozen=True)
+class QueueJob:
+    """What the queue says of one job; `error` is the exception's last line, secrets redacted."""
+
+    job_id: str
+    status: str  # RQ's status, or "missing"
+    error: str = ""
+    func: str = ""
+    post_id: int | None = None
+    at: datetime | None = None  # when it ended, or was enqueued
+
+    @property
+    def live(self) -> bool:
+        """Whether the job will still run (or is running)."""
+        return self.status in LIVE_JOB_STATES
+
+
+@dataclass(frozen=True)
+class PublishWork:
+    """A signed post on its way out: its pending intent, its job, and what this person may do."""
+
+    post_id: int
+    title: str
+    status: PostStatus
+    publish_mode: PublishMode
+    scheduled_at: datetime | None
+    intent_id: int | None  # the pending publish intent, if any
+    due_at: datetime | None
+    job: QueueJob | None
+    last_error: str  # the publication's last error (as the worker stored it, redacted)
+    problem: Text  # why it failed or is held
+    claimed_by: str | None
+    offered: tuple[Action, ...]  # retry / cancel, as allowed_actions says
+    redispatch: bool  # pending, and no live job: it may be put on the queue again now
+
+
+@dataclass(frozen=True)
+class NotifyWork:
+    """A notification not yet delivered, or given up on."""
+
+    id: int
+    post_id: int
+    recipient: str
+    event: Event
+    channel: str
+    state: DeliveryState
+    attempts: int
+    due_at: datetime
+    last_error: str
+    job: QueueJob | None
+    retry: bool  # failed for good: it may be sent again
+    redispatch: bool  # pending with no live job
+
+
+@dataclass(frozen=True)
+class JobsOverview:
+    """Everything the jobs page shows; `queue_known` is False when the queue did not answer."""
+
+    publishing: tuple[PublishWork, ...]
+    notifications: tuple[NotifyWork, ...]
+    failed_jobs: tuple[QueueJob, ...]  # failed jobs not shown with an item above
+    queue_known: bool

@@ -501,7 +501,8 @@ def act(obj: Ctx, post_id: int, action: str, as_person: str, comment: str,
         fmt: str, author: str | None, digest: str, repost_source: str | None, at: str | None,
         mode: str | None, url: str | None) -> None:
     """Take ACTION on a post: confirm, approve, sign, request_changes, reject, withdraw,
-    new_revision, resubmit, clear_pii, retry, schedule, confirm_published, confirm_absent."""
+    new_revision, resubmit, clear_pii, retry, schedule, confirm_published, confirm_absent,
+    cancel."""
     svc = obj.service()
     _refuse_foreign_options(action, {
         "--basis": basis, "--title": title, "--body-file": body_file, "--author": author,

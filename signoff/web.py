@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from redis import Redis
 
 from approvals.config.settings import Settings
 from approvals.rules.errors import ConfigError, Text
 from approvals.web import create_app
 from signoff.wiring import build_core
 from worker.callback import codec_for
+from worker.queueview import queue_view
 
 
 def console_app(settings: Settings) -> Flask:
@@ -28,9 +30,16 @@ def console_app(settings: Settings) -> Flask:
             "The console needs a signing key of at least 16 characters: set SIGNOFF_SECRET_KEY "
             "or SIGNOFF_SECRET_KEY_FILE."))
     previous = tuple(k.get_secret_value() for k in settings.previous_secret_keys)
-    return create_app(build_core(settings), secret_key=key, previous_keys=previous,
-                      secure_cookies=settings.console_secure_cookies,
-                      wechat_callback=codec_for(settings))
+    app = create_app(build_core(settings), secret_key=key, previous_keys=previous,
+                     secure_cookies=settings.console_secure_cookies,
+                     wechat_callback=codec_for(settings))
+    return with_queue_view(app, settings)
+
+
+def with_queue_view(app: Flask, settings: Settings, redis: Redis | None = None) -> Flask:
+    """The jobs page reads what the queue says of each job through this RQ view."""
+    app.extensions["signoff.queue"] = queue_view(settings, redis)
+    return app
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]

@@ -56,6 +56,11 @@ def from_network(exc: requests.RequestException, doing: Text) -> PublishError:
                         permanent=False)
 
 
+class LostClaim(Exception):
+    """The post is no longer this worker's (its publication was cancelled, or another worker took
+    it over after our lease ran out): stop without touching it, and never submit."""
+
+
 class Unconfirmed(Exception):
     """WeChat may hold the post, and nothing can confirm it: a person checks the account."""
 

@@ -12,7 +12,7 @@ from wechatpy.exceptions import WeChatClientException
 from approvals.rules import reported
 from approvals.rules.errors import Text
 from approvals.views import PublicationIds, Snapshot
-from worker.errors import PublishError, Unconfirmed, from_network, from_wechat
+from worker.errors import LostClaim, PublishError, Unconfirmed, from_network, from_wechat
 from worker.outcome import Published
 
 if TYPE_CHECKING:
@@ -40,9 +40,11 @@ def send(p: Publisher, snap: Snapshot, worker: str, pub: PublicationIds) -> Publ
             pub = p.publishing.publication(pid, h)
         media_id = p.ensure_draft(snap, worker, pub)
         cid = pub.clientmsgid or clientmsgid(pid, h, pub.attempt)
-        if pub.clientmsgid is None:
-            p.publishing.record_clientmsgid(pid, h, cid)  # saved before the send, reused after
+        # Saved before the send and reused after; the claim is re-asserted with it, so a
+        # publication cancelled a moment ago is never sent.
         p.keep(snap, worker)
+        if not p.publishing.record_clientmsgid(pid, h, cid, claimed_by=worker):
+            raise LostClaim
         try:
             res = p.client.message.send_mass_article(media_id, is_to_all=True, client_msg_id=cid)
         except WeChatClientException as exc:

@@ -21,7 +21,7 @@ from approvals.views import PublicationIds, PublishMode, Snapshot
 from worker import freepublish, masssend
 from worker.client import SignoffWeChatClient
 from worker.covers import default_cover, default_cover_sha256
-from worker.errors import PublishError, Unconfirmed, from_network, from_wechat
+from worker.errors import LostClaim, PublishError, Unconfirmed, from_network, from_wechat
 from worker.scrub import redact
 
 T = TypeVar("T")
@@ -31,10 +31,6 @@ UPLOAD_IMAGE = Text("上传正文图片", "uploading an in-article image")
 DRAFT_ADD = Text("创建草稿", "creating the draft")
 DRAFT_UPDATE = Text("更新草稿", "updating the draft")
 DRAFT_GET = Text("读取草稿", "reading the draft")
-
-
-class LostClaim(Exception):
-    """Another worker took the post over (our lease expired): stop without touching it."""
 
 
 class Publisher:
@@ -68,7 +64,7 @@ class Publisher:
             done = masssend.send(self, snap, worker, ids) if mass else \
                 freepublish.publish(self, snap, worker, ids)
         except LostClaim:
-            return "skipped (another worker took over)"
+            return "skipped (the claim was lost: publishing cancelled, or another worker took over)"
         except Unconfirmed as exc:
             return self._unconfirmed(snap, worker, exc.text)
         except Exception as exc:
@@ -128,7 +124,9 @@ class Publisher:
         """The draft media_id for this revision: created, or reused and brought up to date.
 
         With `then_submit`, the "submission started" mark is saved with the draft's own ids
-        (nothing is called between the two), so a lost submit reply is known to be unknown.
+        (nothing is called between the two), so a lost submit reply is known to be unknown; and
+        only while `worker` still holds the claim (LostClaim otherwise): a publication cancelled
+        a moment ago is never submitted.
         """
         pid, h = snap.post_id, snap.revision_hash
         pub = pub or self.publishing.publication(pid, h)
@@ -154,9 +152,10 @@ class Publisher:
                     raise
                 media_id = None  # the draft left the box (deleted by hand, or used up)
         elif media_id is not None:
-            if cached_thumb is not None or then_submit:
-                self.publishing.record_draft(pid, h, media_id, digest, thumb=cached_thumb,
-                                             submit_started=then_submit)
+            if (cached_thumb is not None or then_submit) and not self.publishing.record_draft(
+                    pid, h, media_id, digest, thumb=cached_thumb, submit_started=then_submit,
+                    claimed_by=worker):
+                raise LostClaim
             return media_id
         if media_id is None:
             try:
@@ -169,8 +168,9 @@ class Publisher:
                 self.publishing.forget_media(self._cover_sha(snap), "image")
                 self.publishing.record_cover(pid, h, None)
                 raise PublishError(err.text, permanent=False, errcode=err.errcode) from None
-        self.publishing.record_draft(pid, h, media_id, digest, thumb=cached_thumb,
-                                     submit_started=then_submit)
+        if not self.publishing.record_draft(pid, h, media_id, digest, thumb=cached_thumb,
+                                            submit_started=then_submit, claimed_by=worker):
+            raise LostClaim
         return media_id
 
     @staticmethod

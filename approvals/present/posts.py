@@ -32,6 +32,9 @@ EVENT_LABEL = {
     "gates.refused": Text("门槛检查未通过，签发被拒", "gates refused the sign-off"),
     # WeChat's callback: a mass send's article link, learned after it was marked published
     "post.article_url": Text("微信回报文章链接", "WeChat reported the article's link"),
+    # the jobs page
+    "notification.retry": Text("重发失败的通知", "sent a failed notification again"),
+    "outbox.redispatch": Text("重新派发任务", "put the work on the queue again"),
 }
 
 

@@ -32,7 +32,7 @@ from approvals.rules.states import ACTION_LABEL, Action, PostStatus, PublishMode
 DECISION_ACTIONS = frozenset({Action.CONFIRM, Action.APPROVE, Action.SIGN,
                               Action.REQUEST_CHANGES, Action.REJECT})
 COMMENT_REQUIRED = frozenset({Action.REQUEST_CHANGES, Action.REJECT, Action.RESUBMIT,
-                              Action.CONFIRM_ABSENT})
+                              Action.CONFIRM_ABSENT, Action.CANCEL})
 # A time typed a moment ago ("now") is not refused as past.
 SCHEDULE_GRACE = timedelta(minutes=1)
 SCHEDULE_HORIZON = timedelta(days=366)  # further ahead is a typo, not a plan
@@ -64,6 +64,7 @@ class Result:
     comment: str = ""
     schedule: Schedule | None = None
     url: str | None = None  # confirm_published: where the article is
+    problem: Text | None = None  # why the post is held (cancel): shown on it and told to people
 
 
 def _check_transition(state: PostState, action: Action) -> PostStatus:
@@ -358,3 +359,47 @@ def confirm_absent(state: PostState, actor: str, org: OrgChart, *, on: date,
     permit(state, Action.CONFIRM_ABSENT, actor, org, on)
     comment = _require_comment(Action.CONFIRM_ABSENT, comment)
     return Result(Action.CONFIRM_ABSENT, state.status, after, actor, comment=comment)
+
+
+def cancel(state: PostState, actor: str, org: OrgChart, *, on: date, comment: str,
+           mode: PublishMode | str, wechat_holds: Text | None) -> Result:
+    """An admin or the operator stops the publication of a signed post that WeChat holds nothing
+    of yet (`wechat_holds`: what WeChat holds of it, None when nothing).
+
+    The post goes ON_HOLD, the held state that already means "signed, not to be published as
+    things stand": nothing is queued for it, every approval of the run stays on record, and it
+    goes out only after a deliberate new decision — the issuer signs the same revision again (a
+    fresh publish intent), the operator lays out a new revision (the chain restarts), or it is
+    withdrawn. Back to review would not do: every step of the run is decided, so the chain would
+    have no open step; changes requested would void approvals nobody questioned. The schedule
+    is cleared: a time set for the cancelled publication is not silently reused.
+
+    Raises:
+        InvalidTransition: the post is not waiting to be published (already published, its
+            outcome unconfirmed, closed, in review), or WeChat holds its submission.
+        NotAllowed: the actor neither runs the queue nor publishes (art. 25).
+        InvalidInput: no comment saying why.
+    """
+    if state.status in (PostStatus.PUBLISHED, PostStatus.UNCONFIRMED):
+        raise InvalidTransition(Text(
+            "本稿已发布或可能已经公开，不能取消发布；删除已发布的文章须在公众号后台另行操作。",
+            "The post is published or may already be public; its publication cannot be "
+            "cancelled. Deleting a published article is a separate operation in the account "
+            "backend."))
+    after = _check_transition(state, Action.CANCEL)
+    permit(state, Action.CANCEL, actor, org, on)
+    if wechat_holds is not None:
+        # Nothing may ever be sent twice, and nothing WeChat took can be called back from here.
+        raise InvalidTransition(Text(
+            "微信已收到本稿的发布提交（{w}），文章可能已经公开，不能取消发布；删除已发布的文章须在"
+            "公众号后台另行操作。",
+            "WeChat already holds this post's submission ({w_en}); the article may already be "
+            "public, so its publication cannot be cancelled. Deleting a published article is a "
+            "separate operation in the account backend.").format(w=wechat_holds.zh,
+                                                                  w_en=wechat_holds.en))
+    comment = _require_comment(Action.CANCEL, comment)
+    by = org.name_of(actor)
+    problem = Text(f"{by}取消了发布：{comment.rstrip('。.')}。",
+                   f"{by} cancelled publishing: {comment.rstrip('。.')}.")
+    return Result(Action.CANCEL, state.status, after, actor, comment=comment,
+                  schedule=Schedule(None, PublishMode(mode)), problem=problem)

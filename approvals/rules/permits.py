@@ -104,6 +104,13 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
         raise not_allowed(org, actor, action, Text("只有管理员或运营方可以核实发布结果。",
                                                    "Only an admin or the operator confirms what "
                                                    "WeChat published."))
+    if action is Action.CANCEL:
+        # Whoever runs the queue and publishes (art. 25) stops a publication that is not out yet.
+        if org.is_admin(actor) or org.is_operator(actor):
+            return Permit()
+        raise not_allowed(org, actor, action, Text("只有管理员或运营方可以取消发布。",
+                                                    "Only an admin or the operator cancels "
+                                                    "publishing."))
     if action is Action.SCHEDULE:
         # Art. 25: the operator publishes on time; the admins run the queue.
         if org.is_admin(actor) or org.is_operator(actor):
@@ -112,6 +119,12 @@ def permit(state: PostState, action: Action, actor: str, org: OrgChart, on: date
                                                     "Only an admin or the operator schedules "
                                                     "publishing (art. 25)."))
     raise not_allowed(org, actor, action)  # pragma: no cover - every person action is handled
+
+
+def runs_the_queue(org: OrgChart, person: str) -> bool:
+    """Whether `person` sees and handles the publishing and notification jobs: the admins run the
+    queue, the operator publishes on time (art. 25)."""
+    return org.is_admin(person) or org.is_operator(person)
 
 
 def _permit_step(state: PostState, action: Action, actor: str, org: OrgChart, on: date) -> Permit:

@@ -53,6 +53,8 @@ class Action(StrEnum):
     SCHEDULE = "schedule"  # set, change or clear when and how a post is published
     CONFIRM_PUBLISHED = "confirm_published"  # a person found the article online (with its URL)
     CONFIRM_ABSENT = "confirm_absent"  # a person found it is not online: publish it anew
+    # Stop a signed post's publication while WeChat holds nothing of it (see chain.cancel).
+    CANCEL = "cancel"
     # system actions, taken by the publishing worker
     CLAIM = "claim"
     MARK_PUBLISHED = "mark_published"
@@ -111,6 +113,10 @@ TRANSITIONS: dict[tuple[PostStatus, Action], PostStatus] = {
     (S.ON_HOLD, A.WITHDRAW): S.WITHDRAWN,
     (S.FAILED, A.RETRY): S.SIGNED,
     (S.FAILED, A.WITHDRAW): S.WITHDRAWN,
+    # Cancel publication: held, not published, until the issuer signs it again (chain.cancel).
+    (S.SIGNED, A.CANCEL): S.ON_HOLD,
+    (S.PUBLISHING, A.CANCEL): S.ON_HOLD,
+    (S.FAILED, A.CANCEL): S.ON_HOLD,
     # Scheduling changes when (and how) a post goes out, never where it stands.
     **{(s, A.SCHEDULE): s for s in (S.DRAFT, S.IN_REVIEW, S.CHANGES_REQUESTED, S.SIGNED,
                                    S.ON_HOLD, S.FAILED)},
@@ -174,6 +180,7 @@ ACTION_LABEL: dict[Action, Text] = {
     A.SCHEDULE: Text("安排发布时间", "schedule publishing"),
     A.CONFIRM_PUBLISHED: Text("确认已发布", "confirm published"),
     A.CONFIRM_ABSENT: Text("确认未发布", "confirm not published"),
+    A.CANCEL: Text("取消发布", "cancel publishing"),
     A.CLAIM: Text("开始发布", "claimed for publishing"),
     A.MARK_PUBLISHED: Text("发布成功", "published"),
     A.HOLD: Text("暂缓发布", "put on hold"),

@@ -46,7 +46,7 @@ from approvals.rules.states import (
 )
 from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
-from approvals.services.records import start_new_attempt
+from approvals.services.records import start_new_attempt, wechat_holds
 from approvals.services.state import (
     as_enum,
     expand_hash,
@@ -99,7 +99,12 @@ class Actions:
 
     def allowed_in(self, state: PostState, person_key: str) -> list[Action]:
         """What the person may do on a post in `state` (as just read)."""
-        return permits.allowed_actions(state, person_key, self.deps.org, self.deps.today())
+        allowed = permits.allowed_actions(state, person_key, self.deps.org, self.deps.today())
+        if Action.CANCEL in allowed and state.revision is not None:
+            with self.deps.sessions() as s:
+                if wechat_holds(s, state.id, state.revision.content_hash) is not None:
+                    allowed.remove(Action.CANCEL)  # refused with its reason if tried anyway
+        return allowed
 
     def act(
         self,
@@ -189,6 +194,11 @@ class Actions:
                                            comment=comment)
         if action is Action.CONFIRM_ABSENT:
             return chain.confirm_absent(state, actor, org, on=today, comment=comment)
+        if action is Action.CANCEL:
+            held = wechat_holds(s, post.id, state.revision.content_hash) if state.revision \
+                else None
+            return chain.cancel(state, actor, org, on=today, comment=comment,
+                                mode=post.publish_mode, wechat_holds=held)
         if action is Action.NEW_REVISION:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
@@ -254,6 +264,11 @@ class Actions:
             values.update(problem_zh="", problem_en="")
         if result.action is Action.CONFIRM_PUBLISHED:
             values.update(article_url=result.url, published_at=now)
+        if result.problem is not None:
+            values.update(problem_zh=result.problem.zh, problem_en=result.problem.en)
+        if result.action is Action.CANCEL:
+            # A worker that claimed it loses the claim: it checks before submitting.
+            values.update(claimed_by=None, lease_until=None)
         changed = s.execute(
             update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
             .values(**values).execution_options(synchronize_session=False)
@@ -299,7 +314,7 @@ class Actions:
                                  "channel": self.deps.channel})
         self.notifications.record(uow, post, state, chain.apply(state, result), result.actor,
                                   seq, comment=result.comment, title=values.get("title"),
-                                  url=result.url)
+                                  url=result.url, problem=result.problem)
         sched = result.schedule
         return ActOutcome(post.id, result.action, result.status_before, result.status_after,
                           result.step, d.on_behalf_of if d else None,
@@ -315,7 +330,8 @@ class Actions:
         # the queue, is the source of truth. The queue hears of them after the commit.
         s = uow.session
         cancel_pending = result.status_after is PostStatus.WITHDRAWN or (
-            result.action is Action.SCHEDULE and result.status_after is PostStatus.SIGNED)
+            result.action is Action.SCHEDULE and result.status_after is PostStatus.SIGNED) or \
+            result.action is Action.CANCEL
         if cancel_pending:
             # Withdrawn, or rescheduled: the waiting publish job must not run.
             for intent_id, kind in s.execute(select(m.PublishIntent.id, m.PublishIntent.kind).where(

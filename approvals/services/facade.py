@@ -12,6 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from approvals.figures import AnnualFigures, CatalogueEntry, CataloguePage, CatalogueQuery
+from approvals.rules.errors import SignoffError
 from approvals.rules.org import OrgChart
 from approvals.rules.records import RevisionInfo
 from approvals.rules.reporting import may_see_reports
@@ -20,6 +21,7 @@ from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
+from approvals.services.jobs import Jobs, QueueView
 from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
 from approvals.services.publishing import Publishing
@@ -29,6 +31,7 @@ from approvals.services.wechat_events import WeChatReports
 from approvals.store.audit import Anchor, Report
 from approvals.views import (
     ActOutcome,
+    JobsOverview,
     NotificationView,
     PostSummary,
     PostView,
@@ -218,3 +221,33 @@ class Service:
         """Apply an event WeChat pushed (a publication or mass send finished) through the
         poller's own bookkeeping; the first of the two to learn the outcome wins."""
         return WeChatReports(Publishing(self.deps, self.notifications)).apply(event)
+    # --- the jobs page: publishing and notification work (admins and the operator) -------------
+
+    @property
+    def _jobs(self) -> Jobs:
+        return Jobs(self.deps, self._actions)
+
+    def may_run_jobs(self, person: str) -> bool:
+        """Whether the person (key or name) sees and handles the jobs (admins, the operator)."""
+        try:
+            self._jobs.check(person)
+        except SignoffError:
+            return False
+        return True
+
+    def jobs_overview(self, person: str, queue: QueueView | None = None) -> JobsOverview:
+        """Signed posts on their way out, undelivered notifications and failed jobs, with what
+        the queue says of each (see `Jobs.overview`)."""
+        return self._jobs.overview(person, queue)
+
+    def retry_notification(self, notification_id: int, person: str) -> None:
+        """Send a notification that failed for good once more (see `Jobs.retry_notification`)."""
+        self._jobs.retry_notification(notification_id, person)
+
+    def redispatch(self, kind: str, item_id: int, person: str) -> None:
+        """Put a pending outbox item on the queue again now (see `Jobs.redispatch`)."""
+        self._jobs.redispatch(kind, item_id, person)
+
+    def retry_job(self, job_id: str, person: str, queue: QueueView | None = None) -> None:
+        """Retry a failed job through its outbox items (see `Jobs.retry_job`)."""
+        self._jobs.retry_job(job_id, person, queue)

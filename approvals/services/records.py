@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from approvals.rules.errors import Text
+from approvals.rules.states import PostStatus
 from approvals.services.base import Deps
 from approvals.services.state import publication_ids
 from approvals.store import models as m
@@ -44,17 +46,33 @@ class Records:
         return publication_ids(pub)
 
     def _save(self, post_id: int, revision_hash: str, values: dict[str, Any]) -> None:
+        with self.deps.uow() as uow:
+            self._save_in(uow.session, post_id, revision_hash, values)
+
+    def _save_in(self, s: Session, post_id: int, revision_hash: str,
+                 values: dict[str, Any]) -> None:
         now = self.deps.now()
         pubs = m.Publication.__table__
-        with self.deps.uow() as uow:
-            # A plain table update on the transaction's connection: the worker saves ids often.
-            saved = uow.session.connection().execute(update(pubs).where(
-                pubs.c.post_id == post_id, pubs.c.revision_hash == revision_hash)
-                .values(updated_at=now, **values)).rowcount
-            if saved == 0:  # the first id of this revision: the record starts with it
-                uow.session.add(m.Publication(post_id=post_id, revision_hash=revision_hash,
-                                              images="{}", last_error="", updated_at=now,
-                                              **values))
+        # A plain table update on the transaction's connection: the worker saves ids often.
+        saved = s.connection().execute(update(pubs).where(
+            pubs.c.post_id == post_id, pubs.c.revision_hash == revision_hash)
+            .values(updated_at=now, **values)).rowcount
+        if saved == 0:  # the first id of this revision: the record starts with it
+            s.add(m.Publication(post_id=post_id, revision_hash=revision_hash, images="{}",
+                                last_error="", updated_at=now, **values))
+
+    def _still_claimed(self, s: Session, post_id: int, worker: str) -> bool:
+        """Whether `worker` still holds the post's claim, re-asserted in this transaction.
+
+        The post's version is bumped, so a person's action that read the post before (a cancel
+        racing this submission) fails its own conditional update instead of passing unseen; and
+        an action that committed first (the post is no longer PUBLISHING by this worker) makes
+        this False. The row lock taken here orders the two on every database.
+        """
+        posts = m.Post.__table__
+        return s.connection().execute(update(posts).where(
+            posts.c.id == post_id, posts.c.status == PostStatus.PUBLISHING.value,
+            posts.c.claimed_by == worker).values(version=posts.c.version + 1)).rowcount == 1
 
     def media(self, sha256: str, kind: str) -> tuple[str | None, str | None] | None:
         """(media_id, url) of an image already uploaded to the account, by its content hash."""
@@ -87,16 +105,26 @@ class Records:
 
     def record_draft(self, post_id: int, revision_hash: str, media_id: str | None,
                      content_sha256: str | None, *, thumb: str | None = None,
-                     submit_started: bool = False) -> None:
+                     submit_started: bool = False, claimed_by: str | None = None) -> bool:
         """The draft and the content it holds (both None: the draft is gone, make a new one);
         the cover it uses when that was not saved before; and, when it is submitted next, the
-        mark that a submission is starting."""
+        mark that a submission is starting.
+
+        With `claimed_by`, the mark is set only while that worker still holds the post's claim
+        (checked in the same transaction); returns False when it does not (the publication was
+        cancelled, or another worker took over): the caller must not submit. The draft's ids are
+        kept either way, so the draft box never holds one nobody knows of.
+        """
         values: dict[str, Any] = {"draft_media_id": media_id, "content_sha256": content_sha256}
         if thumb is not None:
             values["thumb_media_id"] = thumb
-        if submit_started:
-            values["submit_started_at"] = self.deps.now()
-        self._save(post_id, revision_hash, values)
+        with self.deps.uow() as uow:
+            go = claimed_by is None or not submit_started or \
+                self._still_claimed(uow.session, post_id, claimed_by)
+            if submit_started and go:
+                values["submit_started_at"] = self.deps.now()
+            self._save_in(uow.session, post_id, revision_hash, values)
+        return go
 
     def record_preview_url(self, post_id: int, revision_hash: str, url: str | None) -> None:
         """The draft's temporary preview link (art. 27)."""
@@ -110,9 +138,16 @@ class Records:
         """WeChat took the submission under this publish_id."""
         self._save(post_id, revision_hash, {"publish_id": publish_id})
 
-    def record_clientmsgid(self, post_id: int, revision_hash: str, clientmsgid: str) -> None:
-        """The mass send's de-duplication key, saved before the send."""
-        self._save(post_id, revision_hash, {"clientmsgid": clientmsgid})
+    def record_clientmsgid(self, post_id: int, revision_hash: str, clientmsgid: str, *,
+                           claimed_by: str | None = None) -> bool:
+        """The mass send's de-duplication key, saved before the send; with `claimed_by`, only
+        while that worker still holds the claim (False: do not send; see `record_draft`)."""
+        with self.deps.uow() as uow:
+            if claimed_by is not None and not self._still_claimed(uow.session, post_id,
+                                                                  claimed_by):
+                return False
+            self._save_in(uow.session, post_id, revision_hash, {"clientmsgid": clientmsgid})
+        return True
 
     def record_msg_id(self, post_id: int, revision_hash: str, msg_id: str) -> None:
         """WeChat took the mass send under this msg_id."""
@@ -160,3 +195,24 @@ def start_new_attempt(s: Session, post_id: int, revision_hash: str, now: datetim
         clientmsgid=None, msg_id=None, article_id=None, article_url=None, wechat_status=None,
         updated_at=now))
     return True
+
+
+def wechat_holds(s: Session, post_id: int, revision_hash: str) -> Text | None:
+    """What WeChat holds of this revision's current attempt (a publish_id, a mass send, or a
+    submission whose reply was lost), or None when nothing was submitted: what decides whether
+    its publication may still be cancelled."""
+    pub = s.execute(select(m.Publication.publish_id, m.Publication.msg_id,
+                           m.Publication.clientmsgid, m.Publication.submit_started_at).where(
+        m.Publication.post_id == post_id, m.Publication.revision_hash == revision_hash)
+    ).one_or_none()
+    if pub is None:
+        return None
+    if pub.publish_id:
+        return Text(f"publish_id {pub.publish_id}", f"publish_id {pub.publish_id}")
+    if pub.msg_id:
+        return Text(f"群发 msg_id {pub.msg_id}", f"mass send msg_id {pub.msg_id}")
+    if pub.clientmsgid:
+        return Text(f"群发 clientmsgid {pub.clientmsgid}", f"mass send clientmsgid {pub.clientmsgid}")
+    if pub.submit_started_at is not None:
+        return Text("提交已发出，回复未知", "a submission was sent and its reply is unknown")
+    return None

@@ -70,7 +70,8 @@ def warm_up(deps: Deps, engine: Engine) -> bool:
             publishing.record_images(WARM_UP_POST, h, {})
             publishing.record_draft(WARM_UP_POST, h, "warm-up", "0" * 64)
             publishing.record_draft(WARM_UP_POST, h, "warm-up", "1" * 64, thumb="warm-up",
-                                    submit_started=True)
+                                    submit_started=True, claimed_by="warm-up")
+            publishing.record_clientmsgid(WARM_UP_POST, h, "warm-up", claimed_by="warm-up")
             publishing.record_submit_started(WARM_UP_POST, h)
             publishing.record_publish_id(WARM_UP_POST, h, "0")
             publishing.record_wechat_status(WARM_UP_POST, h, "1")

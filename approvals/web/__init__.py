@@ -15,6 +15,7 @@ from flask_openapi3 import Info, OpenAPI
 from approvals.bootstrap import Core
 from approvals.web import api, auth, console, health, people, preview
 from approvals.web import editor as layout_editor
+from approvals.web import jobs as jobs_page
 from approvals.web.api_models import ErrorOut
 from approvals.web.i18n import install as install_i18n
 from approvals.web.reports import install as install_reports
@@ -64,6 +65,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     api.install(app)
     app.register_blueprint(layout_editor.bp)  # the layout editor: /posts/N/edit, /assets/SHA
     install_callback(app, wechat_callback)  # /wechat/callback, CSRF-exempt: WeChat signs it
+    app.register_blueprint(jobs_page.bp)
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

@@ -21,7 +21,8 @@ from approvals.web.preview import preview_url
 bp = Blueprint("console", __name__)
 # What the post page offers as a form; the rest (new_revision, schedule, …) come with the editor.
 FORM_ACTIONS = (Action.CONFIRM, Action.APPROVE, Action.SIGN, Action.REQUEST_CHANGES,
-                Action.REJECT, Action.WITHDRAW, Action.RESUBMIT, Action.RETRY)
+                Action.REJECT, Action.WITHDRAW, Action.RESUBMIT, Action.RETRY,
+                Action.CANCEL)
 
 
 def service() -> Service:

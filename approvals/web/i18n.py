@@ -117,6 +117,24 @@ UI: dict[str, Text] = {
     "wechat_malformed": Text("消息格式不正确。", "The message is malformed."),
     "wechat_unavailable": Text("暂时无法处理，请稍后重试。",
                                "Cannot handle it right now; try again later."),
+    # the jobs page (publishing and notification work)
+    "jobs": Text("任务", "Jobs"),
+    "jobs_publishing": Text("发布任务", "Publishing"),
+    "jobs_notifications": Text("通知任务", "Notifications"),
+    "jobs_failed": Text("队列中失败的任务", "Failed jobs on the queue"),
+    "jobs_when": Text("时间", "When"), "jobs_job": Text("队列状态", "Queue"),
+    "jobs_error": Text("错误", "Error"), "jobs_kind": Text("类型", "Kind"),
+    "jobs_recipient": Text("接收人", "To"), "jobs_attempts": Text("尝试次数", "Attempts"),
+    "jobs_reason": Text("原因（取消时必填）", "Reason (needed to cancel)"),
+    "jobs_redispatch": Text("重新派发", "Dispatch again"),
+    "jobs_resend": Text("重新发送", "Send again"), "jobs_retry": Text("重试", "Retry"),
+    "jobs_dispatched": Text("已重新派发。", "Put on the queue again."),
+    "jobs_queue_down": Text("队列（Redis）无法连接：下面只列出数据库中的任务，队列状态未知。",
+                            "The queue (Redis) does not answer: the work below is read from the "
+                            "database; what the queue holds is unknown."),
+    "jobs_state_pending": Text("待发送", "pending"), "jobs_state_failed": Text("发送失败", "failed"),
+    "jobs_state_delivered": Text("已送达", "delivered"),
+    "jobs_state_no_channel": Text("无可用渠道", "no channel"),
 }
 
 
