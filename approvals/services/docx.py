@@ -35,7 +35,8 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file: Word 97-2003, or 
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream an encrypted OOXML file holds
 _ZIP = b"PK\x03\x04"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Word's own heading styles as mammoth names them, and the Chinese names a template may use.
+# Word's own heading and quote styles as mammoth names them, the Chinese names a template may use,
+# and underlining (mammoth drops it by default; WeChat keeps <u>).
 _STYLE_MAP = """
 p[style-name='Title'] => h1:fresh
 p[style-name='Subtitle'] => h2:fresh
@@ -44,6 +45,10 @@ p[style-name='副标题'] => h2:fresh
 p[style-name='标题 1'] => h1:fresh
 p[style-name='标题 2'] => h2:fresh
 p[style-name='标题 3'] => h3:fresh
+p[style-name='Quote'] => blockquote > p:fresh
+p[style-name='Intense Quote'] => blockquote > p:fresh
+p[style-name='引用'] => blockquote > p:fresh
+u => u
 """
 
 

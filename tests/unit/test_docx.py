@@ -186,3 +186,16 @@ def test_an_empty_file_and_an_empty_document_are_refused() -> None:
         docx_to_html(b"")
     with pytest.raises(DocxError, match="没有文字"):
         docx_to_html(saved(Document()))
+
+
+def test_quotes_underlining_and_a_title_style_come_across() -> None:
+    doc = Document()
+    doc.add_heading("通知", level=0)  # Word's Title style
+    para = doc.add_paragraph("请")
+    para.add_run("务必").underline = True
+    para.add_run("准时").italic = True
+    doc.add_paragraph("安全第一，预防为主。", style="Quote")
+    result = docx_to_html(saved(doc))
+    assert result.html == ("<h1>通知</h1><p>请<u>务必</u><em>准时</em></p>"
+                           "<blockquote><p>安全第一，预防为主。</p></blockquote>")
+    assert result.warnings == ()

@@ -394,3 +394,6 @@ def test_a_save_after_the_post_was_signed_meanwhile_keeps_the_text(
     assert form_of(page)["body"] == mine
     assert core.service.view(pid).post.revision_number == 1
     assert operator.get(f"/posts/{pid}/edit").status_code == 403
+    live = operator.post(f"/posts/{pid}/edit/preview", data={**fields, "body": mine})
+    assert live.status_code == 409 and "html" not in live.get_json()
+    assert live.get_json()["error"]  # the script shows the reason above the preview

@@ -21,7 +21,10 @@
     fetch(url, { method: "POST", body: data, credentials: "same-origin" })
       .then(function (answer) { return answer.json(); })
       .then(function (shown) {
-        if (mine !== sent || !shown.html) { return; } // a later keystroke's answer wins
+        if (mine !== sent) { return; } // a later keystroke's answer wins
+        var refused = document.getElementById("live-error");
+        if (refused) { refused.textContent = shown.error || ""; } // signed meanwhile, say
+        if (!shown.html) { return; }
         var scroll = frame.contentWindow ? frame.contentWindow.scrollY : 0;
         frame.onload = function () { if (frame.contentWindow) { frame.contentWindow.scrollTo(0, scroll); } };
         frame.srcdoc = shown.html;
