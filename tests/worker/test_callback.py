@@ -44,7 +44,7 @@ def test_the_simulators_push_finishes_a_post_the_poller_cannot_follow(
                    "http_status", status=500, times=None)
     bench.start_worker("w1")
     pid = bench.signed_post(who, mode=mode if mode == "mass_send" else None)
-    bench.wait_status(pid, "published")
+    bench.wait_status(pid, "published", timeout=90)  # a worker starts slowly on a busy machine
     view = bench.service.view(pid)
     (row,) = [e for e in view.timeline if e.action == "post.mark_published"]
     assert row.detail["via"] == "callback"
