@@ -12,7 +12,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from approvals.figures import AnnualFigures, CatalogueEntry, CataloguePage, CatalogueQuery
-from approvals.rules.errors import SignoffError
+from approvals.rules.errors import SignoffError, Text
 from approvals.rules.org import OrgChart
 from approvals.rules.records import RevisionInfo
 from approvals.rules.reporting import may_see_reports
@@ -20,7 +20,7 @@ from approvals.rules.states import Action, Category, Classification
 from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
-from approvals.services.handin import HandIn
+from approvals.services.handin import HandIn, create_post_from_docx
 from approvals.services.jobs import Jobs, QueueView
 from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
@@ -97,6 +97,18 @@ class Service:
             drafter=drafter, title=title, body=body, body_format=body_format, category=category,
             classification=classification, formed_on=formed_on, department=department,
             repost_source=repost_source, cover=cover)
+
+    def create_post_from_docx(self, *, drafter: str, filename: str, data: bytes, title: str,
+                              category: str = Category.PUBLICITY,
+                              classification: str = Classification.PROACTIVE,
+                              formed_on: date | None = None, repost_source: str | None = None,
+                              ) -> tuple[int, tuple[Text, ...]]:
+        """A drafter hands in a Word .docx (see `handin.create_post_from_docx`); returns the
+        post's id and the warnings of the conversion."""
+        return create_post_from_docx(self._handin, drafter=drafter, filename=filename, data=data,
+                                     title=title, category=category,
+                                     classification=classification, formed_on=formed_on,
+                                     repost_source=repost_source)
 
     def allowed_actions(self, post_id: int, person: str) -> list[Action]:
         """What `person` (key or name) may do on the post now.

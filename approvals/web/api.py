@@ -37,10 +37,12 @@ from approvals.web.api_models import (
     ActionOut,
     AuditEntryOut,
     AuditOut,
+    DocxPostOut,
     ErrorOut,
     FindingOut,
     MeOut,
     PostBrief,
+    PostDocxForm,
     PostIn,
     PostListOut,
     PostOut,
@@ -217,6 +219,21 @@ def create_post(body: PostIn) -> tuple[dict[str, Any], int]:
         formed_on=parse_day(body.formed_on), department=body.department,
         repost_source=body.repost_source)
     return _post(post_id, 201)
+
+
+@api.post("/posts/docx", summary="Hand in a draft as a Word document",
+          responses={201: DocxPostOut, 413: ErrorOut, **REFUSALS})
+def create_post_docx(form: PostDocxForm) -> tuple[dict[str, Any], int]:
+    """The token's owner hands in a .docx (multipart/form-data, field `file`); its body becomes
+    clean HTML and its images the post's assets."""
+    svc = service()
+    post_id, warnings = svc.create_post_from_docx(
+        drafter=g.api_person, filename=form.file.filename or "document.docx",
+        data=form.file.read(), title=form.title, category=form.category,
+        classification=form.classification, formed_on=parse_day(form.formed_on),
+        repost_source=form.repost_source)
+    out = _post_out(svc, svc.view(post_id), g.api_person)
+    return {**out, "warnings": [w.get(api_lang()) for w in warnings]}, 201
 
 
 @api.get("/posts/<int:post_id>", summary="Get a post", responses={200: PostOut, **REFUSALS})

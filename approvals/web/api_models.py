@@ -7,8 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from flask_openapi3 import FileStorage
 from pydantic import BaseModel, ConfigDict, Field
-from werkzeug.datastructures import FileStorage
 
 from approvals.rules.states import (
     SYSTEM_ACTIONS,
@@ -85,8 +85,6 @@ class PostIn(_In):
 
 class PostDocxForm(BaseModel):
     """A draft handed in as a Word document (multipart/form-data)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     file: FileStorage = Field(description="the .docx file")
     title: str = Field(min_length=1, max_length=200)
@@ -169,6 +167,12 @@ class PostOut(BaseModel):
     article_url: str | None
     published_at: datetime | None
     problem: str
+
+
+class DocxPostOut(PostOut):
+    """A post handed in as a .docx, with what the conversion could not keep."""
+
+    warnings: list[str]
 
 
 class PostBrief(BaseModel):

@@ -322,3 +322,47 @@ def test_the_list_filters_and_says_who_each_post_waits_on(
     assert [p["id"] for p in in_review["posts"]] == [review["id"]]
     paged = api.get("/posts?per_page=1&page=2").get_json()
     assert paged["pages"] == 2 and [p["id"] for p in paged["posts"]] == [draft["id"]]
+
+
+# --- a Word document ---------------------------------------------------------------------------------
+
+
+def test_a_docx_hand_in_becomes_a_post_with_its_images(app: Flask, core: Core,
+                                                       tokens: dict[str, str], who: Personas) -> None:
+    import io
+
+    from tests.unit.test_docx import article_docx, png
+
+    api = as_(app, tokens, who.drafter)
+    answer = api.client.post("/api/v1/posts/docx", headers=api.headers, data={
+        "file": (io.BytesIO(article_docx(image=png())), "演练通报.docx"), "title": TITLE,
+        "category": "notice"}, content_type="multipart/form-data")
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    post = answer.get_json()
+    assert post["drafter"] == who.drafter and post["category"] == "notice"
+    assert isinstance(post["warnings"], list)
+    view = core.service.view(post["id"])
+    assert view.post.title == TITLE
+    with core.deps.sessions() as s:
+        material = s.get(m.Post, post["id"]).material_body
+        assets = {a.sha256 for a in s.scalars(select(m.Asset))}
+    assert material.startswith("<") and "/assets/" in material
+    assert any(sha in material for sha in assets)
+    # Laid out as handed in: the layout accepts its own images.
+    laid = as_(app, tokens, who.operator).post(f"/posts/{post['id']}/revisions", {})
+    assert laid.status_code == 201, laid.get_data(as_text=True)
+
+
+def test_a_file_that_is_not_a_docx_is_refused_and_nothing_is_stored(
+        app: Flask, core: Core, tokens: dict[str, str], who: Personas) -> None:
+    import io
+
+    api = as_(app, tokens, who.drafter)
+    pdf = api.client.post("/api/v1/posts/docx", headers=api.headers, data={
+        "file": (io.BytesIO(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"), "通报.docx"), "title": TITLE},
+        content_type="multipart/form-data")
+    assert "PDF" in refused(pdf, 422, "invalid_docx")
+    missing = api.client.post("/api/v1/posts/docx", headers=api.headers, data={"title": TITLE},
+                              content_type="multipart/form-data")
+    assert "file" in refused(missing, 422, "invalid_input")
+    assert core.service.count_posts() == 0

@@ -25,6 +25,7 @@ from tests.conftest import Personas
 
 BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
 OPERATIONS = [("GET", "/api/v1/me"), ("GET", "/api/v1/posts"), ("POST", "/api/v1/posts"),
+              ("POST", "/api/v1/posts/docx"),
               ("GET", "/api/v1/posts/{post_id}"), ("POST", "/api/v1/posts/{post_id}/revisions"),
               ("POST", "/api/v1/posts/{post_id}/actions"), ("GET", "/api/v1/posts/{post_id}/audit")]
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
