@@ -755,4 +755,7 @@ def demo(obj: Ctx, keep_running: bool, port: int) -> None:
     """Run a scripted chain end to end on a temporary SQLite database and print the timeline."""
     from signoff.demo import run_demo
 
+    if port and not keep_running:
+        fail("error: --port goes with --keep-running" if obj.lang_override == "en"
+             else "错误：--port 需与 --keep-running 一起使用", 2)
     sys.exit(run_demo(obj.lang_override or "zh-CN", keep_running=keep_running, port=port))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -123,6 +124,11 @@ def run_demo(lang: str = "zh-CN", *, keep_running: bool = False, port: int = 0) 
         click.echo(en_text if en else zh)
 
     redis_url = os.environ.get("SIGNOFF_REDIS_URL") or DEMO_REDIS_URL
+    if keep_running and port and not port_free(port):
+        click.echo(f"error: port {port} is taken; choose another --port (or none for a free one)."
+                   if en else f"错误：端口 {port} 已被占用，请换一个 --port（或不指定，自动选择空闲端口）。",
+                   err=True)
+        return 1
     try:
         with tempfile.TemporaryDirectory(prefix="signoff-demo-") as tmp:
             clock = Clock(START)
@@ -134,6 +140,17 @@ def run_demo(lang: str = "zh-CN", *, keep_running: bool = False, port: int = 0) 
     except KeyboardInterrupt:
         say("\n演示已中断。", "\nThe demo was interrupted.")
         return 130
+
+
+def port_free(port: int) -> bool:
+    """Whether the console could listen on 127.0.0.1:`port` now."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def keep_serving(core: Core, clock: Clock, lang: str, port: int,

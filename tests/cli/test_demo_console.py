@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -144,3 +145,22 @@ def test_the_demo_keeps_the_console_up_with_its_posts_until_interrupted(
         requests.get(f"{base}healthz", timeout=10)
     # Nothing is left behind: the demo's temporary folder (its database) is gone.
     assert not list(tmp_path.glob("signoff-demo-*"))
+
+
+def test_a_port_without_keep_running_or_a_taken_port_is_one_line_before_the_demo_runs() -> None:
+    from click.testing import CliRunner
+
+    from signoff.cli import main
+
+    alone = CliRunner().invoke(main, ["demo", "--port", "8000"])
+    assert alone.exit_code == 2 and alone.stderr == "错误：--port 需与 --keep-running 一起使用\n"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = CliRunner().invoke(main, ["--lang", "en", "demo", "--keep-running", "--port",
+                                         str(port)])
+    assert busy.exit_code == 1, busy.output
+    assert busy.stderr == (f"error: port {port} is taken; choose another --port (or none for a "
+                           "free one).\n")
+    assert busy.stdout == ""  # refused before the demo started anything
