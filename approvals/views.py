@@ -45,6 +45,26 @@ class RevisionInput:
     repost_source: str | None = None
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(value: str | None) -> date | None:
+    """A day as people type it, strictly `YYYY-MM-DD` (None stays None).
+
+    Raises:
+        InvalidInput: any other form.
+    """
+    if value is None:
+        return None
+    try:
+        if not _DAY.fullmatch(value.strip()):
+            raise ValueError(value)
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(Text("日期“{v}”无效，应为 YYYY-MM-DD。",
+                                "Invalid date “{v}”; use YYYY-MM-DD.").format(v=value)) from None
+
+
 _LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?:[+-]\d{2}:\d{2}|Z)?")
 
 
@@ -131,6 +151,7 @@ class TimelineEntry:
     actor: str
     action: str
     detail: dict[str, object]
+    hash: str = ""  # the row's link in the audit chain
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -35,7 +35,7 @@ from approvals.rules.errors import (
 )
 from approvals.services import Service
 from approvals.store import db
-from approvals.views import RevisionInput, ScheduleInput
+from approvals.views import RevisionInput, ScheduleInput, parse_day
 
 EXIT_CODES: dict[type[SignoffError], int] = {
     InvalidInput: 2, ConfigError: 2, NotAllowed: 3, InvalidTransition: 4, GateBlocked: 5,
@@ -379,18 +379,6 @@ def _read_post_file(path: Path) -> dict[str, Any]:
     return {"title": title or path.stem, "body": body.strip(), "format": "markdown"}
 
 
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        if not _DATE.fullmatch(value.strip()):
-            raise ValueError(value)
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput(Text("日期“{v}”无效，应为 YYYY-MM-DD。",
-                                "Invalid date “{v}”; use YYYY-MM-DD.").format(v=value)) from None
-
-
 @post.command("new")
 @click.option("--as", "as_person", required=True, help="The drafter (key or name).")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -441,7 +429,7 @@ def post_new(obj: Ctx, as_person: str, file: Path | None, title: str | None, bod
         body_format=given(fmt, "format", "text") or "",
         category=given(category, "category", "publicity") or "",
         classification=given(classification, "classification", "proactive") or "",
-        formed_on=_parse_date(given(formed_on, "formed_on")),
+        formed_on=parse_day(given(formed_on, "formed_on")),
         department=given(department, "department"),
         repost_source=given(repost_source, "repost_source"),
         cover=cover_t,
@@ -552,8 +540,6 @@ def _refuse_foreign_options(action: str, values: dict[str, object]) -> None:
                                     f"{option} belongs to {owners}, not to “{action}”."))
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
 
 # --- people and the console ----------------------------------------------------------------------
 
@@ -582,6 +568,58 @@ def people_set_password(obj: Ctx, person: str, password_stdin: bool) -> None:
     svc.set_password(key, password, by="admin-cli")
     click.echo(f"password set for {svc.org.name_of(key)} ({key})" if lang == "en"
                else f"已为{svc.org.name_of(key)}（{key}）设置密码")
+
+
+@people.group("token")
+def people_token() -> None:
+    """Bearer tokens for the JSON API (/api/v1), one or more per person."""
+
+
+@people_token.command("issue")
+@click.argument("person")
+@click.option("--name", required=True, help="What the token is for (e.g. the department system).")
+@click.pass_obj
+@handled
+def people_token_issue(obj: Ctx, person: str, name: str) -> None:
+    """Issue an API token for PERSON (key or name). It is printed once; only its hash is kept."""
+    svc = obj.service()
+    info, token = svc.issue_token(person, name, by="admin-cli")
+    who = f"{svc.org.name_of(info.person)} ({info.person})"
+    click.echo(f"token {info.id} for {who}, shown only now:" if obj.lang() == "en"
+               else f"已为{who}签发令牌 {info.id}（只显示这一次）：", err=True)
+    click.echo(token)
+
+
+@people_token.command("list")
+@click.argument("person", required=False)
+@click.pass_obj
+@handled
+def people_token_list(obj: Ctx, person: str | None) -> None:
+    """The API tokens (of PERSON): id, owner, name, issued, last used, revoked."""
+    svc = obj.service()
+    en = obj.lang() == "en"
+    rows = svc.tokens(person)
+    if not rows:
+        click.echo("no tokens" if en else "没有令牌")
+
+    def when(at: datetime | None) -> str:
+        return at.astimezone(svc.zone).strftime("%Y-%m-%d %H:%M") if at else "—"
+
+    for t in rows:
+        state = (("revoked " if en else "已吊销 ") + when(t.revoked_at)) if t.revoked_at else (
+            "live" if en else "有效")
+        click.echo(f"{t.id}\t{t.person}\t{t.prefix}…\t{t.name}\t{when(t.created_at)}\t"
+                   f"{when(t.last_used_at)}\t{state}")
+
+
+@people_token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
+@click.pass_obj
+@handled
+def people_token_revoke(obj: Ctx, token_id: int) -> None:
+    """Revoke API token TOKEN_ID for good."""
+    info = obj.service().revoke_token(token_id, by="admin-cli")
+    click.echo(f"token {info.id} revoked" if obj.lang() == "en" else f"令牌 {info.id} 已吊销")
 
 
 @main.command("serve")

@@ -179,7 +179,8 @@ class Actions:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
             info = self._revision_info(s, post, revision or RevisionInput(), actor)
-            return chain.new_revision(state, actor, org, info, on=today, comment=comment)
+            return chain.new_revision(state, actor, org, info, on=today, comment=comment,
+                                      base=revision_hash)
         permits.permit(state, action, actor, org, today)  # raises: only the worker does this
         raise AssertionError(action)  # pragma: no cover
 

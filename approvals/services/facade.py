@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from approvals.rules.org import OrgChart
 from approvals.rules.records import RevisionInfo
 from approvals.rules.states import Action, Category, Classification
-from approvals.services.accounts import Accounts
+from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
@@ -42,6 +42,7 @@ class Service:
         self._actions = Actions(deps, self.notifications)
         self._queries = Queries(deps)
         self._accounts = Accounts(deps)
+        self._tokens = Tokens(deps)
 
     def via(self, channel: str) -> Service:
         """The same service for another face (web, api, chat): its audit rows name it."""
@@ -150,3 +151,19 @@ class Service:
     def authenticate(self, person: str, password: str) -> str | None:
         """The person's key when the password is theirs, else None."""
         return self._accounts.authenticate(person, password)
+
+    def issue_token(self, person: str, name: str, *, by: str) -> tuple[TokenInfo, str]:
+        """A new API token for a person (see `Tokens.issue`); the token is returned only here."""
+        return self._tokens.issue(person, name, by=by)
+
+    def revoke_token(self, token_id: int, *, by: str) -> TokenInfo:
+        """Revoke an API token for good (see `Tokens.revoke`)."""
+        return self._tokens.revoke(token_id, by=by)
+
+    def tokens(self, person: str | None = None) -> list[TokenInfo]:
+        """The API tokens (of one person), newest first, never the tokens themselves."""
+        return self._tokens.list(person)
+
+    def person_for_token(self, token: str) -> str | None:
+        """Whose live API token this is, or None."""
+        return self._tokens.person_for(token)

@@ -234,7 +234,8 @@ def timeline(s: Session, post_id: int) -> tuple[TimelineEntry, ...]:
     """The post's audit rows, oldest first."""
     rows = s.scalars(select(m.AuditEntry).where(m.AuditEntry.post_id == post_id)
                      .order_by(m.AuditEntry.seq))
-    return tuple(TimelineEntry(r.seq, r.at, r.actor, r.action, json.loads(r.detail)) for r in rows)
+    return tuple(TimelineEntry(r.seq, r.at, r.actor, r.action, json.loads(r.detail), r.hash)
+                 for r in rows)
 
 
 def publication_ids(pub: m.Publication) -> PublicationIds:

@@ -10,9 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask_openapi3 import Info, OpenAPI
 
 from approvals.bootstrap import Core
-from approvals.web import auth, console, health, people, preview
+from approvals.web import api, auth, console, health, people, preview
+from approvals.web.api_models import ErrorOut
 from approvals.web.i18n import install as install_i18n
 
 
@@ -23,7 +25,12 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     `previous_keys` (rotated out) still verify preview links already sent."""
     if len(secret_key) < 16:
         raise ValueError("the console's secret key needs at least 16 characters")
-    app = Flask(__name__)
+    # An OpenAPI app is a Flask app that also writes the JSON API's document from the models that
+    # validate its requests (no documentation UI: the document is at /api/v1/openapi.json).
+    app = OpenAPI(__name__, info=Info(title="signoff API", version="1"), doc_ui=False,
+                  security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+                  validation_error_status=422, validation_error_model=ErrorOut,
+                  validation_error_callback=api.validation_error)
     app.config.update(
         SECRET_KEY=secret_key,
         TESTING=testing,
@@ -40,6 +47,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     )
     app.extensions["signoff"] = core
     app.extensions["signoff.service"] = core.service.via("web")  # audit rows say "web"
+    app.extensions["signoff.api"] = core.service.via("api")
     install_i18n(app)
     auth.install(app)
     app.register_blueprint(health.bp)
@@ -47,6 +55,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.register_blueprint(console.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(people.bp)
+    api.install(app)
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

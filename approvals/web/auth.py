@@ -11,8 +11,10 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, login_required, login_user, logout_user
 from flask_wtf import CSRFProtect
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from approvals.web.api import http_error, is_api_request
 from approvals.web.i18n import ui
 
 bp = Blueprint("auth", __name__)
@@ -49,12 +51,24 @@ def install(app: Flask) -> None:
         return render_template("login.html", error=ui("too_many")), 429
 
     @app.errorhandler(403)
-    def _forbidden(_exc: Any) -> tuple[str, int]:
+    def _forbidden(exc: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return http_error(exc)
         return render_template("message.html", message=ui("forbidden")), 403
 
     @app.errorhandler(404)
-    def _missing(_exc: Any) -> tuple[str, int]:
+    def _missing(exc: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return http_error(exc)
         return render_template("message.html", message=ui("not_found")), 404
+
+    for code in (400, 405, 413, 415):
+        app.register_error_handler(code, _plain_or_api)
+
+
+def _plain_or_api(exc: HTTPException) -> HTTPException | Response:
+    # The API answers every refusal as JSON; the console keeps werkzeug's short pages.
+    return http_error(exc) if is_api_request() else exc
 
 
 @login_manager.user_loader

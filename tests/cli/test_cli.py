@@ -508,3 +508,23 @@ def test_set_password_and_serve_the_console(env: Path, monkeypatch: pytest.Monke
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_api_tokens_are_issued_listed_and_revoked(env: Path) -> None:
+    import hashlib
+
+    run("db", "upgrade")
+    issued = run("people", "token", "issue", "李娜", "--name", "应急科报送系统")
+    assert issued.exit_code == 0, issued.output + issued.stderr
+    token = issued.stdout.strip()
+    assert token.startswith("sgf_") and "只显示这一次" in issued.stderr
+    with sqlite3.connect(env) as conn:
+        stored = conn.execute("SELECT person, token_hash FROM api_tokens").fetchall()
+    assert stored == [("li_na", hashlib.sha256(token.encode()).hexdigest())]
+    listed = run("people", "token", "list", "li_na").output
+    assert token[:10] in listed and token not in listed and "有效" in listed
+    assert run("people", "token", "issue", "li_na", "--name", "  ").exit_code == 2
+    assert run("people", "token", "issue", "nobody", "--name", "x").exit_code == 6
+    assert run("people", "token", "revoke", "1").exit_code == 0
+    assert "已吊销" in run("people", "token", "list").output
+    assert run("people", "token", "revoke", "99").exit_code == 6
