@@ -70,8 +70,7 @@ class Clock:
 
     def __init__(self, start: datetime) -> None:
         self.now = start
-
-        self._since: float | None = None
+        self._since: float | None = None  # set by run(): the monotonic moment time began to pass
 
     def __call__(self) -> datetime:
         if self._since is None:
