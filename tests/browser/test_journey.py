@@ -112,10 +112,13 @@ def test_a_head_approves_a_post_in_the_browser_and_sees_it_on_the_timeline(
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
     expect(timeline.last).to_contain_text("approve (department head)")
+    expect(page.locator("p.meta").first).to_contain_text("Step: supervising leader (reviewer) (陈刚)")
     shot(page, screenshots, "05-post-en")
     page.get_by_role("link", name="Queue").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Queue")
-    expect(page.locator("table.queue tbody tr", has_text=TITLE)).to_contain_text("in review")
+    row = page.locator("table.queue tbody tr", has_text=TITLE)
+    expect(row).to_contain_text("in review")
+    expect(row).to_contain_text("supervising leader (reviewer): 陈刚")
     shot(page, screenshots, "06-queue-en")
 
 
