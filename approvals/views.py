@@ -43,6 +43,9 @@ class RevisionInput:
     digest: str = ""
     cover_sha256: str | None = None
     repost_source: str | None = None
+    # The layout editor: the revision hash the editor was opened on ("" when the post had none
+    # yet); a save on top of someone else's newer revision is refused. None: not checked.
+    based_on: str | None = None
 
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -211,6 +214,42 @@ class NotificationView:
     due_at: datetime
     delivered_at: datetime | None
     last_error: str
+
+
+# --- the layout editor ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayoutDraft:
+    """What the layout editor opens on: the current revision, or the material laid out plainly
+    when there is none yet; `based_on` goes back with the save ("" when there was none)."""
+
+    post_id: int
+    based_on: str
+    revision_number: int
+    title: str
+    author: str
+    digest: str
+    body_html: str
+    cover_sha256: str | None
+
+
+@dataclass(frozen=True)
+class DocxImport:
+    """A .docx as clean body HTML; its images are stored and referenced as /assets/<sha256>."""
+
+    html: str
+    images: tuple[str, ...]
+    warnings: tuple[Text, ...]
+
+
+@dataclass(frozen=True)
+class LayoutPreview:
+    """The article as it will look if saved: the body as the sanitiser keeps it, the art. 28
+    footer the new revision gets; `problems` pairs each limit it breaks with its field."""
+
+    article_html: str
+    problems: tuple[tuple[str, Text], ...] = ()
 
 
 # --- the notification port: what a channel is handed and answers -------------------------------

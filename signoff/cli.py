@@ -797,3 +797,32 @@ def demo(obj: Ctx, keep_running: bool, port: int) -> None:
         fail("error: --port goes with --keep-running" if obj.lang_override == "en"
              else "错误：--port 需与 --keep-running 一起使用", 2)
     sys.exit(run_demo(obj.lang_override or "zh-CN", keep_running=keep_running, port=port))
+
+
+# --- reports (the annual report, art. 30) ---------------------------------------------------------
+
+
+@main.group()
+def report() -> None:
+    """Reports: the annual figures (art. 30) and the disclosure catalogue (art. 9)."""
+
+
+@report.command("annual")
+@click.option("--year", default=None, metavar="YYYY",
+              help="The year to report (default: last year; art. 30 reports the previous year).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Folder to write into (default: ./report-YYYY).")
+@click.pass_obj
+@handled
+def report_annual(obj: Ctx, year: str | None, out: Path | None) -> None:
+    """Write report.md, a CSV file per table, catalogue.csv and PNG charts for one year."""
+    from signoff.report import write_annual
+
+    svc = obj.service()
+    lang = obj.lang()
+    written = write_annual(svc, year if year is not None else svc.today().year - 1, out, lang)
+    csvs = sum(f.endswith(".csv") for f in written.files)
+    pngs = sum(f.endswith(".png") for f in written.files)
+    click.echo(f"wrote {written.folder}/: report.md, {csvs} CSV files, {pngs} charts"
+               if lang == "en" else
+               f"已写入 {written.folder}/：report.md、{csvs} 个 CSV 文件、{pngs} 张图表")

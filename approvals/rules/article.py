@@ -13,7 +13,7 @@ import unicodedata
 
 from PIL import Image
 
-from approvals.rules.errors import InvalidInput, Text
+from approvals.rules.errors import InvalidInput, InvalidRevision, Text
 from approvals.rules.org import OrgChart
 from approvals.rules.records import Outcome, PostState
 from approvals.rules.revisions import (
@@ -189,51 +189,54 @@ def check_fits(content: RevisionContent, footer: str) -> None:
     `footer` is the longest footer the post can get; images count at IMAGE_URL_BOUND.
 
     Raises:
-        InvalidInput: naming every field that does not fit.
+        InvalidRevision: naming every field that does not fit (an InvalidInput; `problems`
+            pairs each message with its field).
     """
     bounded = {sha: "x" * IMAGE_URL_BOUND for sha in ASSET_SRC.findall(content.body_html)}
     article = render(content.body_html, footer, bounded)
-    problems = []
+    problems: list[tuple[str, Text]] = []
     if not content.title.strip():
-        problems.append(Text("标题不能为空", "the title is empty"))
-    problems += [p for p in (plain_text_problem(TITLE, content.title),
-                             plain_text_problem(AUTHOR, content.author),
-                             plain_text_problem(DIGEST, content.digest)) if p is not None]
+        problems.append(("title", Text("标题不能为空", "the title is empty")))
+    problems += [(name, p) for name, p in (
+        ("title", plain_text_problem(TITLE, content.title)),
+        ("author", plain_text_problem(AUTHOR, content.author)),
+        ("digest", plain_text_problem(DIGEST, content.digest))) if p is not None]
     if _CSS_URL.search(content.body_html):
-        problems.append(Text("正文样式中有 url(…)（外部背景图或字体），公众号会将其丢弃：请删去",
+        problems.append(("body", Text("正文样式中有 url(…)（外部背景图或字体），公众号会将其丢弃：请删去",
                              "a style in the body loads url(…) from elsewhere (a background or a "
-                             "font), which WeChat drops: remove it"))
+                             "font), which WeChat drops: remove it")))
     outside = external_images(content.body_html)
     if outside:
         shown = html.unescape(outside[0])[:80] or "data:"
         more = len(outside) - 1
-        problems.append(Text(
+        problems.append(("body", Text(
             f"正文引用了外部图片（{shown}{f' 等 {len(outside)} 张' if more else ''}），公众号发布时"
             "会将其丢弃：请先上传为本稿图片再排版",
             f"the body shows {len(outside)} image(s) from outside ({shown}), which WeChat drops "
-            "on publishing: upload them as the post's images first"))
+            "on publishing: upload them as the post's images first")))
     if len(content.title) > TITLE_MAX:
-        problems.append(Text(f"标题 {len(content.title)} 字，公众号最多 {TITLE_MAX} 字",
-                             f"the title has {len(content.title)} characters; WeChat allows "
-                             f"{TITLE_MAX}"))
+        problems.append(("title", Text(f"标题 {len(content.title)} 字，公众号最多 {TITLE_MAX} 字",
+                                       f"the title has {len(content.title)} characters; WeChat "
+                                       f"allows {TITLE_MAX}")))
     if len(content.author) > AUTHOR_MAX:
-        problems.append(Text(f"作者最多 {AUTHOR_MAX} 字", f"the author allows {AUTHOR_MAX} "
-                             "characters"))
+        problems.append(("author", Text(f"作者最多 {AUTHOR_MAX} 字", f"the author allows "
+                                        f"{AUTHOR_MAX} characters")))
     if len(content.digest) > DIGEST_MAX:
-        problems.append(Text(f"摘要最多 {DIGEST_MAX} 字", f"the digest allows {DIGEST_MAX} "
-                             "characters"))
+        problems.append(("digest", Text(f"摘要最多 {DIGEST_MAX} 字", f"the digest allows "
+                                        f"{DIGEST_MAX} characters")))
     if len(article) >= CONTENT_MAX_CHARS:
-        problems.append(Text(f"正文连同文末署名共 {len(article)} 字符，公众号须少于 "
-                             f"{CONTENT_MAX_CHARS} 字符",
-                             f"the article with its footer has {len(article)} characters; WeChat "
-                             f"takes fewer than {CONTENT_MAX_CHARS}"))
+        problems.append(("body", Text(f"正文连同文末署名共 {len(article)} 字符，公众号须少于 "
+                                      f"{CONTENT_MAX_CHARS} 字符",
+                                      f"the article with its footer has {len(article)} "
+                                      f"characters; WeChat takes fewer than {CONTENT_MAX_CHARS}")))
     elif len(article.encode()) >= CONTENT_MAX_BYTES:
-        problems.append(Text("正文连同文末署名须小于 1 MB",
-                             "the article with its footer must be under 1 MB"))
+        problems.append(("body", Text("正文连同文末署名须小于 1 MB",
+                                      "the article with its footer must be under 1 MB")))
     if problems:
-        raise InvalidInput(Text("排版稿不符合要求：" + "；".join(p.zh for p in problems) + "。",
-                                "The revision does not fit: " + "; ".join(p.en for p in problems)
-                                + "."))
+        texts = [p for _, p in problems]
+        raise InvalidRevision(Text("排版稿不符合要求：" + "；".join(p.zh for p in texts) + "。",
+                                   "The revision does not fit: " + "; ".join(p.en for p in texts)
+                                   + "."), tuple(problems))
 
 
 def footer_for(state: PostState, org: OrgChart, pending: str = "") -> str:

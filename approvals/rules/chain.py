@@ -215,22 +215,17 @@ def withdraw(state: PostState, actor: str, org: OrgChart, *, on: date, comment: 
 
 def new_revision(
     state: PostState, actor: str, org: OrgChart, revision: RevisionInfo, *, on: date,
-    comment: str = "", base: str | None = None,
+    comment: str = "",
 ) -> Result:
-    """The operator or an admin lays out a new revision; the chain restarts on it. `base` is the
-    hash of the revision the layout was made from: a layout made from a revision that has since
-    been replaced (two people editing at once) is refused, not silently laid over the other.
+    """The operator or an admin lays out a new revision; the chain restarts on it.
 
     Raises:
-        InvalidTransition: the post cannot take a new revision in its status; StaleRevision:
-            `base` is not the current revision.
+        InvalidTransition: the post cannot take a new revision in its status.
         NotAllowed: the actor does not do layout.
         InvalidInput: the content is identical to the current revision.
     """
     after = _check_transition(state, Action.NEW_REVISION)
     permit(state, Action.NEW_REVISION, actor, org, on)
-    if base is not None and state.revision is not None:
-        _check_revision(state, base)
     if state.revision is not None and state.revision.content_hash == revision.content_hash:
         raise InvalidInput(Text("新排版稿与当前版本内容完全相同；"
                                 "如需原稿重新提交，请由管理员执行“原稿重新提交”并填写说明。",

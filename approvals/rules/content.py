@@ -28,13 +28,41 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
 }
 
+# The inline styles an article keeps (what WeChat's editor keeps): text, spacing, borders, sizes.
+# Anything else (position, z-index, behavior, -moz-binding, …) is dropped property by property.
+STYLE_PROPERTIES = {
+    "color", "background", "background-color", "background-image", "font-size", "font-weight",
+    "font-style", "font-family",
+    "text-align", "text-decoration", "text-indent", "text-transform", "line-height",
+    "letter-spacing", "word-spacing", "word-break", "word-wrap", "overflow-wrap", "white-space",
+    "vertical-align", "margin", "margin-top", "margin-right", "margin-bottom", "margin-left",
+    "padding", "padding-top", "padding-right", "padding-bottom", "padding-left", "border",
+    "border-top", "border-right", "border-bottom", "border-left", "border-color", "border-style",
+    "border-width", "border-radius", "border-collapse", "border-spacing", "width", "max-width",
+    "min-width", "height", "max-height", "min-height", "box-sizing", "display", "list-style-type",
+}
+# A style that could run code or hide what it does (IE's expression(), script URLs, bindings,
+# CSS escapes and comments that split a keyword) is dropped whole. url(…) stays for layout to
+# refuse with its own message (art. 28's "what was approved is what is published").
+_STYLE_DANGER = re.compile(r"expression|javascript|vbscript|behavior|binding|@import|[\\<>]|/\*",
+                           re.IGNORECASE)
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
 def sanitize(fragment: str) -> str:
     """Keep only tags and attributes the article may carry; scripts and handlers are removed."""
     return nh3.clean(fragment, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes={"http", "https"}, link_rel=None).strip()
+                     url_schemes={"http", "https"}, link_rel=None,
+                     filter_style_properties=STYLE_PROPERTIES,
+                     attribute_filter=_attribute).strip()
+
+
+def _attribute(_tag: str, name: str, value: str) -> str | None:
+    """nh3's hook for each kept attribute: a dangerous style goes whole (None drops it)."""
+    if name == "style" and _STYLE_DANGER.search(value):
+        return None
+    return value
 
 
 def to_html(body: str, fmt: str) -> str:

@@ -122,3 +122,14 @@ class ConfigError(SignoffError):
     def __init__(self, text: Text, problems: tuple[Any, ...] = ()) -> None:
         super().__init__(text)
         self.problems = problems
+
+
+class InvalidRevision(InvalidInput):
+    """A layout revision breaks one or more limits; `problems` names the field of each
+    (title, author, digest, body), so a form can show each next to its field."""
+
+    code = "invalid_input"
+
+    def __init__(self, text: Text, problems: tuple[tuple[str, Text], ...] = ()) -> None:
+        super().__init__(text)
+        self.problems = problems

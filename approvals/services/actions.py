@@ -21,8 +21,17 @@ from approvals.rules.article import (
     check_fits,
     check_inline_image,
 )
-from approvals.rules.errors import AlreadyDecided, GateBlocked, InvalidInput, Text, sentences
+from approvals.rules.errors import (
+    AlreadyDecided,
+    GateBlocked,
+    InvalidInput,
+    InvalidRevision,
+    StaleRevision,
+    Text,
+    sentences,
+)
 from approvals.rules.ledger import clearance_record, decision_record, intent_record
+from approvals.rules.org import OrgChart
 from approvals.rules.records import PostState, RevisionInfo
 from approvals.rules.revisions import AUTHOR_MAX, RevisionContent
 from approvals.rules.states import (
@@ -86,6 +95,10 @@ class Actions:
         """What the person may do on the post now (the buttons and forms are built from this)."""
         with self.deps.sessions() as s:
             state = load_state(s, load_post(s, post_id))
+        return self.allowed_in(state, person_key)
+
+    def allowed_in(self, state: PostState, person_key: str) -> list[Action]:
+        """What the person may do on a post in `state` (as just read)."""
         return permits.allowed_actions(state, person_key, self.deps.org, self.deps.today())
 
     def act(
@@ -119,7 +132,8 @@ class Actions:
             s = uow.session
             post = load_post(s, post_id)
             state = load_state(s, post)
-            if revision_hash is not None:
+            current = state.revision.content_hash if state.revision else None
+            if revision_hash is not None and revision_hash != current:  # else it is whole
                 revision_hash = expand_hash(s, post, revision_hash)
             try:
                 result = self._decide(s, post, state, action, actor_key, today, now, comment,
@@ -178,9 +192,10 @@ class Actions:
         if action is Action.NEW_REVISION:
             # Check entitlement before doing any work on the content.
             permits.permit(state, action, actor, org, today)
+            if revision is not None and revision.based_on is not None:
+                _check_based_on(s, post, state, revision.based_on, org)
             info = self._revision_info(s, post, revision or RevisionInput(), actor)
-            return chain.new_revision(state, actor, org, info, on=today, comment=comment,
-                                      base=revision_hash)
+            return chain.new_revision(state, actor, org, info, on=today, comment=comment)
         permits.permit(state, action, actor, org, today)  # raises: only the worker does this
         raise AssertionError(action)  # pragma: no cover
 
@@ -188,7 +203,10 @@ class Actions:
                        actor: str) -> RevisionInfo:
         title = (given.title if given.title is not None else post.title).strip()
         if given.body is not None:
-            body_html = content.to_html(given.body, given.body_format)
+            try:
+                body_html = content.to_html(given.body, given.body_format)
+            except InvalidInput as exc:  # an empty body, a control character: the body's
+                raise InvalidRevision(exc.text, (("body", exc.text),)) from None
         else:
             body_html = content.to_html(post.material_body, post.material_format)
         author = given.author if given.author is not None else self.deps.org.unit_name[:AUTHOR_MAX]
@@ -204,11 +222,7 @@ class Actions:
         return RevisionInfo(post.revision_number + 1, rc, rc.content_hash(), actor)
 
     def _longest_footer(self, post: m.Post, source: str | None) -> str:
-        # Who reviews and signs is known only later: count the longest name in the org chart.
-        org = self.deps.org
-        longest = max((p.name for p in org.people.values()), key=len, default="")
-        return org.footer.render(drafter=org.name_of(post.drafter), reviewer=longest,
-                                 issuer=longest, source=source)
+        return longest_footer(self.deps.org, post.drafter, source)
 
     def _check_images(self, s: Session, rc: RevisionContent) -> None:
         wanted = [(rc.cover_sha256, True)] if rc.cover_sha256 else []
@@ -338,6 +352,36 @@ class Actions:
                 m.Publication.post_id == post.id, m.Publication.revision_hash == rev.content_hash)
                 .values(article_url=result.url, updated_at=now))
         return intent_record(IntentKind(intent.kind), intent.revision_hash) if intent else None
+
+
+def longest_footer(org: OrgChart, drafter: str, source: str | None) -> str:
+    """The longest art. 28 footer a post of `drafter` can get, for checking WeChat's limits."""
+    # Who reviews and signs is known only later: count the longest name in the org chart.
+    longest = max((p.name for p in org.people.values()), key=len, default="")
+    return org.footer.render(drafter=org.name_of(drafter), reviewer=longest, issuer=longest,
+                             source=source)
+
+
+def _check_based_on(s: Session, post: m.Post, state: PostState, based_on: str,
+                    org: OrgChart) -> None:
+    """Refuse a layout saved on top of a revision someone else made after the editor opened.
+
+    Raises:
+        StaleRevision: the post's current revision is not the one the editor was opened on.
+        InvalidInput: `based_on` is not a hash of this post's revisions.
+    """
+    opened = expand_hash(s, post, based_on) if based_on.strip() else None
+    current = state.revision
+    if current is None or opened == current.content_hash:
+        return
+    raise StaleRevision(Text(
+        "您打开编辑后，本稿已有新版本（第{n}版 {h}，{who}）；为免覆盖他人的修改，本次保存未执行。"
+        "请对照最新版本后再保存。",
+        "This post got a new revision after you opened the editor (revision {n}, {h}, by "
+        "{who_en}); your save was not made so as not to overwrite it. Compare with the latest "
+        "revision and save again.").format(n=current.number, h=current.content_hash[:12],
+                                           who=org.name_of(current.made_by),
+                                           who_en=org.name_of(current.made_by)))
 
 
 def _detail(result: chain.Result, rev: RevisionInfo | None, values: dict[str, Any],

@@ -6,19 +6,24 @@ with `approvals.present`; it never re-implements a rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from approvals.figures import AnnualFigures, CatalogueEntry, CataloguePage, CatalogueQuery
 from approvals.rules.org import OrgChart
 from approvals.rules.records import RevisionInfo
+from approvals.rules.reporting import may_see_reports
 from approvals.rules.states import Action, Category, Classification
 from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
 from approvals.services.handin import HandIn
+from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
 from approvals.services.queries import Queries
+from approvals.services.reports import Reports
 from approvals.store.audit import Anchor, Report
 from approvals.views import (
     ActOutcome,
@@ -94,6 +99,11 @@ class Service:
         """
         return self._actions.allowed_actions(post_id, self.person(person))
 
+    def allowed_in(self, view: PostView, person: str) -> list[Action]:
+        """`allowed_actions` from a view already read (a page showing the post and its actions
+        reads the post once)."""
+        return self._actions.allowed_in(view.state, self.person(person))
+
     def act(self, post_id: int, action: Action | str, actor: str, *, comment: str = "",
             revision_hash: str | None = None, revision: RevisionInput | None = None,
             basis: str | None = None, schedule: ScheduleInput | None = None,
@@ -144,6 +154,29 @@ class Service:
         """How many posts exist (archived included)."""
         return self._queries.count_posts()
 
+    # --- reports: the dashboard, the annual report (art. 30), the disclosure catalogue (art. 9)
+
+    def may_see_reports(self, person: str) -> bool:
+        """Whether the person (key or name) may see the dashboard: admins, the operator and the
+        leaders (`approvals.rules.reporting.may_see_reports`)."""
+        return may_see_reports(self.org, self.person(person))
+
+    def annual_figures(self, year: str | int) -> AnnualFigures:
+        """The year's figures (see `Reports.annual`).
+
+        Raises:
+            InvalidInput: not a four-digit year, or one that has not begun.
+        """
+        return Reports(self.deps).annual(year)
+
+    def catalogue(self, query: CatalogueQuery) -> CataloguePage:
+        """One page of the disclosure catalogue (see `Reports.catalogue`)."""
+        return Reports(self.deps).catalogue(query)
+
+    def catalogue_all(self, query: CatalogueQuery) -> Iterator[CatalogueEntry]:
+        """Every matching catalogue line in index order (see `Reports.catalogue_all`)."""
+        return Reports(self.deps).catalogue_all(query)
+
     def set_password(self, person: str, password: str, *, by: str) -> str:
         """Give a person (key or name) a console password; `by` is who did it (audit)."""
         return self._accounts.set_password(person, password, by=by)
@@ -167,3 +200,10 @@ class Service:
     def person_for_token(self, token: str) -> str | None:
         """Whose live API token this is, or None."""
         return self._tokens.person_for(token)
+    # --- the layout editor (around new_revision) ---
+
+    @property
+    def layout(self) -> Layout:
+        """What the layout editor opens on, images and .docx files stored as assets, and the
+        article as it will look (see `Layout`); saving is `act(..., "new_revision", ...)`."""
+        return Layout(self.deps)

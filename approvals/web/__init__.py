@@ -14,8 +14,10 @@ from flask_openapi3 import Info, OpenAPI
 
 from approvals.bootstrap import Core
 from approvals.web import api, auth, console, health, people, preview
+from approvals.web import editor as layout_editor
 from approvals.web.api_models import ErrorOut
 from approvals.web.i18n import install as install_i18n
+from approvals.web.reports import install as install_reports
 
 
 def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
@@ -50,12 +52,14 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.extensions["signoff.api"] = core.service.via("api")
     install_i18n(app)
     auth.install(app)
+    install_reports(app)  # the dashboard and the disclosure catalogue
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(people.bp)
     api.install(app)
+    app.register_blueprint(layout_editor.bp)  # the layout editor: /posts/N/edit, /assets/SHA
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

@@ -157,7 +157,7 @@ def _post_out(svc: Service, view: PostView, person: str) -> dict[str, Any]:
         step=STEP_LABEL[view.step].get(lang) if view.step else None, waiting_on=assignee,
         findings=[FindingOut(code=f.code, article=f.article, blocking=f.blocking,
                              message=f.text.get(lang)) for f in view.findings],
-        allowed_actions=[str(a) for a in svc.allowed_actions(p.id, person)],
+        allowed_actions=[str(a) for a in svc.allowed_in(view, person)],
         preview_url=preview_url(p.id, rev.content_hash) if rev else None,
         wechat_preview_url=view.preview_url, publish_mode=p.publish_mode,
         scheduled_at=p.scheduled_at, article_url=p.article_url, published_at=p.published_at,
@@ -230,9 +230,8 @@ def get_post(path: PostPath) -> tuple[dict[str, Any], int]:
 def add_revision(path: PostPath, body: RevisionIn) -> tuple[dict[str, Any], int]:
     """A new layout (operator or admin); the chain starts again on it."""
     service().act(path.post_id, Action.NEW_REVISION, g.api_person, comment=body.comment,
-                  revision_hash=body.base_revision,
                   revision=RevisionInput(title=body.title, body=body.body_html, author=body.author,
-                                         digest=body.digest))
+                                         digest=body.digest, based_on=body.base_revision))
     return _post(path.post_id, 201)
 
 

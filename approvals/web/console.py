@@ -66,7 +66,7 @@ def post(post_id: int) -> str:
         view = svc.view(post_id)
     except SignoffError as exc:
         return render_template("message.html", message=exc.message(lang())), 404  # type: ignore[return-value]
-    offered = svc.allowed_actions(post_id, current_user.id)
+    offered = svc.allowed_in(view, current_user.id)
     allowed = [a for a in offered if a in FORM_ACTIONS]
     body = sanitize(view.state.revision.content.body_html) if view.state.revision else ""
     events = [present.event_line(e, svc.org, svc.zone, lang()) for e in view.timeline]
@@ -74,6 +74,7 @@ def post(post_id: int) -> str:
     return render_template(
         "post.html", view=view, org=svc.org, body=body, events=events, preview_link=link,
         can_schedule=Action.SCHEDULE in offered,
+        can_edit=Action.NEW_REVISION in offered,
         scheduled=present.schedule_text(view.post.scheduled_at, view.post.publish_mode, svc.zone,
                                         lang()),
         findings=present.findings_lines(view.findings, lang()), allowed=allowed,

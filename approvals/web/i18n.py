@@ -9,6 +9,12 @@ from approvals.rules.errors import Text, normalize_language
 
 UI: dict[str, Text] = {
     "app": Text("公众号发布审批", "Publishing sign-off"),
+    # --- reports: the dashboard (art. 30) and the disclosure catalogue (art. 9) ---
+    "reports": Text("统计报表", "Dashboard"), "catalogue": Text("政府信息公开目录", "Disclosure catalogue"),
+    "year": Text("年度", "Year"), "table": Text("数据表", "Table"),
+    "catalogue_search": Text("名称或内容概述", "Name or summary"),
+    "export_csv": Text("导出 CSV", "Export CSV"), "no_entries": Text("没有条目", "No entries"),
+    "all_years": Text("全部年度", "All years"),
     "login": Text("登录", "Log in"),
     "logout": Text("退出", "Log out"),
     "person": Text("账号（拼音或姓名）", "Account (key or name)"),
@@ -52,6 +58,52 @@ UI: dict[str, Text] = {
     "sort_-id": Text("最新在前", "Newest first"), "sort_id": Text("最早在前", "Oldest first"),
     "sort_due": Text("期限最近在前", "Due soonest first"),
     "sort_-due": Text("期限最远在前", "Due latest first"),
+    # people: API tokens and chat bindings
+    "api_tokens": Text("API 令牌", "API tokens"), "owner": Text("人员", "Person"),
+    "token_name": Text("用途", "Used by"), "token_prefix": Text("令牌开头", "Starts with"),
+    "issued": Text("签发时间", "Issued"), "last_used": Text("最近使用", "Last used"),
+    "revoked": Text("已吊销", "revoked"), "revoke": Text("吊销", "Revoke"),
+    "issue_token": Text("签发新令牌", "Issue a token"),
+    "token_once": Text("新令牌只显示这一次，请立即复制并妥善保存：",
+                       "The new token is shown only this once; copy it now and keep it safe:"),
+    "token_revoked": Text("令牌已吊销。", "The token is revoked."),
+    "chat_bindings": Text("聊天账号绑定", "Chat bindings"),
+    # --- the layout editor (approvals/web/editor.py) ---
+    "edit_layout": Text("编辑排版", "Edit layout"),
+    "editor_opened_on": Text("基于第 {n} 版", "Based on revision {n}"),
+    "editor_no_revision": Text("尚无排版稿：以下为拟稿人提交的原稿", "No layout yet: the drafter's "
+                               "material below"),
+    "author": Text("作者", "Author"), "digest": Text("摘要", "Digest"),
+    "body_html": Text("正文（HTML）", "Body (HTML)"), "cover": Text("封面", "Cover"),
+    "cover_hint": Text("JPG、PNG、GIF 或 BMP，最大 10 MB；不选则保留当前封面",
+                       "JPG, PNG, GIF or BMP, at most 10 MB; leave empty to keep the current one"),
+    "docx": Text("导入 Word 文档（.docx，将替换正文）", "Import a Word document (.docx; replaces "
+                 "the body)"),
+    "import_docx": Text("导入", "Import"),
+    "image": Text("插入正文图片（JPG 或 PNG，小于 1 MB，插入到光标处）", "Insert an in-article image "
+                  "(JPG or PNG under 1 MB, at the cursor)"),
+    "upload_image": Text("上传并插入", "Upload and insert"),
+    "revision_comment": Text("修改说明（可选）", "What changed (optional)"),
+    "save_revision": Text("保存为新版本（审批流程将重新开始）", "Save as a new revision (the "
+                          "chain restarts)"),
+    "live_preview": Text("实时预览（含文末署名）", "Live preview (footer included)"),
+    "choose_docx": Text("请先选择一个 .docx 文件。", "Choose a .docx file first."),
+    "choose_image": Text("请先选择一张图片。", "Choose an image first."),
+    "docx_imported": Text("已导入 Word 文档，正文已替换（尚未保存）；请核对后保存。",
+                          "The Word document was imported into the body (not saved yet); "
+                          "check it and save."),
+    "image_inserted": Text("图片已上传并插入正文（尚未保存）。", "The image was uploaded and "
+                           "inserted into the body (not saved yet)."),
+    "cover_kept": Text("新封面已上传（尚未保存）。", "The new cover was uploaded (not saved yet)."),
+    "fix_fields": Text("未保存：请按各栏下方的提示修改。", "Not saved: fix what each field says."),
+    "text_kept": Text("未保存。您的修改仍在下方，可复制或修改后再保存。",
+                      "Not saved. Your text is still below: copy it, or change it and save."),
+    "may_not_edit": Text("您现在不能修改本稿的排版：", "You may not change this post's layout now: "),
+    "too_large": Text("上传内容过大（一次最多 16 MB），未保存。请返回上一页，您输入的文字仍在浏览器中。",
+                      "The upload is too large (at most 16 MB at once); nothing was saved. Go "
+                      "back: your text is still in the browser."),
+    "file_too_large": Text("文件过大，请选择更小的文件。", "The file is too large; choose a "
+                           "smaller one."),
 }
 
 

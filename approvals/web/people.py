@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from approvals import present
+from approvals.rules.errors import SignoffError
 from approvals.rules.states import STEP_LABEL, Step
 from approvals.web.console import service
-from approvals.web.i18n import lang
+from approvals.web.i18n import lang, ui
 
 bp = Blueprint("people", __name__)
 
 
+def _admin_only() -> None:
+    if not service().org.is_admin(current_user.id):
+        abort(403)
+
+
 @bp.get("/people")
 @login_required
-def chart() -> str:
-    """Each department's head and supervising leader, the issuer, and who stands in today."""
+def chart(new_token: str | None = None, status: int = 200) -> tuple[str, int]:
+    """Each department's head and supervising leader, the issuer, who stands in today, the API
+    tokens and the chat bindings."""
+    _admin_only()
     svc = service()
     org = svc.org
-    if not org.is_admin(current_user.id):
-        abort(403)
     today = svc.today()
 
     def standing_in(person: str, step: Step) -> list[str]:
@@ -37,7 +44,39 @@ def chart() -> str:
     return render_template("people.html", rows=rows, issuer=issuer, org=org,
                            step_label=STEP_LABEL, today=today,
                            admins=[org.name_of(k) for k in org.admins],
-                           operators=[org.name_of(k) for k in org.operators])
+                           operators=[org.name_of(k) for k in org.operators],
+                           tokens=svc.tokens(), new_token=new_token, zone=svc.zone,
+                           people=sorted(org.people.values(), key=lambda p: p.key),
+                           bound=[p for p in org.people.values() if p.telegram_id]), status
+
+
+@bp.post("/people/tokens")
+@login_required
+def issue_token() -> tuple[str, int]:
+    """Issue an API token; the page shows it this once (it is not kept, not even in the
+    session cookie)."""
+    _admin_only()
+    try:
+        _, token = service().issue_token(request.form.get("person", ""),
+                                         request.form.get("name", ""), by=current_user.id)
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+        return chart(status=422)
+    return chart(new_token=token)
+
+
+@bp.post("/people/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Response:
+    """Revoke an API token for good."""
+    _admin_only()
+    try:
+        service().revoke_token(token_id, by=current_user.id)
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+    else:
+        flash(ui("token_revoked"), "ok")
+    return redirect(url_for("people.chart"))
 
 
 @bp.get("/inbox")

@@ -9,14 +9,15 @@ says so, never a stack trace.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from approvals.rules.article import footer_for
+from approvals.rules.article import ASSET_SRC, footer_for, image_kind
 from approvals.rules.article import render as render_article
 from approvals.rules.content import sanitize
 from approvals.rules.errors import NotFound
 from approvals.rules.states import STATUS_LABEL
+from approvals.views import Asset
 from approvals.web.i18n import lang
 
 bp = Blueprint("preview", __name__)
@@ -55,6 +56,41 @@ def page(token: str) -> tuple[str, int]:
     if rev is None or rev.content_hash != wanted:
         return render_template("preview_gone.html", reason="superseded", view=view), 410
     footer = footer_for(view.state, svc.org, pending="（待定）" if lang() != "en" else "(pending)")
-    article = render_article(sanitize(rev.content.body_html), footer, {})
+    # The revision's own images, through this link (the reader has no login).
+    images = {sha: url_for("preview.image", token=token, sha256=sha)
+              for sha in ASSET_SRC.findall(rev.content.body_html)}
+    article = render_article(sanitize(rev.content.body_html), footer, images)
     return render_template("preview.html", view=view, rev=rev, article=article,
                            status=STATUS_LABEL[view.post.status]), 200
+
+
+@bp.get("/p/<token>/assets/<sha256>")
+def image(token: str, sha256: str) -> Response:
+    """An image of the previewed revision, for as long as its link is valid (only that
+    revision's own images: the link opens nothing else)."""
+    try:
+        data = signer().loads(token, max_age=MAX_AGE)
+        post_id, wanted = int(data["p"]), str(data["r"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        abort(404)
+    svc = current_app.extensions["signoff.service"]
+    try:
+        rev = svc.view(post_id).state.revision
+    except NotFound:
+        abort(404)
+    if rev is None or rev.content_hash != wanted or sha256 not in ASSET_SRC.findall(
+            rev.content.body_html):
+        abort(404)
+    return image_response(svc.layout.asset(sha256))
+
+
+def image_response(found: Asset | None) -> Response:
+    """A stored image as a response, its type judged by its content (404 when it is none)."""
+    kind = image_kind(found.data) if found is not None else None
+    if found is None or kind is None:
+        abort(404)
+    answer = Response(found.data, mimetype=f"image/{kind}")
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    answer.headers["Content-Security-Policy"] = "default-src 'none'"
+    answer.headers["Cache-Control"] = "private, max-age=86400"  # the hash names the content
+    return answer

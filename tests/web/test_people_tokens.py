@@ -1,0 +1,51 @@
+"""API tokens on the people page: admins issue (shown once) and revoke them; others may not."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from approvals.bootstrap import Core
+from tests.conftest import Personas
+from tests.web.test_console import app, logged_in, token  # noqa: F401  (the console fixture)
+
+
+def test_an_admin_issues_a_token_that_works_once_shown_and_revokes_it(
+        app: Flask, core: Core, who: Personas) -> None:  # noqa: F811
+    admin = logged_in(app, who.admin)
+    page = admin.post("/people/tokens", data={"person": who.drafter, "name": "应急科报送系统",
+                                              "csrf_token": token(admin, "/people")})
+    assert page.status_code == 200
+    shown = re.search(r'<code class="token">(sgf_[^<]+)</code>', page.get_data(as_text=True))
+    assert shown, page.get_data(as_text=True)
+    secret = shown.group(1)
+    assert "sgf_" not in admin.get("/people").get_data(as_text=True).replace(secret[:10], "")
+    api = app.test_client()
+    me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.get_json()["person"] == who.drafter
+    [info] = core.service.tokens(who.drafter)
+    assert info.name == "应急科报送系统" and info.created_by == who.admin
+    revoked = admin.post(f"/people/tokens/{info.id}/revoke",
+                         data={"csrf_token": token(admin, "/people")}, follow_redirects=True)
+    assert "令牌已吊销" in revoked.get_data(as_text=True)
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_a_bad_token_request_is_explained_and_others_may_not_issue(
+        app: Flask, core: Core, who: Personas) -> None:  # noqa: F811
+    admin = logged_in(app, who.admin)
+    bad = admin.post("/people/tokens", data={"person": "nobody", "name": "x",
+                                             "csrf_token": token(admin, "/people")})
+    assert bad.status_code == 422 and "错误" in bad.get_data(as_text=True)
+    empty = admin.post("/people/tokens", data={"person": who.drafter, "name": " ",
+                                               "csrf_token": token(admin, "/people")})
+    assert empty.status_code == 422 and "令牌名称不能为空" in empty.get_data(as_text=True)
+    drafter = logged_in(app, who.drafter)
+    csrf = token(drafter, "/")
+    assert drafter.post("/people/tokens", data={"person": who.drafter, "name": "mine",
+                                                "csrf_token": csrf}).status_code == 403
+    assert drafter.post("/people/tokens/1/revoke", data={"csrf_token": csrf}).status_code == 403
+    no_csrf = admin.post("/people/tokens", data={"person": who.drafter, "name": "x"})
+    assert no_csrf.status_code == 400
+    assert core.service.tokens() == []
