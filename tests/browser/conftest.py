@@ -102,7 +102,7 @@ class _Quiet(WSGIRequestHandler):
 def console(core: Core, who: Personas) -> Iterator[str]:
     """The console app as production builds it, on a real HTTP server on a free loopback port;
     yields its base URL. The personas who act in these tests have a password."""
-    for person in (who.drafter, who.head, who.leader, who.admin, who.colleague):
+    for person in (who.drafter, who.head, who.leader, who.admin, who.operator, who.colleague):
         core.service.set_password(person, PASSWORD, by="test")
     app = create_app(core, secret_key="b" * 32)  # not testing: errors render as users see them
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True,

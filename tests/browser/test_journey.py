@@ -1,5 +1,6 @@
-"""The console in a real browser: a department head logs in, finds the post in the queue, reads its
-preview on a phone, approves it and sees the timeline row; the page switches to English.
+"""The console in a real browser: the operator edits a layout with its live preview; a department
+head logs in, finds the post in the queue, reads its preview on a phone, approves it and sees the
+timeline row; the page switches to English.
 
 Each step leaves a screenshot under test-artifacts/screenshots/.
 """
@@ -159,3 +160,48 @@ def test_a_wrong_password_is_said_in_chinese_and_the_right_one_leads_back_to_the
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{console}/posts/{pid}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
+
+
+def test_the_operator_edits_a_layout_with_its_live_preview_and_saves_a_new_revision(
+        console: str, core: Core, who: Personas, desktop: BrowserContext,
+        screenshots: Path) -> None:
+    pid, first = confirmed(core, who)
+    page = desktop.new_page()
+    log_in(page, console, who.operator)
+    page.locator("table.queue tbody tr", has_text=TITLE).get_by_role("link", name=TITLE).click()
+    page.get_by_role("link", name="编辑排版").click()
+    page.wait_for_url(f"{console}/posts/{pid}/edit")
+    expect(page.locator("p.meta")).to_contain_text("基于第 1 版")
+
+    # The live preview follows the typing (the page's script asks the server after a pause)...
+    body = page.get_by_label("正文（HTML）")
+    body.fill(body.input_value().replace("150人", "160人"))
+    frame = page.frame_locator("#preview-frame")
+    expect(frame.locator("body")).to_contain_text("160人")
+    expect(frame.locator("body")).to_contain_text("拟稿：李娜")  # the art. 28 footer
+    # ...and says at once what saving would refuse: markup in a title WeChat shows as typed.
+    title = page.locator('input[name="title"]')
+    title.fill(TITLE + "<b>（更正）</b>")
+    expect(page.locator('[data-field-error="title"]')).not_to_be_empty()
+    title.fill(TITLE)
+    expect(page.locator('[data-field-error="title"]')).to_be_empty()
+    page.get_by_label("修改说明（可选）").fill("参演人数更正为160人")
+    shot(page, screenshots, "08-editor-live-preview-zh")
+
+    page.get_by_role("button", name=re.compile("保存为新版本")).click()
+    page.wait_for_url(f"{console}/posts/{pid}")
+    expect(page.locator(".flash.ok")).to_contain_text("已完成")
+    expect(page.locator("article.preview")).to_contain_text("160人")
+    last = page.locator("ol.timeline li").last
+    expect(last).to_contain_text("何静  提交排版稿  ·  第2版")
+    expect(last).to_contain_text("意见：参演人数更正为160人")
+    shot(page, screenshots, "09-new-revision-zh")
+
+    view = core.service.view(pid)
+    assert view.revision is not None and view.revision.number == 2
+    assert view.revision.content_hash != first and view.revision.made_by == who.operator
+    assert "160人" in view.state.revision.content.body_html  # type: ignore[union-attr]
+    assert view.state.decisions == ()  # the new revision restarts the chain (art. 27)
+    row = view.timeline[-1]
+    assert (row.actor, row.action, row.detail.get("channel")) == (
+        who.operator, "post.new_revision", "web")
