@@ -302,19 +302,32 @@ def _script(core: Core, clock: Clock, lang: str, say: Callable[[str, str], None]
     return 0 if report.ok and len(published) == 2 and notes and not undelivered else 1
 
 
-def run_worker(core: Core) -> None:
-    """An RQ worker in burst mode over the demo's queue, with the demo's core installed."""
+def run_worker(core: Core, *, patience_seconds: float = 120) -> None:
+    """RQ workers in burst mode over the demo's queue, with the demo's core installed, until no
+    job waits for a retry (or `patience_seconds` have passed)."""
     from rq import SimpleWorker
+    from rq.registry import ScheduledJobRegistry
 
     from worker.context import build_context, install
 
     ctx = build_context(core.settings, core=core)
     install(ctx)
     name = ctx.queue.name
+    bursts = 0
     try:
         ctx.dispatcher().reconcile()  # anything a hand-off missed
-        SimpleWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
-                     name=f"{name}-worker").work(burst=True, logging_level="WARNING")
+        deadline = time.monotonic() + patience_seconds
+        while True:
+            bursts += 1
+            SimpleWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
+                         name=f"{name}-worker-{bursts}").work(burst=True, with_scheduler=True,
+                                                              logging_level="WARNING")
+            # A transient error (a slow answer on a loaded machine) leaves a retry scheduled a
+            # few seconds on: a burst that ended before it would leave the post "publishing".
+            waiting = sum(ScheduledJobRegistry(queue=q).count for q in ctx.queues)
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(1)
     finally:
         install(None)
         # The demo leaves nothing behind in a Redis it borrowed: its queue, jobs and worker.
@@ -322,5 +335,5 @@ def run_worker(core: Core) -> None:
             for key in ctx.redis.scan_iter(pattern):
                 ctx.redis.delete(key)
         ctx.redis.srem("rq:queues", *(f"rq:queue:{q.name}" for q in ctx.queues))
-        ctx.redis.srem("rq:workers", f"rq:worker:{name}-worker")
+        ctx.redis.srem("rq:workers", *(f"rq:worker:{name}-worker-{n}" for n in range(1, bursts + 1)))
         ctx.redis.close()

@@ -114,6 +114,9 @@ def test_the_demo_keeps_the_console_up_with_its_posts_until_interrupted(
         printed.append(row.strip())
     assert len(printed) >= 12 and any("代陈刚签" in r for r in printed)
 
+    summary = demo.read_until(r"^审计日志：.*")[0]
+    assert "哈希链完整" in summary and "未送达 0 条" in summary, "".join(demo.said)
+
     base = demo.read_until(r"网页控制台：(http://127\.0\.0\.1:\d+/)（按 Ctrl-C 停止）")[1]
     post = demo.read_until(rf"稿件 #(\d+)：{re.escape(base)}posts/\d+")[1]
     password = demo.read_until(r"演示账号（密码均为 (\S+)，仅限本次演示）")[1]
