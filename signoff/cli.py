@@ -785,12 +785,19 @@ def sim_wechat(host: str, port: int, callback_url: str | None, publish_delay: fl
 
 
 @main.command()
+@click.option("--keep-running", is_flag=True,
+              help="Then serve the web console over the demo's posts (demo logins) until Ctrl-C.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="The console's port with --keep-running (default: a free one).")
 @click.pass_obj
-def demo(obj: Ctx) -> None:
+def demo(obj: Ctx, keep_running: bool, port: int) -> None:
     """Run a scripted chain end to end on a temporary SQLite database and print the timeline."""
     from signoff.demo import run_demo
 
-    sys.exit(run_demo(obj.lang_override or "zh-CN"))
+    if port and not keep_running:
+        fail("error: --port goes with --keep-running" if obj.lang_override == "en"
+             else "错误：--port 需与 --keep-running 一起使用", 2)
+    sys.exit(run_demo(obj.lang_override or "zh-CN", keep_running=keep_running, port=port))
 
 
 # --- reports (the annual report, art. 30) ---------------------------------------------------------

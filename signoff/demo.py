@@ -2,17 +2,22 @@
 
 The demo runs the real wiring: the WeChat simulator, a Redis (real when one answers, else an
 embedded one), the core with its queue hand-off, and an RQ worker that publishes the posts and
-delivers every chain notification through the log channel.
+delivers every chain notification through the log channel. With `--keep-running` the console
+then stays up over the demo's database, with demo logins, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -24,12 +29,28 @@ from approvals.config.settings import Settings
 from approvals.rules.errors import SignoffError, Text
 from approvals.rules.states import ACTION_LABEL, STATUS_LABEL
 from approvals.store import db
-from approvals.views import DeliveryState, RevisionInput
+from approvals.views import DeliveryState, QueueQuery, RevisionInput
 from signoff.paths import example_org_file
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A fixed, realistic moment: inside the example org chart's delegation range, so 代签 shows.
 START = datetime(2026, 12, 8, 9, 0, tzinfo=ZONE)
+DEMO_REDIS_URL = "redis://127.0.0.1:6379/0"  # used when it answers, unless SIGNOFF_REDIS_URL says
+# The people of the demo's chains, given console logins by --keep-running, and their part in it.
+PERSONAS: tuple[tuple[str, Text], ...] = (
+    ("zhao_xue", Text("管理员（法宣科）", "admin (Legal & Publicity)")),
+    ("he_jing", Text("运营方，排版", "operator, lays posts out")),
+    ("li_na", Text("稿件一拟稿人", "post 1's drafter")),
+    ("zhang_wei", Text("稿件一科室负责人", "post 1's department head")),
+    ("chen_gang", Text("稿件一分管领导（出差，由孙丽代签）",
+                       "post 1's supervising leader (away; Sun Li signed for him)")),
+    ("sun_li", Text("代陈刚审核稿件一", "reviewed post 1 for Chen Gang")),
+    ("wang_min", Text("签发人；稿件二审核人", "the issuer; post 2's reviewer")),
+    ("guo_qiang", Text("稿件二拟稿人", "post 2's drafter")),
+    ("ma_lin", Text("稿件二科室负责人", "post 2's department head")),
+    ("zhou_jian", Text("主要领导，签发稿件二（三审不同人）", "principal leader; signed post 2 (four eyes)")),
+    ("xu_fang", Text("其他科室科员：无权审核", "staff of another section: no say on these posts")),
+)
 
 BODY_V1 = (
     "12月7日，区应急管理局在太浦河沿线组织开展冬季防汛防台应急演练。\n"
@@ -49,17 +70,26 @@ class Clock:
 
     def __init__(self, start: datetime) -> None:
         self.now = start
+        self._since: float | None = None  # set by run(): the monotonic moment time began to pass
 
     def __call__(self) -> datetime:
-        return self.now
+        if self._since is None:
+            return self.now
+        return self.now + timedelta(seconds=time.monotonic() - self._since)
 
     def tick(self, minutes: int) -> None:
         self.now += timedelta(minutes=minutes)
 
+    def run(self) -> None:
+        """From now on, let the demo's time pass as the wall clock's does (the console's acts)."""
+        self._since = time.monotonic()
+
 
 @contextmanager
-def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None]) -> Iterator[Core]:
-    """The simulator, a Redis and the core wired to them, on a fresh SQLite database."""
+def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None],
+               redis_url: str = DEMO_REDIS_URL) -> Iterator[Core]:
+    """The simulator, a Redis (`redis_url` when it answers) and the core wired to them, on a
+    fresh SQLite database."""
     from signoff.embedded import some_redis
     from signoff.sims.wechat import SimConfig, WeChatSim
     from signoff.wiring import build_core
@@ -69,7 +99,7 @@ def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None]) -> Iter
     db.upgrade(engine)
     engine.dispose()
     sim_config = SimConfig(publish_delay_seconds=0.3)
-    with WeChatSim(sim_config) as sim, some_redis("redis://127.0.0.1:6379/0") as (redis_url, embedded):
+    with WeChatSim(sim_config) as sim, some_redis(redis_url) as (redis_url, embedded):
         say(f"微信模拟器：{sim.base_url}；Redis：{redis_url}{'（内置）' if embedded else ''}",
             f"WeChat simulator: {sim.base_url}; Redis: {redis_url}{' (embedded)' if embedded else ''}")
         settings = Settings(database_url=url, redis_url=redis_url, org_file=example_org_file(),
@@ -84,17 +114,84 @@ def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None]) -> Iter
             core.close()
 
 
-def run_demo(lang: str = "zh-CN") -> int:
-    """Run the scripted chain; returns the process exit code."""
+def run_demo(lang: str = "zh-CN", *, keep_running: bool = False, port: int = 0) -> int:
+    """Run the scripted chain (then, with `keep_running`, serve the console over its database on
+    `port`, 0 for a free one, until Ctrl-C); returns the process exit code."""
     en = lang == "en"
 
     def say(zh: str, en_text: str) -> None:
         click.echo(en_text if en else zh)
 
-    with tempfile.TemporaryDirectory(prefix="signoff-demo-") as tmp:
-        clock = Clock(START)
-        with demo_world(Path(tmp), clock, say) as core:
-            return _script(core, clock, lang, say)
+    redis_url = os.environ.get("SIGNOFF_REDIS_URL") or DEMO_REDIS_URL
+    if keep_running and port and not port_free(port):
+        click.echo(f"error: port {port} is taken; choose another --port (or none for a free one)."
+                   if en else f"错误：端口 {port} 已被占用，请换一个 --port（或不指定，自动选择空闲端口）。",
+                   err=True)
+        return 1
+    try:
+        with tempfile.TemporaryDirectory(prefix="signoff-demo-") as tmp:
+            clock = Clock(START)
+            with demo_world(Path(tmp), clock, say, redis_url) as core:
+                code = _script(core, clock, lang, say)
+                if keep_running:
+                    code = keep_serving(core, clock, lang, port, say) or code
+                return code
+    except KeyboardInterrupt:
+        say("\n演示已中断。", "\nThe demo was interrupted.")
+        return 130
+
+
+def port_free(port: int) -> bool:
+    """Whether the console could listen on 127.0.0.1:`port` now."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def keep_serving(core: Core, clock: Clock, lang: str, port: int,
+                 say: Callable[[str, str], None]) -> int:
+    """The console over the demo's database, with demo logins, until SIGINT or SIGTERM.
+
+    Returns 0 after a clean stop, 1 when the console could not start (the port is taken).
+    """
+    from approvals.web import create_app
+    from signoff.web import serve_app
+
+    # Demo only: one throwaway password for every persona and a signing key for this run.
+    password = secrets.token_urlsafe(12)
+    for key, _part in PERSONAS:
+        core.service.set_password(key, password, by="demo")
+    clock.run()
+    app = create_app(core, secret_key=secrets.token_urlsafe(32), secure_cookies=False)
+    posts = [p.id for p in core.service.queue(QueueQuery(sort="id", include_archived=True)).posts]
+
+    def when_ready(server: Any) -> None:
+        # Called by gunicorn's master once it listens: the address is known (a free port too).
+        # Ctrl-C stops it as SIGTERM does: a request being answered is finished first.
+        server.handle_int = server.handle_term
+        url = f"{server.LISTENERS[0]}/"
+        say(f"\n== 网页控制台：{url}（按 Ctrl-C 停止）", f"\n== The console: {url} (Ctrl-C stops it)")
+        for post_id in posts:
+            say(f"  稿件 #{post_id}：{url}posts/{post_id}", f"  post #{post_id}: {url}posts/{post_id}")
+        say(f"  演示账号（密码均为 {password}，仅限本次演示）：",
+            f"  demo logins (password {password} for all, this run only):")
+        for key, part in PERSONAS:
+            click.echo(f"    {key:<10} {core.org.name_of(key)}  {part.get(lang)}")
+
+    try:
+        serve_app(app, host="127.0.0.1", port=port, workers=1, accesslog=None,
+                  loglevel="warning", control_socket_disable=True, when_ready=when_ready)
+    except SystemExit as stopped:
+        if stopped.code not in (0, None):
+            say(f"网页控制台未能启动（端口 {port} 是否已被占用？）。",
+                f"The console did not start (is port {port} taken?).")
+            return 1
+    say("网页控制台已停止，演示结束。", "The console stopped; the demo is over.")
+    return 0
 
 
 def _script(core: Core, clock: Clock, lang: str, say: Callable[[str, str], None]) -> int:
@@ -205,19 +302,32 @@ def _script(core: Core, clock: Clock, lang: str, say: Callable[[str, str], None]
     return 0 if report.ok and len(published) == 2 and notes and not undelivered else 1
 
 
-def run_worker(core: Core) -> None:
-    """An RQ worker in burst mode over the demo's queue, with the demo's core installed."""
+def run_worker(core: Core, *, patience_seconds: float = 120) -> None:
+    """RQ workers in burst mode over the demo's queue, with the demo's core installed, until no
+    job waits for a retry (or `patience_seconds` have passed)."""
     from rq import SimpleWorker
+    from rq.registry import ScheduledJobRegistry
 
     from worker.context import build_context, install
 
     ctx = build_context(core.settings, core=core)
     install(ctx)
     name = ctx.queue.name
+    bursts = 0
     try:
         ctx.dispatcher().reconcile()  # anything a hand-off missed
-        SimpleWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
-                     name=f"{name}-worker").work(burst=True, logging_level="WARNING")
+        deadline = time.monotonic() + patience_seconds
+        while True:
+            bursts += 1
+            SimpleWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
+                         name=f"{name}-worker-{bursts}").work(burst=True, with_scheduler=True,
+                                                              logging_level="WARNING")
+            # A transient error (a slow answer on a loaded machine) leaves a retry scheduled a
+            # few seconds on: a burst that ended before it would leave the post "publishing".
+            waiting = sum(ScheduledJobRegistry(queue=q).count for q in ctx.queues)
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(1)
     finally:
         install(None)
         # The demo leaves nothing behind in a Redis it borrowed: its queue, jobs and worker.
@@ -225,5 +335,5 @@ def run_worker(core: Core) -> None:
             for key in ctx.redis.scan_iter(pattern):
                 ctx.redis.delete(key)
         ctx.redis.srem("rq:queues", *(f"rq:queue:{q.name}" for q in ctx.queues))
-        ctx.redis.srem("rq:workers", f"rq:worker:{name}-worker")
+        ctx.redis.srem("rq:workers", *(f"rq:worker:{name}-worker-{n}" for n in range(1, bursts + 1)))
         ctx.redis.close()

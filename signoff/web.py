@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -58,6 +60,15 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve the console until interrupted."""
     app = console_app(settings)  # built (and checked) before any worker forks
+    serve_app(app, host=host, port=port, workers=workers)
+
+
+def serve_app(app: Flask, *, host: str, port: int, workers: int, **options: Any) -> None:
+    """Serve a console app under gunicorn until interrupted; `options` are more gunicorn settings.
+
+    Raises:
+        SystemExit: gunicorn's master ends this way when it is stopped (SIGINT, SIGTERM).
+    """
     engine = app.extensions["signoff"].engine
 
     def post_fork(_server: object, _worker: object) -> None:
@@ -65,5 +76,23 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         # (PostgreSQL answers "server closed the connection unexpectedly"): each opens its own.
         engine.dispose(close=False)
 
-    _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
-                    "timeout": 60, "post_fork": post_fork}).run()
+    master = os.getpid()
+    try:
+        _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "accesslog": "-",
+                        "timeout": 60, "post_fork": post_fork, **options}).run()
+    except BaseException as exc:
+        if os.getpid() == master:
+            raise
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+        _leave_worker(code)
+    if os.getpid() != master:
+        _leave_worker(0)
+
+
+def _leave_worker(code: int) -> NoReturn:
+    # A forked worker ends with SystemExit inside gunicorn; it must not unwind through the
+    # caller's stack, whose clean-up (the demo's temporary database, its simulator) is the
+    # master's to do.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

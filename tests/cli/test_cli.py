@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -306,21 +307,23 @@ def test_audit_anchor_prints_the_head_and_verify_names_a_forged_status(env: Path
     assert upper.exit_code == 7 and upper.stderr.startswith("稿件 #1")  # read, not refused
 
 
-def test_signoff_demo_runs_the_chain_end_to_end_and_exits_zero() -> None:
+def test_signoff_demo_runs_the_chain_end_to_end_and_exits_zero(redis_url: str) -> None:
     script = Path(sys.executable).with_name("signoff")  # the installed console script
     result = subprocess.run([str(script), "demo"], capture_output=True, text=True, timeout=120,
-                            check=False)
+                            check=False, env={**os.environ, "SIGNOFF_REDIS_URL": redis_url})
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    assert f"Redis：{redis_url}\n" in out  # the test Redis, as SIGNOFF_REDIS_URL says
     assert "代陈刚签" in out and "旧版本" in out and "第十六条" in out
     assert "哈希链完整" in out
     # The worker published both posts on the bundled simulator, and the demo prints the URLs.
     assert out.count("已发布  https://mp.weixin.qq.com/s/") == 2
 
 
-def test_the_demo_speaks_english_on_request() -> None:
+def test_the_demo_speaks_english_on_request(redis_url: str) -> None:
     result = subprocess.run([sys.executable, "-m", "signoff", "--lang", "en", "demo"],
-                            capture_output=True, text=True, timeout=120, check=False)
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "SIGNOFF_REDIS_URL": redis_url})
     assert result.returncode == 0, result.stderr
     assert "for Chen Gang" in result.stdout or "for 陈刚" in result.stdout
     assert "hash chain intact" in result.stdout
