@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -94,6 +95,12 @@ def fill(engine: object, posts: int, audit_rows: int) -> None:
                              else "ANALYZE")
 
 
+class _Stay(urllib.request.HTTPRedirectHandler):
+    # A redirect is the answer itself (raised as an HTTPError carrying its Location).
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 class Client:
     """One logged-in browser: a cookie jar and the CSRF token of its session."""
 
@@ -101,6 +108,8 @@ class Client:
         self.base = base
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.stay = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
+                                                _Stay())
         page = self.get("/login")
         self.token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]  # type: ignore[index]
         self.post("/login", {"person": person, "password": PASSWORD})
@@ -115,6 +124,7 @@ class Client:
             jar.set_cookie(cookie)
         twin.base, twin.token, twin.jar = self.base, self.token, jar
         twin.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        twin.stay = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _Stay())
         return twin
 
     def get(self, path: str) -> str:
@@ -125,6 +135,19 @@ class Client:
         body = urllib.parse.urlencode({**data, "csrf_token": self.token}).encode()
         with self.opener.open(self.base + path, data=body, timeout=30) as r:
             return r.read().decode()
+
+    def act(self, path: str, data: dict[str, str]) -> str:
+        """POST a form and take its answer as it comes: the action's own cost, without the
+        page the browser is sent to next (measured on its own as the post page)."""
+        body = urllib.parse.urlencode({**data, "csrf_token": self.token}).encode()
+        request = urllib.request.Request(self.base + path, data=body)
+        try:
+            with self.stay.open(request, timeout=30) as r:
+                raise RuntimeError(f"{path}: {r.status}, not the redirect after an action")
+        except urllib.error.HTTPError as answer:
+            if answer.code != 302:
+                raise
+            return answer.headers["Location"]
 
 
 def load(name: str, seconds: float, clients: list[Client],
@@ -232,11 +255,15 @@ def main() -> None:
 
             def approve(c: Client, n: int) -> None:
                 pid, h = waiting[n]  # IndexError once all are approved
-                c.post(f"/posts/{pid}/act", {"action": "approve", "revision": h})
+                c.act(f"/posts/{pid}/act", {"action": "approve", "revision": h})
 
-            approved, _ = load("approve (POST /posts/N/act)", args.seconds, heads, approve)
+            approved, _ = load("approve (POST /posts/N/act, its 302)", args.seconds, heads,
+                               approve)
+            page, _ = load("post page (GET /posts/N, where the approve redirects)", args.seconds,
+                           heads, lambda c, n: c.get(f"/posts/{waiting[n % len(waiting)][0]}")
+                           and None)
             print(f"ratio queue/ping: {queue / ping:.3f}; ratio approve/ping: "
-                  f"{approved / ping:.3f}", flush=True)
+                  f"{approved / ping:.3f}; ratio post page/ping: {page / ping:.3f}", flush=True)
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -60,7 +60,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """Serve the console until interrupted."""
     app = console_app(settings)  # built (and checked) before any worker forks
-    serve_app(app, host=host, port=port, workers=workers)
+    # No control socket: gunicorn's default one lives in the home folder, shared by every
+    # gunicorn of the machine (two consoles, or the demo beside one, would fight over it).
+    serve_app(app, host=host, port=port, workers=workers, control_socket_disable=True)
 
 
 def serve_app(app: Flask, *, host: str, port: int, workers: int, **options: Any) -> None:

@@ -35,6 +35,15 @@ def queue_view() -> QueueView | None:
     return current_app.extensions.get("signoff.queue")
 
 
+@bp.app_context_processor
+def _menu() -> dict[str, object]:
+    # The menu shows the jobs page only to those who may open it.
+    def may_run_jobs() -> bool:
+        return bool(getattr(current_user, "is_authenticated", False)) and \
+            service().may_run_jobs(current_user.id)
+    return {"may_run_jobs": may_run_jobs}
+
+
 @bp.before_request
 @login_required
 def _only_those_who_run_the_queue() -> None:

@@ -15,6 +15,15 @@ from approvals.web.i18n import lang, ui
 bp = Blueprint("people", __name__)
 
 
+@bp.app_context_processor
+def _menu() -> dict[str, object]:
+    # The menu shows the org chart only to admins, who may open it.
+    def is_admin() -> bool:
+        return bool(getattr(current_user, "is_authenticated", False)) and \
+            service().org.is_admin(current_user.id)
+    return {"is_admin": is_admin}
+
+
 def _admin_only() -> None:
     if not service().org.is_admin(current_user.id):
         abort(403)

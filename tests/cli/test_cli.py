@@ -508,6 +508,9 @@ def test_set_password_and_serve_the_console(env: Path, monkeypatch: pytest.Monke
                     assert server.poll() is None, log.read_text(errors="replace")
                     time.sleep(0.2)
             assert answer == (200, b'{"status":"ok"}\n'), log.read_text(errors="replace")
+            # A page from the installed package's own templates (not only the health check).
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=30) as r:
+                assert r.status == 200 and 'name="csrf_token"' in r.read().decode()
         finally:
             server.terminate()
             server.wait(timeout=30)

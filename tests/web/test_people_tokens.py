@@ -49,3 +49,10 @@ def test_a_bad_token_request_is_explained_and_others_may_not_issue(
     no_csrf = admin.post("/people/tokens", data={"person": who.drafter, "name": "x"})
     assert no_csrf.status_code == 400
     assert core.service.tokens() == []
+
+
+def test_the_menu_offers_only_the_pages_a_person_may_open(app: Flask, who: Personas) -> None:  # noqa: F811
+    drafter = logged_in(app, who.drafter).get("/").get_data(as_text=True)
+    admin = logged_in(app, who.admin).get("/").get_data(as_text=True)
+    for path in ('href="/people"', 'href="/jobs"'):
+        assert path in admin and path not in drafter
