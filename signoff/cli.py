@@ -571,6 +571,23 @@ def people_set_password(obj: Ctx, person: str, password_stdin: bool) -> None:
                else f"已为{svc.org.name_of(key)}（{key}）设置密码")
 
 
+@people.command("invite")
+@click.argument("person")
+@click.option("--base-url", default="http://127.0.0.1:8000/", show_default=True,
+              help="Where people reach the console.")
+@click.pass_obj
+@handled
+def people_invite(obj: Ctx, person: str, base_url: str) -> None:
+    """Print a one-time link with which PERSON sets their own console password (three days)."""
+    from approvals.web.invite import invite_token
+    from signoff.web import console_key
+
+    svc = obj.service()
+    key = svc.person(person)
+    token = invite_token(console_key(obj.settings), key, svc.account_fingerprint(key))
+    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+
+
 @people.group("token")
 def people_token() -> None:
     """Bearer tokens for the JSON API (/api/v1), one or more per person."""

@@ -18,8 +18,8 @@ from worker.callback import codec_for
 from worker.queueview import queue_view
 
 
-def console_app(settings: Settings) -> Flask:
-    """The console for `settings`.
+def console_key(settings: Settings) -> str:
+    """The key that signs the console's sessions, forms, previews and invites.
 
     Raises:
         ConfigError: no secret key (SIGNOFF_SECRET_KEY or SIGNOFF_SECRET_KEY_FILE), or too short.
@@ -31,6 +31,16 @@ def console_app(settings: Settings) -> Flask:
             "SIGNOFF_SECRET_KEY_FILE。",
             "The console needs a signing key of at least 16 characters: set SIGNOFF_SECRET_KEY "
             "or SIGNOFF_SECRET_KEY_FILE."))
+    return key
+
+
+def console_app(settings: Settings) -> Flask:
+    """The console for `settings`.
+
+    Raises:
+        ConfigError: no secret key, or too short (see `console_key`).
+    """
+    key = console_key(settings)
     previous = tuple(k.get_secret_value() for k in settings.previous_secret_keys)
     app = create_app(build_core(settings), secret_key=key, previous_keys=previous,
                      secure_cookies=settings.console_secure_cookies,

@@ -58,6 +58,14 @@ class Accounts:
                          detail={"person": key, "channel": self.deps.channel})
         return key
 
+    def fingerprint(self, person: str) -> str:
+        """What a one-time invite is bound to: the person's current password hash, hashed (""
+        without one). Setting a password changes it, so an invite works once."""
+        key = resolve_person(self.deps.org, person)
+        with self.deps.sessions() as s:
+            row = s.get(m.Account, key)
+            return hashlib.sha256(row.password_hash.encode()).hexdigest()[:32] if row else ""
+
     def authenticate(self, person: str, password: str) -> str | None:
         """The person's key when the password is theirs, else None (never says which was wrong)."""
         found = self.deps.org.find_person(person.strip())

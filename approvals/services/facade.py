@@ -200,6 +200,10 @@ class Service:
         """Give a person (key or name) a console password; `by` is who did it (audit)."""
         return self._accounts.set_password(person, password, by=by)
 
+    def account_fingerprint(self, person: str) -> str:
+        """What a one-time invite link is bound to (see `Accounts.fingerprint`)."""
+        return self._accounts.fingerprint(person)
+
     def authenticate(self, person: str, password: str) -> str | None:
         """The person's key when the password is theirs, else None."""
         return self._accounts.authenticate(person, password)

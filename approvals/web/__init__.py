@@ -13,7 +13,7 @@ from flask import Flask
 from flask_openapi3 import Info, OpenAPI
 
 from approvals.bootstrap import Core
-from approvals.web import api, auth, console, health, people, preview
+from approvals.web import api, auth, console, health, invite, people, preview
 from approvals.web import editor as layout_editor
 from approvals.web import jobs as jobs_page
 from approvals.web.api_models import ErrorOut
@@ -66,6 +66,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
     app.register_blueprint(layout_editor.bp)  # the layout editor: /posts/N/edit, /assets/SHA
     install_callback(app, wechat_callback)  # /wechat/callback, CSRF-exempt: WeChat signs it
     app.register_blueprint(jobs_page.bp)
+    app.register_blueprint(invite.bp)  # one-time invite links: /invite/TOKEN
     # The login's rate limit wraps the registered view (a limit on the bare function would not
     # be found once the blueprint is registered).
     app.view_functions["auth.login"] = app.extensions["signoff.limit_login"](

@@ -68,6 +68,23 @@ UI: dict[str, Text] = {
                        "The new token is shown only this once; copy it now and keep it safe:"),
     "token_revoked": Text("令牌已吊销。", "The token is revoked."),
     "chat_bindings": Text("聊天账号绑定", "Chat bindings"),
+    # one-time invite links
+    "invite_title": Text("设置控制台密码", "Set your console password"),
+    "invite_again": Text("再次输入密码", "The password again"),
+    "invite_set": Text("设置密码", "Set the password"),
+    "invite_mismatch": Text("两次输入的密码不一致。", "The two passwords differ."),
+    "invite_done": Text("密码已设置，请登录。", "Your password is set; log in."),
+    "invite_expired": Text("邀请链接已过期（有效期三天），请向管理员索取新链接。",
+                           "This invite has expired (it lasts three days); ask an admin for "
+                           "a new one."),
+    "invite_used": Text("该邀请链接已使用过（或密码已另行设置），请直接登录或向管理员索取新链接。",
+                        "This invite was used already (or the password was set otherwise); log "
+                        "in, or ask an admin for a new one."),
+    "invite_invalid": Text("邀请链接无效（可能复制不完整）。",
+                           "This invite link is not valid (perhaps it was not copied whole)."),
+    "invite_link": Text("生成邀请链接", "Make an invite link"),
+    "invite_once": Text("一次性邀请链接（三天内有效，设置密码后失效）：",
+                        "A one-time invite link (three days; spent once the password is set):"),
     # --- the layout editor (approvals/web/editor.py) ---
     "edit_layout": Text("编辑排版", "Edit layout"),
     "editor_opened_on": Text("基于第 {n} 版", "Based on revision {n}"),

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -11,6 +20,7 @@ from approvals.rules.errors import SignoffError
 from approvals.rules.states import STEP_LABEL, Step
 from approvals.web.console import service
 from approvals.web.i18n import lang, ui
+from approvals.web.invite import invite_token
 
 bp = Blueprint("people", __name__)
 
@@ -31,7 +41,8 @@ def _admin_only() -> None:
 
 @bp.get("/people")
 @login_required
-def chart(new_token: str | None = None, status: int = 200) -> tuple[str, int]:
+def chart(new_token: str | None = None, invite_link: str | None = None,
+          status: int = 200) -> tuple[str, int]:
     """Each department's head and supervising leader, the issuer, who stands in today, the API
     tokens and the chat bindings."""
     _admin_only()
@@ -55,6 +66,7 @@ def chart(new_token: str | None = None, status: int = 200) -> tuple[str, int]:
                            admins=[org.name_of(k) for k in org.admins],
                            operators=[org.name_of(k) for k in org.operators],
                            tokens=svc.tokens(), new_token=new_token, zone=svc.zone,
+                           invite_link=invite_link,
                            people=sorted(org.people.values(), key=lambda p: p.key),
                            bound=[p for p in org.people.values() if p.telegram_id]), status
 
@@ -72,6 +84,21 @@ def issue_token() -> tuple[str, int]:
         flash(ui("error") + exc.message(lang()), "error")
         return chart(status=422)
     return chart(new_token=token)
+
+
+@bp.post("/people/invite")
+@login_required
+def make_invite() -> tuple[str, int]:
+    """A one-time link with which a person sets their own console password."""
+    _admin_only()
+    svc = service()
+    try:
+        key = svc.person(request.form.get("person", ""))
+        token = invite_token(current_app.config["SECRET_KEY"], key, svc.account_fingerprint(key))
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+        return chart(status=422)
+    return chart(invite_link=url_for("invite.accept", token=token, _external=True))
 
 
 @bp.post("/people/tokens/<int:token_id>/revoke")

@@ -534,3 +534,20 @@ def test_api_tokens_are_issued_listed_and_revoked(env: Path) -> None:
     assert run("people", "token", "revoke", "1").exit_code == 0
     assert "已吊销" in run("people", "token", "list").output
     assert run("people", "token", "revoke", "99").exit_code == 6
+
+
+def test_an_invite_link_is_printed_for_a_person(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("db", "upgrade")
+    assert "SIGNOFF_SECRET_KEY" in one_line(run("people", "invite", "王敏"))
+    monkeypatch.setenv("SIGNOFF_SECRET_KEY", "s" * 32)
+    printed = run("people", "invite", "王敏", "--base-url", "https://console.example.gov.cn/")
+    assert printed.exit_code == 0, printed.output
+    link = printed.output.strip()
+    assert link.startswith("https://console.example.gov.cn/invite/") and "\n" not in link
+    from itsdangerous import URLSafeTimedSerializer
+
+    from approvals.web.invite import MAX_AGE, SALT
+
+    data = URLSafeTimedSerializer("s" * 32, salt=SALT).loads(link.rsplit("/", 1)[1], max_age=MAX_AGE)
+    assert data == {"p": "wang_min", "f": ""}
+    assert run("people", "invite", "nobody").exit_code == 6
