@@ -169,6 +169,7 @@ class PostView:
     findings: tuple[Finding, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
     preview_url: str | None = None  # the WeChat draft's temporary link for this revision
+    publication: PublicationIds | None = None  # what WeChat holds of this revision
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from approvals.services.state import (
     load_post,
     load_state,
     load_states,
+    publication_ids,
     resolve_person,
     revision_info,
     revision_summary,
@@ -57,14 +58,16 @@ class Queries:
             assignee = resolve_assignee(state, step, org) if step else None
             findings = (*gates.evaluate(state, org), *unbacked(s, post.id)) if state.revision \
                 else tuple(unbacked(s, post.id))
-            preview = None
+            pub = None
             if revision is not None:
-                preview = s.scalar(select(m.Publication.preview_url).where(
+                pub = s.scalars(select(m.Publication).where(
                     m.Publication.post_id == post.id,
-                    m.Publication.revision_hash == revision.content_hash))
+                    m.Publication.revision_hash == revision.content_hash)).first()
             return PostView(summary(post), state,
                             revision_summary(revision) if revision is not None else None, step,
-                            assignee, findings, timeline(s, post.id), preview)
+                            assignee, findings, timeline(s, post.id),
+                            pub.preview_url if pub else None,
+                            publication_ids(pub) if pub else None)
 
     def list_posts(self, status: str | None = None, include_archived: bool = False
                    ) -> list[PostSummary]:

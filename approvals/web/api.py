@@ -50,6 +50,7 @@ from approvals.web.api_models import (
     PostQuery,
     RevisionIn,
     RevisionOut,
+    WeChatIds,
 )
 from approvals.web.preview import preview_url
 
@@ -164,6 +165,10 @@ def _post_out(svc: Service, view: PostView, person: str) -> dict[str, Any]:
         wechat_preview_url=view.preview_url, publish_mode=p.publish_mode,
         scheduled_at=p.scheduled_at, article_url=p.article_url, published_at=p.published_at,
         problem=p.problem.get(lang),
+        wechat=WeChatIds(draft_media_id=pub.draft_media_id, publish_id=pub.publish_id,
+                         msg_id=pub.msg_id, article_id=pub.article_id,
+                         article_url=pub.article_url, status=pub.wechat_status)
+        if (pub := view.publication) else None,
     ).model_dump(mode="json")
 
 

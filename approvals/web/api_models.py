@@ -141,6 +141,17 @@ class FindingOut(BaseModel):
     message: str
 
 
+class WeChatIds(BaseModel):
+    """What WeChat holds of the post's current revision."""
+
+    draft_media_id: str | None
+    publish_id: str | None
+    msg_id: str | None
+    article_id: str | None
+    article_url: str | None
+    status: str | None
+
+
 class PostOut(BaseModel):
     """A post as the caller may see it, with the actions open to the caller now."""
 
@@ -167,6 +178,7 @@ class PostOut(BaseModel):
     article_url: str | None
     published_at: datetime | None
     problem: str
+    wechat: WeChatIds | None
 
 
 class DocxPostOut(PostOut):

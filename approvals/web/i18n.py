@@ -68,6 +68,10 @@ UI: dict[str, Text] = {
                        "The new token is shown only this once; copy it now and keep it safe:"),
     "token_revoked": Text("令牌已吊销。", "The token is revoked."),
     "chat_bindings": Text("聊天账号绑定", "Chat bindings"),
+    # the post page's publication
+    "article": Text("文章链接", "Article"), "wechat_status": Text("微信状态", "WeChat status"),
+    "wechat_preview": Text("微信临时预览", "WeChat's temporary preview"),
+    "open": Text("打开", "open"),
     # one-time invite links
     "invite_title": Text("设置控制台密码", "Set your console password"),
     "invite_again": Text("再次输入密码", "The password again"),

@@ -19,9 +19,11 @@ from approvals.rules.errors import InvalidInput
 from approvals.rules.notices import Event
 from approvals.rules.states import PostStatus
 from approvals.views import DeliveryState, OutboxKind, RevisionInput, ScheduleInput
+from approvals.web import create_app
 from signoff.embedded import free_port
 from signoff.sims.wechat import SimControl
 from tests.conftest import EXAMPLE_ORG, Personas
+from tests.web.test_console import token
 from tests.worker.conftest import Bench, wait_for
 
 PUBLISHED = PostStatus.PUBLISHED.value
@@ -61,6 +63,19 @@ def test_a_signed_post_is_published_once_with_the_art_28_footer(
     assert view.timeline[-1].action == "post.mark_published"
     assert control.calls("freepublish/submit") == 1
     assert bench.service.verify_audit().ok
+    # The post page and the API show what WeChat holds: the article and its ids.
+    held = view.publication
+    assert held is not None and held.publish_id and held.article_url == article["url"]
+    app = create_app(bench.core, secret_key="k" * 32, testing=True)
+    _, key = bench.service.issue_token(who.admin, "test", by="test")
+    api = app.test_client().get(f"/api/v1/posts/{pid}", headers={"Authorization": f"Bearer {key}"})
+    assert api.get_json()["wechat"]["publish_id"] == held.publish_id
+    bench.service.set_password(who.admin, "correct-horse-battery", by="test")
+    client = app.test_client()
+    client.post("/login", data={"person": who.admin, "password": "correct-horse-battery",
+                                "csrf_token": token(client)})
+    page = client.get(f"/posts/{pid}").get_data(as_text=True)
+    assert held.publish_id in page and article["url"] in page
 
 
 def test_mass_send_mode_pushes_to_followers_with_a_short_clientmsgid(
