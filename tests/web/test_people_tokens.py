@@ -21,6 +21,9 @@ def test_an_admin_issues_a_token_that_works_once_shown_and_revokes_it(
     assert shown, page.get_data(as_text=True)
     secret = shown.group(1)
     assert "sgf_" not in admin.get("/people").get_data(as_text=True).replace(secret[:10], "")
+    listed = admin.get("/people").get_data(as_text=True)
+    assert "<title>组织架构 · 公众号发布审批</title>" in listed  # the page's sections stay in its body
+    assert listed.count('id="tokens"') == 1
     api = app.test_client()
     me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert me.status_code == 200 and me.get_json()["person"] == who.drafter
