@@ -269,6 +269,9 @@ class Message:
     language: str
     text: str
     attempt: int
+    address: int | None = None  # where a chat channel reaches the person (their chat's id)
+    # an earlier attempt began and never recorded an answer: the service may hold the message
+    interrupted: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,7 +296,15 @@ class Permanent:
     reason: str
 
 
-Delivery = Delivered | RetryAfter | Permanent
+@dataclass(frozen=True)
+class Uncertain:
+    """The request went out and its answer was lost: the service may have taken the message. A
+    channel that cannot look it up answers this rather than send it twice; a person decides."""
+
+    reason: str
+
+
+Delivery = Delivered | RetryAfter | Permanent | Uncertain
 
 
 # --- the publishing outbox, as the worker sees it -------------------------------------------------

@@ -588,6 +588,27 @@ def people_invite(obj: Ctx, person: str, base_url: str) -> None:
     click.echo(f"{base_url.rstrip('/')}/invite/{token}")
 
 
+@people.command("bind-code")
+@click.argument("person")
+@click.option("--bot-username", default="", help="The bot's @username, to print a t.me deep link.")
+@click.pass_obj
+@handled
+def people_bind_code(obj: Ctx, person: str, bot_username: str) -> None:
+    """Print a one-time code that links PERSON's Telegram account to them (three days): they send
+    /start CODE to the bot, or open the deep link."""
+    svc = obj.service()
+    key = svc.person(person)
+    code, expires = svc.chat.issue_code(key, by="admin-cli")
+    until = expires.astimezone(svc.zone).strftime("%Y-%m-%d %H:%M")
+    if obj.lang() == "en":
+        click.echo(f"binding code for {svc.org.name_of(key)} ({key}), valid until {until}:")
+    else:
+        click.echo(f"{svc.org.name_of(key)}（{key}）的绑定码，有效期至 {until}：")
+    click.echo(f"/start {code}")
+    if bot_username:
+        click.echo(f"https://t.me/{bot_username.lstrip('@')}?start={code}")
+
+
 @people.group("token")
 def people_token() -> None:
     """Bearer tokens for the JSON API (/api/v1), one or more per person."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -52,22 +52,23 @@ class Notice:
     on_behalf_of: str | None = None  # a deputy told of a step they may take for this leader
 
 
-# Channels and the Person field that holds each one's address ("" reaches everyone). The log
-# channel writes every notification to a log or a file (the demo, operators); a chat channel
-# reaches only people with an address there (the Telegram channel comes with the chat bot).
-CHANNELS: dict[str, str] = {"log": ""}
+# Channels and the Person field that holds each one's address in the org file ("" reaches
+# everyone). The log channel writes every notification to a log or a file (the demo, operators);
+# a chat channel reaches people with an address there: from the org file, or linked in chat.
+CHANNELS: dict[str, str] = {"log": "", "telegram": "telegram_id"}
 # Where a person can be reached in person (not just in a log): `config check` warns without one.
 PERSONAL_ADDRESSES = ("telegram_id",)
 
 
-def channels_for(person: Person, enabled: Sequence[str]) -> list[str]:
-    """The enabled channels that reach `person`, in the configured order."""
+def channels_for(person: Person, enabled: Sequence[str], linked: Collection[str] = ()) -> list[str]:
+    """The enabled channels that reach `person`, in the configured order; `linked` names the
+    chat services they linked an account on (beyond what the org file gives them)."""
     reached = []
     for name in enabled:
         address = CHANNELS.get(name)
         if address is None:
             continue
-        if not address or getattr(person, address, None) is not None:
+        if not address or name in linked or getattr(person, address, None) is not None:
             reached.append(name)
     return reached
 

@@ -20,6 +20,7 @@ from approvals.rules.states import Action, Category, Classification
 from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
 from approvals.services.base import Deps
+from approvals.services.chat import ChatAccounts
 from approvals.services.handin import HandIn, create_post_from_docx
 from approvals.services.jobs import Jobs, QueueView
 from approvals.services.layout import Layout
@@ -223,6 +224,13 @@ class Service:
     def person_for_token(self, token: str) -> str | None:
         """Whose live API token this is, or None."""
         return self._tokens.person_for(token)
+    # --- chat: who a chat user is (the bot, `signoff people bind-code`, the people page) -------
+
+    @property
+    def chat(self) -> ChatAccounts:
+        """Binding codes, linked chat accounts and the language chosen in chat."""
+        return ChatAccounts(self.deps)
+
     # --- the layout editor (around new_revision) ---
 
     @property

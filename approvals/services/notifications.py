@@ -19,10 +19,11 @@ from approvals import present
 from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import Text, normalize_language
 from approvals.rules.gates import content_findings
-from approvals.rules.notices import Event, Notice, channels_for, notices
+from approvals.rules.notices import CHANNELS, Event, Notice, channels_for, notices
 from approvals.rules.records import PostState
 from approvals.rules.states import PostStatus
 from approvals.services.base import Deps, UnitOfWork
+from approvals.services.chat import ChatAccounts
 from approvals.services.state import MAX_ID
 from approvals.store import models as m
 from approvals.views import (
@@ -35,6 +36,7 @@ from approvals.views import (
     Pending,
     Permanent,
     RetryAfter,
+    Uncertain,
 )
 
 log = logging.getLogger("signoff.notify")
@@ -67,11 +69,16 @@ class Notifications:
         """Write one row per person told and channel that reaches them; returns how many."""
         org, now = self.deps.org, self.deps.now()
         found = notices(before, after, actor, org, self.deps.today())
+        if not found:
+            return 0
         revision = after.revision or before.revision
+        links = self._links(uow, {n.recipient for n in found})
         rows: list[dict[str, object]] = []
         for notice in found:
             person = org.people[notice.recipient]
-            lang = normalize_language(person.language)
+            linked = links.get(notice.recipient, {})
+            chosen = next((lang for lang in linked.values() if lang), None)
+            lang = normalize_language(chosen or person.language)
             facts = present.NoticeFacts(
                 post_id=post.id, title=title or post.title,
                 department=org.departments[post.department].name
@@ -87,7 +94,7 @@ class Notifications:
                 if notice.event is Event.STEP_OPENED else (),
             )
             text = present.notice_text(notice, facts, org, lang)
-            for channel in channels_for(person, self.deps.channels) or [""]:
+            for channel in channels_for(person, self.deps.channels, linked) or [""]:
                 rows.append({
                     "key": f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
                            f"{channel or 'none'}",
@@ -111,6 +118,18 @@ class Notifications:
                 uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
                     OutboxKind.NOTIFY, nid, post.id, now, None, 0, None, str(row["channel"])))
         return len(rows)
+
+    def _links(self, uow: UnitOfWork, people: set[str]) -> dict[str, dict[str, str | None]]:
+        """For each of `people`, the chat services they linked and the language chosen there
+        (read only when a chat channel is switched on)."""
+        if all(not CHANNELS.get(c) for c in self.deps.channels):
+            return {}
+        found: dict[str, dict[str, str | None]] = {}
+        for person, service, language in uow.session.execute(
+                select(m.ChatLink.person, m.ChatLink.service, m.ChatLink.language)
+                .where(m.ChatLink.person.in_(people))):
+            found.setdefault(person, {})[service] = language
+        return found
 
     def record_status_change(self, uow: UnitOfWork, post: m.Post, before: PostState,
                              status: PostStatus, actor: str, audit_seq: int, **facts: object
@@ -188,10 +207,17 @@ class Notifications:
             if row.due_at > now + timedelta(seconds=1):
                 return f"skipped (not due until {row.due_at.isoformat()})"
             person = self.deps.org.people.get(row.recipient)
+            address = ChatAccounts(self.deps).address_in(s, row.channel, row.recipient) \
+                if CHANNELS.get(row.channel) else None
             message = Message(row.id, row.key, row.post_id, Event(row.event), person,
-                              row.channel, row.language, row.text, row.attempts + 1) \
+                              row.channel, row.language, row.text, row.attempts + 1, address,
+                              interrupted=row.sending_at is not None) \
                 if person is not None else None
         channel = channels.get(row.channel)
+        if message is not None and channel is not None:
+            with self.deps.uow() as uow:
+                uow.session.execute(update(m.Notification).where(m.Notification.id == row.id)
+                                    .values(sending_at=now))
         answer: Delivery
         if message is None:
             answer = Permanent(f"{row.recipient} is no longer in the org chart")
@@ -217,6 +243,12 @@ class Notifications:
                 values = {"state": DeliveryState.DELIVERED.value, "delivered_at": now,
                           "delivery_ref": answer.ref[:128], "last_error": ""}
                 outcome = "delivered"
+            elif isinstance(answer, Uncertain):
+                values = {"state": DeliveryState.FAILED.value,
+                          "last_error": f"uncertain: {answer.reason}"}
+                outcome = f"uncertain ({answer.reason})"
+                log.warning("notification %s may or may not have been delivered: %s", row.key,
+                            answer.reason)
             elif isinstance(answer, Permanent) or attempts >= MAX_ATTEMPTS:
                 values = {"state": DeliveryState.FAILED.value, "last_error": answer.reason}
                 outcome = f"failed ({answer.reason})"
@@ -228,7 +260,8 @@ class Notifications:
             s.execute(update(m.Notification).where(
                 m.Notification.id == notification_id,
                 m.Notification.state == DeliveryState.PENDING.value,
-                m.Notification.attempts == row.attempts).values(attempts=attempts, **values)
+                m.Notification.attempts == row.attempts).values(attempts=attempts, sending_at=None,
+                                                                **values)
                 .execution_options(synchronize_session=False))
             if values.get("due_at") is not None:
                 uow.hand_off(OutboxKind.NOTIFY, notification_id)

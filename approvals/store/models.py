@@ -295,6 +295,9 @@ class Notification(Base):
     enqueue_count: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     delivery_ref: Mapped[str] = mapped_column(String(128), default="")  # the channel's message id
+    # set just before the channel is asked, cleared with its answer: still set at the next
+    # attempt means a worker died in between, and the service may hold the message
+    sending_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -337,3 +340,37 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ChatLink(Base):
+    """A person's account on a chat service (Telegram now): who a chat user is, where to reach
+    them, and the language they asked for there (`/lang`). People in the org file with a
+    telegram_id get a row when they first talk to the bot; others bind with a one-time code."""
+
+    __tablename__ = "chat_links"
+    __table_args__ = (UniqueConstraint("service", "user_id", name="uq_chat_links_user"),
+                      UniqueConstraint("service", "person", name="uq_chat_links_person"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service: Mapped[str] = mapped_column(String(16))  # telegram
+    person: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BigInteger)  # the chat service's id of the user
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # their private chat with the bot
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None: as the org file
+    display: Mapped[str] = mapped_column(String(128), default="")  # @username or name, for admins
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    linked_by: Mapped[str] = mapped_column(String(64))  # who issued the code, or "org-file"
+
+
+class ChatCode(Base):
+    """A one-time code that binds the first chat account to use it to `person` (only its SHA-256
+    is kept)."""
+
+    __tablename__ = "chat_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -68,6 +68,9 @@ UI: dict[str, Text] = {
                        "The new token is shown only this once; copy it now and keep it safe:"),
     "token_revoked": Text("令牌已吊销。", "The token is revoked."),
     "chat_bindings": Text("聊天账号绑定", "Chat bindings"),
+    "chat_language": Text("聊天语言", "Chat language"),
+    "chat_linked": Text("绑定", "Linked"),
+    "chat_from_org_file": Text("组织架构文件", "org file"),
     # the post page's publication
     "article": Text("文章链接", "Article"), "wechat_status": Text("微信状态", "WeChat status"),
     "wechat_preview": Text("微信临时预览", "WeChat's temporary preview"),

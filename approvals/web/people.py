@@ -68,7 +68,7 @@ def chart(new_token: str | None = None, invite_link: str | None = None,
                            tokens=svc.tokens(), new_token=new_token, zone=svc.zone,
                            invite_link=invite_link,
                            people=sorted(org.people.values(), key=lambda p: p.key),
-                           bound=[p for p in org.people.values() if p.telegram_id]), status
+                           bound=[(org.name_of(link.person), link) for link in svc.chat.links()]), status
 
 
 @bp.post("/people/tokens")

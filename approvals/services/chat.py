@@ -1,0 +1,205 @@
+"""Who a chat user is: people linked to their chat accounts (Telegram now, another messenger later).
+
+A person is reached in chat either through the telegram_id the org file gives them, or through a
+one-time binding code an admin issues (`signoff people bind-code PERSON`) and the person sends to
+the bot (`/start CODE`). Codes are kept as their SHA-256 only, expire, and work once. The language
+a person chooses in chat (`/lang`) is kept with their link and used for everything they are told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from approvals.rules.errors import InvalidInput, NotAllowed, NotFound, Text, normalize_language
+from approvals.services.base import Deps
+from approvals.services.state import resolve_person
+from approvals.store import audit
+from approvals.store import models as m
+
+TELEGRAM = "telegram"
+CODE_DAYS = 3
+_CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+@dataclass(frozen=True)
+class ChatPerson:
+    """The person behind a chat user, and the language they read in."""
+
+    key: str
+    name: str
+    language: str
+
+
+@dataclass(frozen=True)
+class ChatLinkView:
+    """A chat account as the people page lists it."""
+
+    person: str
+    service: str
+    user_id: int
+    display: str
+    language: str | None
+    linked_at: datetime | None
+    linked_by: str
+
+
+def code_hash(code: str) -> str:
+    """What is stored of a binding code."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _bad_code() -> InvalidInput:
+    return InvalidInput(Text("绑定码无效、已过期或已使用。请向管理员索取新的绑定码。",
+                             "This binding code is invalid, expired or already used. "
+                             "Ask an admin for a new one."))
+
+
+class ChatAccounts:
+    """Binding codes, links and the language people chose in chat."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    # --- codes ------------------------------------------------------------------------------------
+
+    def issue_code(self, person: str, *, by: str) -> tuple[str, datetime]:
+        """A one-time code that links the first chat account to send it to `person` (key or
+        name); returns the code (shown only now) and when it expires.
+
+        Raises:
+            NotFound: no such person.
+        """
+        key = resolve_person(self.deps.org, person)
+        code = secrets.token_urlsafe(18)  # 24 characters, all allowed in a /start deep link
+        now = self.deps.now()
+        expires = now + timedelta(days=CODE_DAYS)
+        with self.deps.uow() as uow:
+            s = uow.session
+            s.add(m.ChatCode(code_hash=code_hash(code), person=key, created_at=now, created_by=by,
+                             expires_at=expires))
+            audit.append(s, actor=by, action="chat.code_issued", post_id=None, at=now,
+                         detail={"person": key, "channel": self.deps.channel})
+        return code, expires
+
+    def link_with_code(self, code: str, *, service: str, user_id: int, chat_id: int,
+                       display: str = "") -> ChatPerson:
+        """Link a chat user to the person a code was issued for; the code is spent.
+
+        Raises:
+            InvalidInput: an unknown, expired or used code.
+            NotAllowed: this chat user already belongs to someone else.
+        """
+        code = code.strip()
+        if not 8 <= len(code) <= 64 or not set(code) <= _CODE_CHARS:
+            raise _bad_code()
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            s = uow.session
+            row = s.get(m.ChatCode, code_hash(code), with_for_update=True)
+            if row is None or row.used_at is not None or row.expires_at <= now \
+                    or row.person not in self.deps.org.people:
+                raise _bad_code()
+            taken = self._owner(s, service, user_id)
+            if taken is not None and taken != row.person:
+                raise NotAllowed(Text("这个聊天账号已绑定到另一位人员。请联系管理员。",
+                                    "This chat account is already linked to someone else. "
+                                    "Ask an admin."))
+            row.used_at = now
+            # One account per person and service: a new binding replaces the old one.
+            s.execute(delete(m.ChatLink).where(m.ChatLink.service == service,
+                                               (m.ChatLink.person == row.person)
+                                               | (m.ChatLink.user_id == user_id)))
+            s.add(m.ChatLink(service=service, person=row.person, user_id=user_id, chat_id=chat_id,
+                             display=display[:128], linked_at=now, linked_by=row.created_by))
+            audit.append(s, actor=row.person, action="chat.linked", post_id=None, at=now,
+                         detail={"person": row.person, "service": service,
+                                 "channel": self.deps.channel})
+            person = row.person
+        return self._chat_person(person, None)
+
+    # --- who is who -------------------------------------------------------------------------------
+
+    def person_for(self, service: str, user_id: int) -> ChatPerson | None:
+        """The person behind a chat user, or None for a stranger (or someone who left)."""
+        with self.deps.sessions() as s:
+            row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
+                                                     m.ChatLink.user_id == user_id)).first()
+            key, chosen = (row.person, row.language) if row is not None else (None, None)
+        if key is None and service == TELEGRAM:
+            found = next((p for p in self.deps.org.people.values() if p.telegram_id == user_id), None)
+            key = found.key if found else None
+        if key is None or key not in self.deps.org.people:
+            return None
+        return self._chat_person(key, chosen)
+
+    def set_language(self, service: str, user_id: int, chat_id: int, language: str) -> ChatPerson:
+        """Keep the language a chat user chose for everything they are told from now on.
+
+        Raises:
+            InvalidInput: not zh-CN or en. NotFound: a stranger.
+        """
+        lang = normalize_language(language)
+        if language.strip().lower() not in {"zh", "zh-cn", "cn", "中文", "en", "english"}:
+            raise InvalidInput(Text("可选语言：zh-CN（中文）或 en（English）。",
+                                    "Languages: zh-CN (Chinese) or en (English)."))
+        person = self.person_for(service, user_id)
+        if person is None:
+            raise NotFound(Text("您尚未绑定。", "You are not linked yet."))
+        now = self.deps.now()
+        with self.deps.uow() as uow:
+            s = uow.session
+            row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
+                                                     m.ChatLink.person == person.key)).first()
+            if row is None:  # someone the org file names: their row starts here
+                s.add(m.ChatLink(service=service, person=person.key, user_id=user_id,
+                                 chat_id=chat_id, language=lang, linked_at=now,
+                                 linked_by="org-file"))
+            else:
+                row.language = lang
+        return ChatPerson(person.key, person.name, lang)
+
+    def address(self, service: str, person: str) -> int | None:
+        """Where `person` is reached on `service`: their linked chat, else the org file's id."""
+        with self.deps.sessions() as s:
+            return self.address_in(s, service, person)
+
+    def address_in(self, s: Session, service: str, person: str) -> int | None:
+        """`address`, inside an open session."""
+        chat = s.scalars(select(m.ChatLink.chat_id).where(m.ChatLink.service == service,
+                                                          m.ChatLink.person == person)).first()
+        if chat is not None:
+            return int(chat)
+        found = self.deps.org.people.get(person)
+        return found.telegram_id if found is not None and service == TELEGRAM else None
+
+    def links(self) -> list[ChatLinkView]:
+        """Every chat account: those linked by code or language choice, then the org file's ids
+        nobody has used yet."""
+        with self.deps.sessions() as s:
+            rows = s.scalars(select(m.ChatLink).order_by(m.ChatLink.person)).all()
+            found = [ChatLinkView(r.person, r.service, r.user_id, r.display, r.language,
+                                  r.linked_at, r.linked_by) for r in rows]
+        seen = {(v.service, v.person) for v in found}
+        found += [ChatLinkView(p.key, TELEGRAM, p.telegram_id, "", None, None, "org-file")
+                  for p in self.deps.org.people.values()
+                  if p.telegram_id and (TELEGRAM, p.key) not in seen]
+        return found
+
+    def _owner(self, s: Session, service: str, user_id: int) -> str | None:
+        owner = s.scalars(select(m.ChatLink.person).where(m.ChatLink.service == service,
+                                                          m.ChatLink.user_id == user_id)).first()
+        if owner is None and service == TELEGRAM:
+            owner = next((p.key for p in self.deps.org.people.values()
+                          if p.telegram_id == user_id), None)
+        return owner
+
+    def _chat_person(self, key: str, chosen: str | None) -> ChatPerson:
+        person = self.deps.org.people[key]
+        return ChatPerson(key, person.name, normalize_language(chosen or person.language))
+
