@@ -786,6 +786,22 @@ def worker_cmd(obj: Ctx, burst: bool, reconcile: bool, name: str | None) -> None
     sys.exit(run_worker(obj.settings, burst=burst, reconcile=reconcile, name=name))
 
 
+@main.command("bot")
+@click.option("--webhook", is_flag=True,
+              help="Serve a webhook (SIGNOFF_TELEGRAM_WEBHOOK_URL) instead of long polling.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Webhook: address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(1, 65535),
+              help="Webhook: port to listen on.")
+@click.pass_obj
+@handled
+def bot_cmd(obj: Ctx, webhook: bool, host: str, port: int) -> None:
+    """Run the Telegram chat bot (token: SIGNOFF_TELEGRAM_TOKEN or SIGNOFF_TELEGRAM_TOKEN_FILE;
+    Bot API server: SIGNOFF_TELEGRAM_API_BASE)."""
+    from signoff.runner import run_bot
+
+    sys.exit(run_bot(obj.settings, webhook=webhook, host=host, port=port))
+
+
 @main.command("reconcile")
 @click.option("--every", "every", type=click.FloatRange(min=0, min_open=True, max=86400),
               default=None,

@@ -55,7 +55,9 @@ def _unreachable(settings: Settings, exc: Exception) -> Unavailable:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [s.get_secret_value() for s in (settings.wechat_secret, settings.secret_key) if s]
+    return [s.get_secret_value() for s in (settings.wechat_secret, settings.secret_key,
+                                           settings.telegram_token,
+                                           settings.telegram_webhook_secret) if s]
 
 
 def reconcile_once(settings: Settings) -> dict[str, int]:
@@ -117,12 +119,13 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
         ConfigError: the WeChat account is not configured.
         Unavailable: Redis does not answer.
     """
+    from signoff.wiring import chat_channels
     from worker.context import build_context, preload
     from worker.rqworker import SignoffWorker
 
     check_worker_settings(settings)
     install_redaction(_secrets(settings))
-    ctx = build_context(settings)
+    ctx = build_context(settings, channels_from=chat_channels(settings))
     try:
         ctx.redis.ping()
     except (RedisError, OSError) as exc:
@@ -154,3 +157,72 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
             child.wait(10)
     return 0
 
+
+
+def run_bot(settings: Settings, *, webhook: bool, host: str, port: int) -> int:
+    """The chat bot: long polling (default) or a webhook server Telegram posts updates to.
+
+    Raises:
+        ConfigError: no Telegram token, or --webhook without a webhook URL.
+        Unavailable: Redis does not answer.
+    """
+    import asyncio
+
+    from bot.telegram.app import make_bot, make_dispatcher, poll, set_commands
+    from signoff.wiring import build_core
+
+    install_redaction(_secrets(settings))
+    if webhook and not settings.telegram_webhook_url:
+        raise ConfigError(Text("--webhook 需要 SIGNOFF_TELEGRAM_WEBHOOK_URL（Telegram 推送更新的 "
+                               "https 地址）。",
+                               "--webhook needs SIGNOFF_TELEGRAM_WEBHOOK_URL (the https address "
+                               "Telegram posts updates to)."))
+    core = build_core(settings)
+    bot = make_bot(settings)
+    dp = make_dispatcher(core.service, settings)
+
+    async def main() -> None:
+        try:
+            await set_commands(bot)
+            if not webhook:
+                await poll(bot, dp)
+                return
+            await serve_webhook(bot, dp, settings, host, port)
+        finally:
+            await bot.session.close()
+            await dp.storage.close()
+
+    try:
+        asyncio.run(main())
+    except (RedisError, OSError) as exc:
+        raise _unreachable(settings, exc) from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        core.close()
+    return 0
+
+
+async def serve_webhook(bot: object, dp: object, settings: Settings, host: str, port: int) -> None:
+    """Serve Telegram's webhook posts (their secret header checked) until cancelled."""
+    import asyncio
+
+    from aiogram import Bot, Dispatcher
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
+
+    assert isinstance(bot, Bot) and isinstance(dp, Dispatcher)
+    secret = settings.telegram_webhook_secret.get_secret_value() \
+        if settings.telegram_webhook_secret else None
+    app = web.Application()
+    path = "/" + settings.telegram_webhook_url.split("://", 1)[1].partition("/")[2]
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path=path)
+    setup_application(app, dp, bot=bot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    await bot.set_webhook(settings.telegram_webhook_url, secret_token=secret)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

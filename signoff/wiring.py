@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from approvals.bootstrap import Core
 from approvals.config.settings import Settings
 from approvals.rules.org import OrgChart
+from approvals.services import Channel
 from worker.context import build_core as _build_core
 
 
@@ -17,3 +18,16 @@ def build_core(settings: Settings, *, engine: Engine | None = None, org: OrgChar
                clock: Callable[[], datetime] | None = None, check_schema: bool = True) -> Core:
     """The core for `settings`; what a command commits is handed to the RQ queue at once."""
     return _build_core(settings, engine=engine, org=org, clock=clock, check_schema=check_schema)
+
+
+def chat_channels(settings: Settings) -> dict[str, Callable[[Core], Channel]]:
+    """The chat channels switched on in `settings`, as the worker builds them around its core."""
+    if "telegram" not in settings.notify_channels:
+        return {}
+    from bot.telegram.app import links, make_bot
+    from bot.telegram.channel import TelegramChannel
+
+    def telegram(core: Core) -> Channel:
+        return TelegramChannel(core.service.via("chat"), lambda: make_bot(settings), links(settings))
+
+    return {"telegram": telegram}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -105,8 +105,15 @@ def build_core(settings: Settings, *, redis: Redis | None = None, engine: Engine
                      enqueue=rq_handoff(redis))
 
 
-def build_context(settings: Settings, core: Core | None = None) -> WorkerContext:
-    """Wire the worker's dependencies from settings (around an existing core, if given)."""
+# A channel built around the core by the composition root (the chat bot's, which the worker
+# does not import): name -> factory.
+ChannelFactories = Mapping[str, Callable[[Core], Channel]]
+
+
+def build_context(settings: Settings, core: Core | None = None,
+                  channels_from: ChannelFactories | None = None) -> WorkerContext:
+    """Wire the worker's dependencies from settings (around an existing core, if given); the
+    log channel always, and each of `channels_from` around the core."""
     redis = Redis.from_url(settings.redis_url)
     if core is None:
         core = build_core(settings, redis=redis)
@@ -114,6 +121,8 @@ def build_context(settings: Settings, core: Core | None = None) -> WorkerContext
     client = SignoffWeChatClient(settings.wechat_appid, secret, api_base=settings.wechat_api_base,
                                  redis=redis, timeout=settings.wechat_timeout_seconds)
     channels: dict[str, Channel] = {"log": LogChannel(settings.notify_log_file)}
+    for name, make in (channels_from or {}).items():
+        channels[name] = make(core)
     return WorkerContext(core, redis, *make_queues(redis, settings), client, channels)
 
 

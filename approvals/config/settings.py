@@ -27,7 +27,8 @@ ENV_PREFIX = "SIGNOFF_"
 CONFIG_ENV = "SIGNOFF_CONFIG"
 # Never read from the settings file: environment or a *_FILE only.
 SECRETS = ("secret_key", "wechat_secret", "previous_secret_keys",
-           "wechat_callback_token", "wechat_encoding_aes_key")  # the last two: WeChat's callback
+           "wechat_callback_token", "wechat_encoding_aes_key",  # these two: WeChat's callback
+           "telegram_token", "telegram_webhook_secret")
 
 
 # user:password@ in any URL-like text, however malformed the rest is
@@ -85,6 +86,26 @@ class Settings(BaseSettings):
     wechat_encoding_aes_key_file: Path | None = None
     # a push signed further than this from now is refused (a replay, or a wrong clock)
     wechat_callback_window_seconds: int = Field(300, ge=30, le=3600)
+
+    # Where people open the console: the links the chat bot sends (signed previews) start here.
+    console_url: str = "http://127.0.0.1:8000/"
+    # The chat bot (`signoff bot`): the token BotFather gave (a secret: environment or *_FILE),
+    # the Bot API server (Telegram's, a self-hosted one, or the bundled simulator), and for
+    # `signoff bot --webhook` the public URL Telegram posts updates to and the secret it sends.
+    telegram_token: SecretStr | None = None
+    telegram_token_file: Path | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_secret_file: Path | None = None
+
+    @field_validator("console_url", "telegram_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(Text(f"不是 http(s) 地址：{shown_url(value)!r}",
+                                  f"not an http(s) URL: {shown_url(value)!r}"))
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -154,7 +175,7 @@ class Settings(BaseSettings):
     def _secrets_from_files(self) -> Settings:
         # Secrets may come from files (SIGNOFF_*_FILE), as container platforms mount them.
         for name in ("secret_key", "wechat_secret", "wechat_callback_token",
-                     "wechat_encoding_aes_key"):
+                     "wechat_encoding_aes_key", "telegram_token", "telegram_webhook_secret"):
             path = getattr(self, f"{name}_file")
             if getattr(self, name) is None and path is not None:
                 try:
@@ -186,6 +207,22 @@ class Settings(BaseSettings):
             raise ValueError(Text("设置了 wechat_encoding_aes_key 却没有 wechat_callback_token",
                                   "wechat_encoding_aes_key is set but wechat_callback_token is "
                                   "not"))
+        return self
+
+    @model_validator(mode="after")
+    def _telegram(self) -> Settings:
+        token = self.telegram_token.get_secret_value() if self.telegram_token else None
+        if token is not None and not re.fullmatch(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,100}", token):
+            raise ValueError(Text("telegram_token：应为 BotFather 给出的形如 123456:ABC-def 的令牌",
+                                  "telegram_token: must look like BotFather's 123456:ABC-def"))
+        secret = self.telegram_webhook_secret
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}",
+                                                   secret.get_secret_value()):
+            raise ValueError(Text("telegram_webhook_secret：1–256 个英文字母、数字、_ 或 -",
+                                  "telegram_webhook_secret: 1–256 letters, digits, _ or -"))
+        if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
+            raise ValueError(Text("telegram_webhook_url：Telegram 只向 https 地址推送",
+                                  "telegram_webhook_url: Telegram posts to https addresses only"))
         return self
 
     @property

@@ -34,6 +34,7 @@ class ChatPerson:
     key: str
     name: str
     language: str
+    chosen: bool = False  # the language was chosen (in chat or the org file), not defaulted
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class ChatAccounts:
                                  linked_by="org-file"))
             else:
                 row.language = lang
-        return ChatPerson(person.key, person.name, lang)
+        return ChatPerson(person.key, person.name, lang, True)
 
     def address(self, service: str, person: str) -> int | None:
         """Where `person` is reached on `service`: their linked chat, else the org file's id."""
@@ -201,5 +202,6 @@ class ChatAccounts:
 
     def _chat_person(self, key: str, chosen: str | None) -> ChatPerson:
         person = self.deps.org.people[key]
-        return ChatPerson(key, person.name, normalize_language(chosen or person.language))
+        wanted = chosen or person.language
+        return ChatPerson(key, person.name, normalize_language(wanted), wanted is not None)
 

@@ -147,6 +147,11 @@ class Service:
         """One laid-out revision of a post (see `Queries.revision`)."""
         return self._queries.revision(post_id, number)
 
+    def waiting_on(self, person: str) -> list[tuple[PostSummary, list[Action]]]:
+        """The posts whose open step `person` (key or name) may decide now, with the decisions
+        they may take (see `Queries.waiting_on`)."""
+        return self._queries.waiting_on(self.person(person))
+
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of the queue (see `Queries.queue`)."""
         return self._queries.queue(query)

@@ -8,7 +8,7 @@ from approvals.rules import gates, permits
 from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import InvalidInput, NotFound, Text
 from approvals.rules.records import RevisionInfo
-from approvals.rules.states import STATUS_LABEL, TERMINAL, PostStatus
+from approvals.rules.states import STATUS_LABEL, TERMINAL, Action, PostStatus
 from approvals.services.base import Deps
 from approvals.services.state import (
     REVISION_COLUMNS,
@@ -35,6 +35,9 @@ from approvals.views import (
     QueuePage,
     QueueQuery,
 )
+
+# What a person decides on a post in review (the chat bot's buttons, its /pending list).
+DECISIONS = (Action.CONFIRM, Action.APPROVE, Action.SIGN, Action.REQUEST_CHANGES, Action.REJECT)
 
 
 class Queries:
@@ -94,6 +97,27 @@ class Queries:
             raise NotFound(Text("稿件 #{p} 没有第{n}版。", "Post #{p} has no revision {n}.")
                            .format(p=post_id, n=number))
         return revision_info(row)
+
+    def waiting_on(self, person_key: str, limit: int = 50) -> list[tuple[PostSummary, list[Action]]]:
+        """The posts in review whose open step this person may decide now (deputies included),
+        oldest first, each with the decisions they may take."""
+        org, today = self.deps.org, self.deps.today()
+        with self.deps.sessions() as s:
+            rows = list(s.scalars(select(m.Post).where(m.Post.status == PostStatus.IN_REVIEW.value)
+                                  .order_by(m.Post.id)))
+            states = load_states(s, rows)
+            found = []
+            for post in rows:
+                state = states.get(post.id)
+                if state is None:
+                    continue
+                allowed = [a for a in permits.allowed_actions(state, person_key, org, today)
+                           if a in DECISIONS]
+                if allowed:
+                    found.append((summary(post), allowed))
+                if len(found) >= limit:
+                    break
+        return found
 
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of posts matching `query`, counted and ordered in the database.

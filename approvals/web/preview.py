@@ -17,18 +17,18 @@ from approvals.rules.article import render as render_article
 from approvals.rules.content import sanitize
 from approvals.rules.errors import NotFound
 from approvals.rules.states import STATUS_LABEL
+from approvals.services.links import PREVIEW_MAX_AGE, PREVIEW_SALT, preview_signer
 from approvals.views import Asset
 from approvals.web.i18n import lang
 
 bp = Blueprint("preview", __name__)
-SALT = "signoff-preview-v1"
-MAX_AGE = 7 * 24 * 3600  # a week: a chain takes days, not months
+SALT, MAX_AGE = PREVIEW_SALT, PREVIEW_MAX_AGE
 
 
 def signer() -> URLSafeTimedSerializer:
     """The serializer with every key that may verify; the newest (the last) signs."""
     keys = [*current_app.config["PREVIEW_PREVIOUS_KEYS"], current_app.config["SECRET_KEY"]]
-    return URLSafeTimedSerializer(keys, salt=SALT)
+    return preview_signer(keys)
 
 
 def preview_url(post_id: int, revision_hash: str) -> str:

@@ -1,0 +1,141 @@
+"""The Telegram channel of the notification outbox: what the worker's delivery jobs send through.
+
+The worker is synchronous; aiogram is not. The channel keeps one event loop on a thread of its
+own, with one Bot (and its connection pool) on it, and each delivery waits for its coroutine.
+
+Answers are told apart from unknowns. Telegram answering an error is a clear "not sent": 429 is
+retried after its retry_after, 5xx and a refused connection after a backoff, a blocked bot or an
+unknown chat fail for good. A request that went out and lost its answer (a dropped connection, a
+timeout) may have been delivered: it is reported as uncertain, never sent a second time, and so
+is an attempt that an earlier, interrupted one may have sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiohttp import ClientConnectorError
+
+from approvals.rules.errors import SignoffError
+from approvals.rules.notices import Event
+from approvals.services import Service
+from approvals.views import Delivered, Delivery, Message, Permanent, RetryAfter, Uncertain
+from bot.cards import Card, Links, post_card
+from bot.telegram.render import pieces
+
+log = logging.getLogger("signoff.bot.channel")
+T = TypeVar("T")
+SEND_TIMEOUT = 30.0
+
+
+def _not_sent(exc: TelegramNetworkError) -> bool:
+    """Whether the request never reached the server (so sending again cannot duplicate it)."""
+    return isinstance(exc.__cause__, ClientConnectorError)
+
+
+class TelegramChannel:
+    """Delivers outbox notifications as Telegram messages; step notices carry decision buttons."""
+
+    name = "telegram"
+
+    def __init__(self, service: Service, make_bot: Callable[[], Bot], links: Links) -> None:
+        self.service = service
+        self._make_bot = make_bot
+        self.links = links
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bot: Bot | None = None
+        self._lock = threading.Lock()
+
+    # --- the Channel port -------------------------------------------------------------------------
+
+    def deliver(self, message: Message) -> Delivery:
+        """Send one notification; never raises for an answer it can describe."""
+        if message.address is None:
+            return Permanent(f"{message.person.key} has no Telegram account linked")
+        if message.interrupted:
+            return Uncertain("an earlier attempt was interrupted after asking Telegram; check "
+                             "the person's chat before sending again")
+        card = self.card(message)
+        return self._run(self._send(message.address, card))
+
+    def card(self, message: Message) -> Card:
+        """The notification's text; a step that opened gets the links and decision buttons."""
+        if message.event is not Event.STEP_OPENED:
+            return Card(message.text)
+        try:
+            return post_card(self.service, message.post_id, message.person.key, message.language,
+                             message.text, self.links)
+        except SignoffError:  # the post is gone: the text alone
+            return Card(message.text)
+
+    async def _send(self, chat_id: int, card: Card) -> Delivery:
+        bot = self._bot
+        assert bot is not None
+        refs = []
+        try:
+            for text, markup in pieces(card):
+                sent = await bot.send_message(chat_id, text, reply_markup=markup)
+                refs.append(f"{chat_id}:{sent.message_id}")
+        except TelegramRetryAfter as exc:
+            return self._partial(refs) or RetryAfter(exc.retry_after, "Telegram: too many requests")
+        except (TelegramForbiddenError, TelegramNotFound, TelegramUnauthorizedError) as exc:
+            return self._partial(refs) or Permanent(f"Telegram: {exc.message}")
+        except TelegramBadRequest as exc:
+            return self._partial(refs) or Permanent(f"Telegram: {exc.message}")
+        except TelegramServerError as exc:
+            return self._partial(refs) or RetryAfter(0, f"Telegram: {exc.message}")
+        except TelegramNetworkError as exc:
+            if _not_sent(exc):
+                return self._partial(refs) or RetryAfter(0, "Telegram unreachable")
+            return Uncertain(f"the answer was lost ({exc.message}); Telegram may hold the message")
+        except TelegramAPIError as exc:
+            return self._partial(refs) or RetryAfter(0, f"Telegram: {exc.message}")
+        return Delivered(" ".join(refs))
+
+    @staticmethod
+    def _partial(refs: list[str]) -> Delivery | None:
+        """A long message cut in pieces of which some went out: never send those again."""
+        if refs:
+            return Uncertain(f"only the first {len(refs)} piece(s) were sent ({' '.join(refs)})")
+        return None
+
+    # --- the loop thread ---------------------------------------------------------------------------
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self._start()
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(SEND_TIMEOUT * 4)
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="telegram-channel",
+                                 daemon=True).start()
+                self._bot = self._make_bot()
+                self._loop = loop
+            return self._loop
+
+    def close(self) -> None:
+        """Close the Bot's connections and stop the loop thread."""
+        with self._lock:
+            loop, bot, self._loop, self._bot = self._loop, self._bot, None, None
+        if loop is None:
+            return
+        if bot is not None:
+            asyncio.run_coroutine_threadsafe(bot.session.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
