@@ -18,7 +18,8 @@ from approvals.config.settings import Settings
 from approvals.rules.errors import ConfigError, Text
 from approvals.services import Service
 from bot.cards import Links
-from bot.telegram.handlers import Context, PersonMiddleware, router
+from bot.telegram import handin
+from bot.telegram.handlers import Context, PersonMiddleware, fallback_router, router
 
 log = logging.getLogger("signoff.bot")
 
@@ -64,7 +65,7 @@ def make_dispatcher(service: Service, settings: Settings, storage: BaseStorage |
     middleware = PersonMiddleware(Context(service.via("chat"), links(settings)))
     dp.message.outer_middleware(middleware)
     dp.callback_query.outer_middleware(middleware)
-    dp.include_router(router)
+    dp.include_routers(router, handin.router, fallback_router)
     return dp
 
 

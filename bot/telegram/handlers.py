@@ -31,6 +31,8 @@ from bot.telegram.render import pieces
 from bot.texts import tr
 
 router = Router(name="signoff")
+# Last of all routers: what nothing else understood.
+fallback_router = Router(name="signoff-fallback")
 ANSWER_LIMIT = 200  # Telegram's limit on a callback answer's text
 
 
@@ -309,7 +311,7 @@ async def _mark_decided(bot: Any, chat_id: int, message_id: int, text: str | Non
         pass  # the message is gone or already shows it: the decision stands either way
 
 
-@router.message()
+@fallback_router.message()
 async def fallback(message: Message, lang: str) -> None:
     """Anything else: say what the bot understands."""
     await message.answer(tr("unknown_command", lang) if (message.text or "").startswith("/")

@@ -1,0 +1,417 @@
+"""`/new`: handing in a draft as a conversation (aiogram FSM; its state lives in Redis, so a bot
+restart loses nothing).
+
+category (buttons, art. 26) → title → body as text or a Word .docx → a cover photo (optional) →
+for a repost, the source's name and URL (art. 28) → a summary card with submit / edit / cancel.
+Every answer is checked where it enters; a bad one gets a clear message and the conversation
+stays where it was. Files are kept as Telegram file ids and fetched again when the post is
+handed in, never parked in the conversation state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from approvals.rules.article import check_cover
+from approvals.rules.errors import SignoffError, Text
+from approvals.rules.revisions import TITLE_MAX
+from approvals.rules.states import CATEGORY_LABEL, Category
+from approvals.services.chat import ChatPerson
+from approvals.services.docx import DOCX_MAX_BYTES, docx_to_html
+from bot.telegram.handlers import Context
+
+router = Router(name="signoff-handin")
+
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+BODY_MAX = 20000  # characters of a typed body: a long article comes as a .docx
+
+T: dict[str, Text] = {
+    "category": Text("请选择稿件类别（第二十六条）：", "Choose the category (art. 26):"),
+    "title": Text(f"请输入标题（最多 {TITLE_MAX} 字）：", f"Type the title (at most {TITLE_MAX} characters):"),
+    "title_empty": Text("标题不能为空，请重新输入：", "The title cannot be empty; type it again:"),
+    "title_long": Text(f"标题 {{n}} 字，公众号标题最多 {TITLE_MAX} 字，请缩短后重新输入：",
+                       f"The title has {{n}} characters; WeChat allows {TITLE_MAX}. Shorten it "
+                       "and type it again:"),
+    "body": Text("请发送正文：直接输入文字，或发送 Word 文档（.docx）。",
+                 "Send the body: type it, or send a Word document (.docx)."),
+    "body_long": Text(f"正文过长（{{n}} 字，最多 {BODY_MAX} 字）。长文请发送 Word 文档（.docx）。",
+                      f"The body is too long ({{n}} characters; at most {BODY_MAX}). Send a long "
+                      "text as a Word document (.docx)."),
+    "not_docx": Text("只接受 Word 文档（.docx），收到的是“{name}”。请发送 .docx 文件或直接输入正文。",
+                     "Only Word documents (.docx) are accepted; this is “{name}”. Send a .docx or "
+                     "type the body."),
+    "too_big": Text("文件“{name}”为 {mb} MB，最大 {max} MB。请压缩图片后重新发送。",
+                    "The file “{name}” is {mb} MB; at most {max} MB. Compress its pictures and "
+                    "send it again."),
+    "docx_ok": Text("已读取 Word 文档“{name}”。", "Read the Word document “{name}”."),
+    "photo": Text("可发送一张封面图片（可选），或点“跳过”。",
+                  "Send a cover picture (optional), or press “Skip”."),
+    "photo_ok": Text("已收到封面图片。", "Cover received."),
+    "source_name": Text("转载信息须注明来源（第二十八条）。请输入来源名称（如：新华社）：",
+                        "A repost names its source (art. 28). Type the source's name (e.g. Xinhua):"),
+    "source_url": Text("请输入来源链接（http:// 或 https:// 开头，须为官方渠道）：",
+                       "Type the source's link (starting with http:// or https://, an official "
+                       "channel):"),
+    "not_url": Text("这不是网址，请输入以 http:// 或 https:// 开头的来源链接：",
+                    "That is not a link; type the source's address starting with http:// or "
+                    "https://:"),
+    "not_allowed_source": Text("来源“{s}”不在官方渠道白名单中，转载来源必须为官方渠道（第二十八条）。"
+                               "请输入官方来源链接，或发送 /cancel 取消。",
+                               "The source “{s}” is not on the allowlist of official channels "
+                               "(art. 28). Type an official source's link, or /cancel."),
+    "summary": Text("请核对：\n类别：{category}\n标题：{title}\n正文：{body}\n封面：{cover}{source}",
+                    "Please check:\nCategory: {category}\nTitle: {title}\nBody: {body}\n"
+                    "Cover: {cover}{source}"),
+    "source_line": Text("\n来源：{name} {url}", "\nSource: {name} {url}"),
+    "typed": Text("文字，{n} 字", "typed, {n} characters"),
+    "none": Text("无", "none"),
+    "submitted": Text("已提交：稿件 #{id}《{title}》，等待法宣科排版。", "Handed in: post #{id} “{title}”, "
+                      "waiting for layout by the Legal & Publicity section."),
+    "warnings": Text("文档转换提示：", "Conversion notes:"),
+    "expect_text": Text("请输入文字。", "Please type text."),
+    "expect_body": Text("请直接输入正文，或发送 .docx 文件。", "Type the body, or send a .docx file."),
+    "expect_photo": Text("请发送图片，或点“跳过”。", "Send a picture, or press “Skip”."),
+    "use_buttons": Text("请点上面的按钮。", "Please press one of the buttons above."),
+    "submit": Text("提交", "Submit"),
+    "edit": Text("修改", "Edit"),
+    "cancel": Text("取消", "Cancel"),
+    "skip": Text("跳过", "Skip"),
+    "cancelled": Text("已取消，稿件未提交。", "Cancelled; nothing was handed in."),
+    "stale": Text("这个按钮已失效。发送 /new 重新开始。", "This button has expired. Send /new to start again."),
+}
+
+
+def tx(key: str, lang: str, **kw: object) -> str:
+    """The hand-in text `key` in `lang`."""
+    text = T[key].get(lang)
+    return text.format(**kw) if kw else text
+
+
+class HandIn(StatesGroup):
+    """Where the conversation stands."""
+
+    category = State()
+    title = State()
+    body = State()
+    photo = State()
+    source_name = State()
+    source_url = State()
+    confirm = State()
+
+
+class Step(CallbackData, prefix="h1"):
+    """A button of the conversation: k is cat | skip | submit | edit | cancel; v its value."""
+
+    k: str
+    v: str = ""
+
+
+def _categories(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=CATEGORY_LABEL[c].get(lang), callback_data=Step(k="cat", v=c.value).pack())]
+        for c in Category])
+
+
+def _one(kind: str, lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=tx(kind, lang), callback_data=Step(k=kind).pack())]])
+
+
+def _confirm(lang: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=tx(k, lang), callback_data=Step(k=k).pack())
+        for k in ("submit", "edit", "cancel")]])
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+@router.message(Command("new"))
+async def new(message: Message, lang: str, state: FSMContext) -> None:
+    """Start (or start over) handing in a draft."""
+    await state.clear()
+    await state.set_state(HandIn.category)
+    await message.answer(tx("category", lang), reply_markup=_categories(lang))
+
+
+@router.callback_query(Step.filter(F.k == "cat"), StateFilter(HandIn.category))
+async def chose_category(query: CallbackQuery, callback_data: Step, lang: str,
+                         state: FSMContext) -> None:
+    """The category button."""
+    if callback_data.v not in {c.value for c in Category}:
+        await query.answer(tx("stale", lang), show_alert=True)
+        return
+    await state.update_data(category=callback_data.v)
+    await state.set_state(HandIn.title)
+    await query.answer(CATEGORY_LABEL[Category(callback_data.v)].get(lang))
+    if isinstance(query.message, Message):
+        await query.message.answer(tx("title", lang))
+
+
+@router.message(StateFilter(HandIn.category))
+async def category_typed(message: Message, lang: str) -> None:
+    """Anything but a button while the category is asked."""
+    await message.answer(tx("use_buttons", lang), reply_markup=_categories(lang))
+
+
+@router.message(StateFilter(HandIn.title))
+async def title(message: Message, lang: str, state: FSMContext) -> None:
+    """The title: not empty, one line, within WeChat's limit."""
+    if message.text is None:
+        await message.answer(tx("expect_text", lang))
+        return
+    text = " ".join(message.text.split())
+    if not text:
+        await message.answer(tx("title_empty", lang))
+        return
+    if len(text) > TITLE_MAX:
+        await message.answer(tx("title_long", lang, n=len(text)))
+        return
+    await state.update_data(title=text)
+    data = await state.get_data()
+    if data.get("body_kind"):  # editing: the body stays as it was
+        await _summary(message, lang, state)
+        return
+    await state.set_state(HandIn.body)
+    await message.answer(tx("body", lang))
+
+
+@router.message(StateFilter(HandIn.body), F.document)
+async def body_docx(message: Message, bot: Bot, lang: str, ctx: Context, state: FSMContext) -> None:
+    """A Word document as the body: checked (type, size, readable) before the next step."""
+    doc = message.document
+    assert doc is not None
+    name = doc.file_name or "?"
+    if not name.lower().endswith(".docx") or (doc.mime_type not in (None, DOCX_MIME)
+                                              and not doc.mime_type.endswith("octet-stream")):
+        await message.answer(tx("not_docx", lang, name=name))
+        return
+    if doc.file_size is not None and doc.file_size > DOCX_MAX_BYTES:
+        await message.answer(tx("too_big", lang, name=name, mb=_mb(doc.file_size),
+                                max=_mb(DOCX_MAX_BYTES)))
+        return
+    data = await _download(bot, doc.file_id, DOCX_MAX_BYTES)
+    if data is None:
+        await message.answer(tx("too_big", lang, name=name, mb=">" + _mb(DOCX_MAX_BYTES),
+                                max=_mb(DOCX_MAX_BYTES)))
+        return
+    try:
+        await asyncio.to_thread(docx_to_html, data, filename=name)
+    except SignoffError as exc:
+        await message.answer(exc.text.get(lang))
+        return
+    await state.update_data(body_kind="docx", docx=doc.file_id, docx_name=name)
+    await message.answer(tx("docx_ok", lang, name=name))
+    await _after_body(message, lang, state)
+
+
+@router.message(StateFilter(HandIn.body), F.text)
+async def body_text(message: Message, lang: str, state: FSMContext) -> None:
+    """The body typed as text."""
+    text = (message.text or "").strip()
+    if not text:
+        await message.answer(tx("expect_body", lang))
+        return
+    if len(text) > BODY_MAX:
+        await message.answer(tx("body_long", lang, n=len(text)))
+        return
+    await state.update_data(body_kind="text", body=text)
+    await _after_body(message, lang, state)
+
+
+@router.message(StateFilter(HandIn.body))
+async def body_other(message: Message, lang: str) -> None:
+    """A photo, a sticker, … where the body is asked."""
+    await message.answer(tx("expect_body", lang))
+
+
+async def _after_body(message: Message, lang: str, state: FSMContext) -> None:
+    await state.set_state(HandIn.photo)
+    await message.answer(tx("photo", lang), reply_markup=_one("skip", lang))
+
+
+@router.message(StateFilter(HandIn.photo), F.photo)
+async def photo(message: Message, bot: Bot, lang: str, state: FSMContext) -> None:
+    """The cover: the largest size Telegram offers, checked as WeChat will check it."""
+    assert message.photo
+    best = message.photo[-1]
+    data = await _download(bot, best.file_id, PHOTO_MAX_BYTES)
+    if data is None:
+        await message.answer(tx("too_big", lang, name="photo", mb=">" + _mb(PHOTO_MAX_BYTES),
+                                max=_mb(PHOTO_MAX_BYTES)))
+        return
+    try:
+        await asyncio.to_thread(check_cover, data, "cover.jpg")
+    except SignoffError as exc:
+        await message.answer(exc.text.get(lang))
+        return
+    await state.update_data(cover=best.file_id)
+    await message.answer(tx("photo_ok", lang))
+    await _after_photo(message, lang, state)
+
+
+@router.callback_query(Step.filter(F.k == "skip"), StateFilter(HandIn.photo))
+async def skip_photo(query: CallbackQuery, lang: str, state: FSMContext) -> None:
+    """No cover: the account's default one is used."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _after_photo(query.message, lang, state)
+
+
+@router.message(StateFilter(HandIn.photo))
+async def photo_other(message: Message, lang: str) -> None:
+    """Anything but a picture where the cover is asked."""
+    await message.answer(tx("expect_photo", lang), reply_markup=_one("skip", lang))
+
+
+async def _after_photo(message: Message, lang: str, state: FSMContext) -> None:
+    data = await state.get_data()
+    if data.get("category") == Category.REPOST.value:
+        await state.set_state(HandIn.source_name)
+        await message.answer(tx("source_name", lang))
+        return
+    await _summary(message, lang, state)
+
+
+@router.message(StateFilter(HandIn.source_name))
+async def source_name(message: Message, lang: str, state: FSMContext) -> None:
+    """The source's name (Xinhua, a ministry's account)."""
+    text = " ".join((message.text or "").split())
+    if not text or len(text) > 100:
+        await message.answer(tx("source_name", lang))
+        return
+    await state.update_data(source_name=text)
+    await state.set_state(HandIn.source_url)
+    await message.answer(tx("source_url", lang))
+
+
+@router.message(StateFilter(HandIn.source_url))
+async def source_url(message: Message, lang: str, ctx: Context, state: FSMContext) -> None:
+    """The source's link: a URL, on the allowlist of official channels (art. 28)."""
+    text = (message.text or "").strip()
+    if not text.startswith(("http://", "https://")) or " " in text or len(text) > 1000 \
+            or "." not in text.split("://", 1)[1].split("/", 1)[0]:
+        await message.answer(tx("not_url", lang))
+        return
+    if not ctx.svc.org.sources.allows(text):
+        await message.answer(tx("not_allowed_source", lang, s=text))
+        return
+    await state.update_data(source_url=text)
+    await _summary(message, lang, state)
+
+
+async def _summary(message: Message, lang: str, state: FSMContext) -> None:
+    data = await state.get_data()
+    await state.set_state(HandIn.confirm)
+    body = tx("typed", lang, n=len(data.get("body", ""))) if data.get("body_kind") == "text" \
+        else f"Word: {data.get('docx_name', '')}"
+    source = tx("source_line", lang, name=data["source_name"], url=data["source_url"]) \
+        if data.get("source_url") else ""
+    await message.answer(tx("summary", lang, category=CATEGORY_LABEL[Category(data["category"])]
+                            .get(lang), title=data["title"], body=body,
+                            cover=tx("photo_ok", lang) if data.get("cover") else tx("none", lang),
+                            source=source), reply_markup=_confirm(lang))
+
+
+@router.callback_query(Step.filter(F.k == "edit"), StateFilter(HandIn.confirm))
+async def edit(query: CallbackQuery, lang: str, state: FSMContext) -> None:
+    """Change the title (the body and the rest stay unless /new starts over)."""
+    await state.set_state(HandIn.title)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(tx("title", lang))
+
+
+@router.callback_query(Step.filter(F.k == "cancel"))
+async def cancel(query: CallbackQuery, lang: str, state: FSMContext) -> None:
+    """Drop the draft."""
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(tx("cancelled", lang))
+
+
+@router.callback_query(Step.filter(F.k == "submit"), StateFilter(HandIn.confirm))
+async def submit(query: CallbackQuery, bot: Bot, person: ChatPerson, lang: str, ctx: Context,
+                 state: FSMContext) -> None:
+    """Hand the draft in through the core (which checks everything again)."""
+    data = await state.get_data()
+    await query.answer()
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    try:
+        post_id, warnings = await _hand_in(bot, ctx, person, data)
+    except SignoffError as exc:
+        await message.answer(exc.text.get(lang))
+        return  # the conversation stays at the summary: edit or cancel
+    await state.clear()
+    if message.text:
+        await _drop_buttons(bot, message)
+    text = tx("submitted", lang, id=post_id, title=data["title"])
+    if warnings:
+        text += "\n" + tx("warnings", lang) + "\n" + "\n".join(f"· {w.get(lang)}" for w in warnings)
+    await message.answer(text)
+
+
+@router.callback_query(Step.filter())
+async def stale(query: CallbackQuery, lang: str) -> None:
+    """A button of a conversation that has moved on or ended."""
+    await query.answer(tx("stale", lang), show_alert=True)
+
+
+async def _hand_in(bot: Bot, ctx: Context, person: ChatPerson, data: dict[str, Any]
+                   ) -> tuple[int, tuple[Text, ...]]:
+    cover = None
+    if data.get("cover"):
+        raw = await _download(bot, data["cover"], PHOTO_MAX_BYTES)
+        if raw is not None:
+            cover = ("cover.jpg", raw, "image/jpeg")
+    source = data.get("source_url")
+    fields: dict[str, Any] = {"category": data["category"], "repost_source": source, "cover": cover}
+    if data.get("body_kind") == "docx":
+        raw = await _download(bot, data["docx"], DOCX_MAX_BYTES) or b""
+        return await asyncio.to_thread(
+            ctx.svc.create_post_from_docx, drafter=person.key, filename=data["docx_name"],
+            data=raw, title=data["title"], **fields)
+    body = data["body"]
+    if source:
+        body += f"\n\n（来源：{data['source_name']}）"
+    post_id = await asyncio.to_thread(ctx.svc.create_post, drafter=person.key,
+                                      title=data["title"], body=body, body_format="text", **fields)
+    return post_id, ()
+
+
+async def _download(bot: Bot, file_id: str, limit: int) -> bytes | None:
+    """A file's bytes from the Bot API server; None when it is over `limit`."""
+    file = await bot.get_file(file_id)
+    if file.file_size is not None and file.file_size > limit:
+        return None
+    buffer = io.BytesIO()
+    assert file.file_path is not None
+    await bot.download_file(file.file_path, buffer)
+    data = buffer.getvalue()
+    return data if len(data) <= limit else None
+
+
+async def _drop_buttons(bot: Bot, message: Message) -> None:
+    # Should the edit fail, the summary keeps its buttons: a second tap finds no conversation.
+    with contextlib.suppress(TelegramBadRequest):
+        await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=message.message_id,
+                                            reply_markup=None)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f}"
