@@ -77,11 +77,13 @@ async def set_commands(bot: Bot) -> None:
 
 
 async def poll(bot: Bot, dp: Dispatcher, *, stop: asyncio.Event | None = None,
-               polling_timeout: int = 10) -> None:
-    """Long polling until `stop` is set (or the task is cancelled)."""
+               polling_timeout: int = 10, handle_as_tasks: bool = True) -> None:
+    """Long polling until `stop` is set (or the task is cancelled). Updates are handled as
+    concurrent tasks unless `handle_as_tasks` is off (one at a time, in order)."""
     await bot.delete_webhook(drop_pending_updates=False)
     task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False,
-                                                polling_timeout=polling_timeout))
+                                                polling_timeout=polling_timeout,
+                                                handle_as_tasks=handle_as_tasks))
     try:
         if stop is None:
             await task

@@ -1,0 +1,182 @@
+"""The chat bot as it runs: aiogram's real Bot and Dispatcher polling the bundled Telegram
+simulator over HTTP, the core on the test database, and the outbox's notifications delivered
+through the real Telegram channel by an embedded delivery loop (what the worker's job runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from sqlalchemy import Engine
+
+from approvals.bootstrap import Core, bootstrap
+from approvals.config.settings import Settings
+from approvals.rules.org import OrgChart
+from approvals.views import Handoff, OutboxKind
+from bot.telegram.app import make_bot, make_dispatcher, poll
+from bot.telegram.channel import TelegramChannel
+from signoff.sims.telegram import TelegramSim
+from tests.conftest import EXAMPLE_ORG, Clock, Personas
+
+SECRET = "bot-tests-secret-key-0123456789"
+WAIT = 30.0  # generous: CI is a loaded two-core machine
+
+
+@pytest.fixture
+def sim() -> Iterator[TelegramSim]:
+    with TelegramSim() as running:
+        yield running
+
+
+def bot_settings(sim: TelegramSim, engine: Engine, **kw: Any) -> Settings:
+    return Settings(database_url=engine.url.render_as_string(hide_password=False),
+                    org_file=EXAMPLE_ORG, notify_channels=["telegram"], secret_key=SECRET,
+                    telegram_token=sim.token, telegram_api_base=sim.api_base,
+                    console_url="https://console.example.gov.cn/", **kw)
+
+
+class Delivery:
+    """The worker's notification job, embedded: every notification handed off after a commit is
+    delivered through the real Telegram channel; a retry waits by moving the test clock."""
+
+    def __init__(self, core: Core, channel: TelegramChannel, clock: Clock) -> None:
+        self.core, self.channel, self.clock = core, channel, clock
+        self.items: queue.Queue[int | None] = queue.Queue()
+        self.outcomes: list[str] = []
+        self.idle = threading.Event()
+        self.idle.set()
+        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+        self._thread.start()
+
+    def __call__(self, items: list[Handoff]) -> None:
+        for item in items:
+            if item.kind is OutboxKind.NOTIFY:
+                self.idle.clear()
+                self.items.put(item.item_id)
+
+    def _run(self) -> None:
+        while True:
+            nid = self.items.get()
+            if nid is None:
+                return
+            try:
+                self.outcomes.append(self.core.notifications.deliver(nid, {"telegram": self.channel}))
+                # A retry is handed off again by the core; one not yet due waits for the clock.
+                for pending in self.core.notifications.pending():
+                    if pending.item_id == nid and pending.due_at > self.clock.now:
+                        self.clock.now = pending.due_at
+            finally:
+                if self.items.empty():
+                    self.idle.set()
+
+    def settle(self, timeout: float = WAIT) -> None:
+        """Wait until every handed-off notification has had its delivery attempt(s)."""
+        assert self.idle.wait(timeout), "notifications still being delivered"
+
+    def close(self) -> None:
+        self.items.put(None)
+        self._thread.join(WAIT)
+        self.channel.close()
+
+
+@dataclass
+class RunningBot:
+    """The bot polling the simulator on a loop thread of its own."""
+
+    bot: Bot
+    dp: Dispatcher
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    stop: asyncio.Event | None = None
+    thread: threading.Thread | None = None
+
+    def start(self) -> RunningBot:
+        ready = threading.Event()
+
+        async def main() -> None:
+            self.stop = asyncio.Event()
+            ready.set()
+            try:
+                await poll(self.bot, self.dp, stop=self.stop, polling_timeout=1,
+                           handle_as_tasks=False)
+            finally:
+                await self.bot.session.close()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),),
+                                       name="bot", daemon=True)
+        self.thread.start()
+        assert ready.wait(WAIT)
+        return self
+
+    def close(self) -> None:
+        assert self.stop is not None and self.thread is not None
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(WAIT)
+        assert not self.thread.is_alive(), "the bot did not stop"
+        self.loop.close()
+
+
+@dataclass
+class World:
+    """The core, the simulator with every persona's account started, the bot and the delivery."""
+
+    core: Core
+    sim: TelegramSim
+    settings: Settings
+    delivery: Delivery
+    ids: dict[str, int]
+    storage: BaseStorage
+    bots: list[RunningBot] = field(default_factory=list)
+
+    @property
+    def control(self) -> Any:
+        return self.sim.local
+
+    def start_bot(self) -> RunningBot:
+        running = RunningBot(make_bot(self.settings),
+                             make_dispatcher(self.core.service, self.settings, self.storage)).start()
+        self.bots.append(running)
+        return running
+
+    def messages(self, person: str) -> list[dict[str, Any]]:
+        return self.control.messages(self.ids[person])
+
+    def wait_text(self, person: str, fragment: str) -> dict[str, Any]:
+        return self.control.wait_text(self.ids[person], fragment, timeout=WAIT)
+
+    def say(self, person: str, text: str) -> None:
+        self.control.send_text(self.ids[person], text)
+
+
+@pytest.fixture
+def world(engine: Engine, org: OrgChart, clock: Clock, sim: TelegramSim, who: Personas
+          ) -> Iterator[World]:
+    settings = bot_settings(sim, engine)
+    handoff: list[Delivery] = []
+    core = bootstrap(settings, engine=engine, org=org, clock=clock,
+                     enqueue=lambda _core: lambda items: handoff[0](list(items)))
+    from bot.telegram.app import links
+
+    channel = TelegramChannel(core.service.via("chat"), lambda: make_bot(settings), links(settings))
+    delivery = Delivery(core, channel, clock)
+    handoff.append(delivery)
+    ids = {}
+    for key, person in org.people.items():
+        if person.telegram_id:
+            sim.local.add_user(person.telegram_id, person.name, language_code="zh-hans")
+            sim.local.start(person.telegram_id)
+            ids[key] = person.telegram_id
+    w = World(core, sim, settings, delivery, ids, MemoryStorage())
+    try:
+        yield w
+    finally:
+        for running in w.bots:
+            running.close()
+        delivery.close()

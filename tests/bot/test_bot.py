@@ -1,0 +1,221 @@
+"""The bot driven as people use it: personas type and press buttons on the Telegram simulator,
+aiogram's real Bot and Dispatcher poll it over HTTP, and the chain's notifications reach each
+next person through the outbox and the real Telegram channel."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from docx import Document
+
+from approvals.rules.states import PostStatus
+from approvals.services.chat import TELEGRAM
+from approvals.views import RevisionInput
+from tests.bot.conftest import World
+from tests.conftest import Personas
+
+BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
+
+
+def laid_out(w: World, who: Personas, title: str = "我局开展冬季防汛应急演练") -> tuple[int, str]:
+    svc = w.core.service
+    pid = svc.create_post(drafter=who.drafter, title=title, body=BODY)
+    svc.act(pid, "new_revision", who.operator, revision=RevisionInput())
+    return pid, svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def card(w: World, person: str, pid: int) -> dict[str, Any]:
+    """The newest message to `person` about post `pid` that has buttons."""
+    w.delivery.settle()
+    found = w.control.wait_text(w.ids[person], f"#{pid}", timeout=30)
+    cards = [m for m in w.messages(person) if f"#{pid}" in m["text"] and buttons(m)]
+    return cards[-1] if cards else found
+
+
+def press(w: World, person: str, message: dict[str, Any], label: str,
+          by: str | None = None) -> dict[str, Any]:
+    """`by` (default: the chat's owner) presses the button labelled `label`; returns the query
+    with the bot's answer."""
+    update = w.control.press(w.ids[person], message["message_id"], text=label,
+                             user_id=w.ids[by] if by else None)
+    return w.control.wait_answer(update["callback_query"]["id"], timeout=30)
+
+
+def started(w: World) -> World:
+    w.start_bot()
+    for person in w.ids:  # each persona's /start is answered before the test begins
+        w.wait_text(person, "/help")
+    return w
+
+
+def test_a_full_chain_by_button_presses(world: World, who: Personas) -> None:
+    w = started(world)
+    pid, h = laid_out(w, who)
+    steps = [(who.drafter, "确认"), (who.head, "同意"), (who.leader, "同意"), (who.issuer, "签发")]
+    for person, label in steps:
+        message = card(w, person, pid)
+        assert label in buttons(message), (person, message)
+        assert "https://console.example.gov.cn/p/" in message["text"]  # the signed preview
+        answer = press(w, person, message, label)
+        assert answer["answer"]["text"].startswith("已"), answer
+        edited = w.control.wait_text(w.ids[person], "——")
+        assert edited["message_id"] == message["message_id"] and not buttons(edited)
+        assert w.core.org.people[person].name in edited["text"]
+    view = w.core.service.view(pid)
+    assert view.post.status is PostStatus.SIGNED
+    decided = [e for e in view.timeline if e.action in ("post.confirm", "post.approve", "post.sign")]
+    assert [e.detail["channel"] for e in decided] == ["chat"] * 4
+    assert {e.detail["revision_hash"] for e in decided} == {h}
+
+
+def test_a_second_tap_on_a_decided_step_says_so_and_changes_nothing(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    pid, _ = laid_out(w, who)
+    message = card(w, who.drafter, pid)
+    update = w.control.press(w.ids[who.drafter], message["message_id"], text="确认")
+    first = w.control.wait_answer(update["callback_query"]["id"], timeout=30)
+    # The same button again, as a client that still shows it would send it.
+    data = update["callback_query"]["data"]
+    again = w.control.press_forged(w.ids[who.drafter], message["message_id"], data)
+    second = w.control.wait_answer(again["callback_query"]["id"], timeout=30)
+    assert first["answer"]["text"].startswith("已确认")
+    assert "已有决定" in second["answer"]["text"]
+    confirms = [e for e in w.core.service.view(pid).timeline if e.action == "post.confirm"]
+    assert len(confirms) == 1
+
+
+def test_a_button_of_a_replaced_revision_points_at_the_current_one(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    pid, old = laid_out(w, who)
+    message = card(w, who.drafter, pid)
+    w.core.service.act(pid, "new_revision", who.operator,
+                       revision=RevisionInput(title="我局开展冬季防汛防台应急演练", based_on=old))
+    answer = press(w, who.drafter, message, "确认")
+    assert "已被新版本取代" in answer["answer"]["text"]
+    view = w.core.service.view(pid)
+    assert view.state.decisions == () and view.revision.content_hash != old  # type: ignore[union-attr]
+    fresh = card(w, who.drafter, pid)
+    assert fresh["message_id"] != message["message_id"] and "确认" in buttons(fresh)
+
+
+def test_an_outsider_pressing_a_forwarded_button_decides_nothing(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    pid, _ = laid_out(w, who)
+    message = card(w, who.drafter, pid)
+    for outsider in (who.colleague, who.head):  # staff of another department; not yet their step
+        answer = press(w, who.drafter, message, "确认", by=outsider)
+        assert "不能" in answer["answer"]["text"], answer
+    stranger = 424242
+    w.control.add_user(stranger, "Mallory")
+    update = w.control.press(w.ids[who.drafter], message["message_id"], text="确认", user_id=stranger)
+    answer = w.control.wait_answer(update["callback_query"]["id"], timeout=30)
+    assert "尚未绑定" in answer["answer"]["text"]
+    assert w.core.service.view(pid).state.decisions == ()
+
+
+def test_a_stranger_gets_one_polite_refusal_and_a_code_links_them(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    newcomer = 555001
+    w.control.add_user(newcomer, "Newcomer", language_code="en")
+    w.control.send_text(newcomer, "hello")
+    w.control.wait_text(newcomer, "staff only")
+    w.control.send_text(newcomer, "/pending")
+    code, _ = w.core.service.chat.issue_code(who.colleague, by=who.admin)
+    w.control.send_text(newcomer, f"/start {code}")
+    linked = w.control.wait_text(newcomer, "Linked")
+    texts = [m["text"] for m in w.control.messages(newcomer)]
+    assert sum("staff only" in t for t in texts) == 1 and len(texts) == 2, texts
+    assert w.core.org.people[who.colleague].name in linked["text"]
+    assert w.core.service.chat.person_for(TELEGRAM, newcomer).key == who.colleague  # type: ignore[union-attr]
+
+
+def test_request_changes_asks_for_a_comment_and_the_chain_restarts_on_a_new_revision(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    pid, h = laid_out(w, who)
+    press(w, who.drafter, card(w, who.drafter, pid), "确认")
+    head_card = card(w, who.head, pid)
+    press(w, who.head, head_card, "退回修改")
+    w.wait_text(who.head, "请输入")
+    w.say(who.head, "标题请加上日期")
+    w.wait_text(who.head, "已退回修改")
+    view = w.core.service.view(pid)
+    assert view.post.status is PostStatus.CHANGES_REQUESTED
+    assert any(d.comment == "标题请加上日期" for d in view.state.decisions) or any(
+        e.detail.get("comment") == "标题请加上日期" for e in view.timeline)
+    w.delivery.settle()
+    told = w.wait_text(who.operator, "标题请加上日期")  # art. 27: the operator lays it out again
+    assert "退回" in told["text"]
+    w.core.service.act(pid, "new_revision", who.operator,
+                       revision=RevisionInput(title="12月7日我局开展冬季防汛应急演练", based_on=h))
+    fresh = card(w, who.drafter, pid)
+    assert "确认" in buttons(fresh) and "12月7日我局开展冬季防汛应急演练" in fresh["text"]
+    press(w, who.drafter, fresh, "确认")
+    view = w.core.service.view(pid)
+    assert view.post.status is PostStatus.IN_REVIEW and len(view.state.decisions) == 1
+
+
+def _docx(paragraphs: list[str]) -> bytes:
+    document = Document()
+    document.add_heading("冬季防汛应急演练", level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_handing_in_a_docx_through_the_conversation(world: World, who: Personas) -> None:
+    w = started(world)
+    me = w.ids[who.drafter]
+    w.say(who.drafter, "/new")
+    category = w.control.wait_text(me, "类别")
+    w.control.press(me, category["message_id"], text="工作宣传")
+    w.wait_text(who.drafter, "请输入标题")
+    w.say(who.drafter, "我" * 60)  # refused where it enters; the conversation stays
+    w.wait_text(who.drafter, "标题 60 字")
+    w.say(who.drafter, "我局开展冬季防汛应急演练")
+    w.wait_text(who.drafter, "请发送正文")
+    w.control.send_document(me, b"%PDF-1.4 not a word file", "方案.pdf", "application/pdf")
+    w.wait_text(who.drafter, "只接受 Word 文档")
+    w.control.send_document(me, _docx([BODY, "演练检验了预案。"]), "演练.docx")
+    w.wait_text(who.drafter, "已读取 Word 文档")
+    skip = w.control.wait_text(me, "封面")
+    w.control.press(me, skip["message_id"], text="跳过")
+    summary = w.control.wait_text(me, "请核对")
+    assert "Word: 演练.docx" in summary["text"]
+    w.control.press(me, summary["message_id"], text="提交")
+    done = w.wait_text(who.drafter, "已提交")
+    pid = int(done["text"].split("#", 1)[1].split("《", 1)[0])
+    post = w.core.service.view(pid).post
+    assert post.title == "我局开展冬季防汛应急演练" and post.drafter == who.drafter
+    assert post.status is PostStatus.DRAFT
+
+
+def test_a_bot_restart_mid_conversation_loses_nothing(world: World, who: Personas,
+                                                      redis_url: str) -> None:
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    world.storage = RedisStorage.from_url(redis_url)
+    w = started(world)
+    me = w.ids[who.drafter]
+    w.say(who.drafter, "/new")
+    category = w.control.wait_text(me, "类别")
+    w.control.press(me, category["message_id"], text="政策解读")
+    w.wait_text(who.drafter, "请输入标题")
+    w.say(who.drafter, "新修订的防汛条例解读")
+    w.wait_text(who.drafter, "请发送正文")
+    w.bots.pop().close()  # the bot goes down between two answers
+    w.say(who.drafter, BODY)
+    w.start_bot()
+    w.wait_text(who.drafter, "封面")
