@@ -47,7 +47,9 @@ T: dict[str, Text] = {
     "wechat_preview": Text("公众号临时预览：{url}", "WeChat temporary link: {url}"),
     "unknown_command": Text("没有这个命令。发送 /help 查看可用命令。",
                             "No such command. Send /help to see what I can do."),
-    "busy": Text("系统繁忙，请稍后再试。", "The system is busy; try again in a moment."),
+    "busy": Text("出了点问题，这次操作没有完成（已记录）。请稍后再试。",
+                 "Something went wrong and this was not done (it is logged). Try again in a "
+                 "moment."),
 }
 
 # The buttons: short, as a phone shows them.

@@ -34,7 +34,7 @@ class ChatPerson:
     key: str
     name: str
     language: str
-    chosen: bool = False  # the language was chosen (in chat or the org file), not defaulted
+    chosen: bool = False  # chosen in chat (/lang): it wins over the chat app's language
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,6 @@ class ChatAccounts:
 
     def _chat_person(self, key: str, chosen: str | None) -> ChatPerson:
         person = self.deps.org.people[key]
-        wanted = chosen or person.language
-        return ChatPerson(key, person.name, normalize_language(wanted), wanted is not None)
+        return ChatPerson(key, person.name, normalize_language(chosen or person.language),
+                          chosen is not None)
 

@@ -103,13 +103,14 @@ class Service:
                               category: str = Category.PUBLICITY,
                               classification: str = Classification.PROACTIVE,
                               formed_on: date | None = None, repost_source: str | None = None,
+                              cover: tuple[str, bytes, str] | None = None,
                               ) -> tuple[int, tuple[Text, ...]]:
         """A drafter hands in a Word .docx (see `handin.create_post_from_docx`); returns the
         post's id and the warnings of the conversion."""
         return create_post_from_docx(self._handin, drafter=drafter, filename=filename, data=data,
                                      title=title, category=category,
                                      classification=classification, formed_on=formed_on,
-                                     repost_source=repost_source)
+                                     repost_source=repost_source, cover=cover)
 
     def allowed_actions(self, post_id: int, person: str) -> list[Action]:
         """What `person` (key or name) may do on the post now.

@@ -19,7 +19,7 @@ from approvals.rules.errors import ConfigError, Text
 from approvals.services import Service
 from bot.cards import Links
 from bot.telegram import handin
-from bot.telegram.handlers import Context, PersonMiddleware, fallback_router, router
+from bot.telegram.handlers import Context, PersonMiddleware, fallback_router, on_error, router
 
 log = logging.getLogger("signoff.bot")
 
@@ -65,7 +65,8 @@ def make_dispatcher(service: Service, settings: Settings, storage: BaseStorage |
     middleware = PersonMiddleware(Context(service.via("chat"), links(settings)))
     dp.message.outer_middleware(middleware)
     dp.callback_query.outer_middleware(middleware)
-    dp.include_routers(router, handin.router, fallback_router)
+    dp.include_routers(router.router(), handin.router.router(), fallback_router.router())
+    dp.errors.register(on_error)
     return dp
 
 

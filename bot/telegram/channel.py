@@ -58,6 +58,7 @@ class TelegramChannel:
         self._make_bot = make_bot
         self.links = links
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._bot: Bot | None = None
         self._lock = threading.Lock()
 
@@ -124,8 +125,9 @@ class TelegramChannel:
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="telegram-channel",
-                                 daemon=True).start()
+                self._thread = threading.Thread(target=loop.run_forever, name="telegram-channel",
+                                                daemon=True)
+                self._thread.start()
                 self._bot = self._make_bot()
                 self._loop = loop
             return self._loop
@@ -133,9 +135,12 @@ class TelegramChannel:
     def close(self) -> None:
         """Close the Bot's connections and stop the loop thread."""
         with self._lock:
-            loop, bot, self._loop, self._bot = self._loop, self._bot, None, None
-        if loop is None:
+            loop, bot, thread = self._loop, self._bot, self._thread
+            self._loop, self._bot, self._thread = None, None, None
+        if loop is None or thread is None:
             return
         if bot is not None:
             asyncio.run_coroutine_threadsafe(bot.session.close(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

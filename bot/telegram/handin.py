@@ -15,7 +15,7 @@ import contextlib
 import io
 from typing import Any
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -30,8 +30,9 @@ from approvals.rules.states import CATEGORY_LABEL, Category
 from approvals.services.chat import ChatPerson
 from approvals.services.docx import DOCX_MAX_BYTES, docx_to_html
 from bot.telegram.handlers import Context
+from bot.telegram.routes import Routes
 
-router = Router(name="signoff-handin")
+router = Routes("signoff-handin")
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PHOTO_MAX_BYTES = 10 * 1024 * 1024

@@ -8,16 +8,18 @@ so the loop keeps serving other people meanwhile; they trust nothing in callback
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiogram import BaseMiddleware, F, Router
+from aiogram import BaseMiddleware, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, TelegramObject, User
+from aiogram.types import CallbackQuery, ErrorEvent, Message, TelegramObject, User
 
 from approvals import present
 from approvals.rules.errors import AlreadyDecided, NotFound, SignoffError, StaleRevision, normalize_language
@@ -28,11 +30,13 @@ from approvals.views import QueueQuery
 from bot.cards import NEEDS_COMMENT, Card, Links, decided_text, post_card
 from bot.telegram.callbacks import Decide
 from bot.telegram.render import pieces
+from bot.telegram.routes import Routes
 from bot.texts import tr
 
-router = Router(name="signoff")
+log = logging.getLogger("signoff.bot")
+router = Routes("signoff")
 # Last of all routers: what nothing else understood.
-fallback_router = Router(name="signoff-fallback")
+fallback_router = Routes("signoff-fallback")
 ANSWER_LIMIT = 200  # Telegram's limit on a callback answer's text
 
 
@@ -51,10 +55,13 @@ class Commenting(StatesGroup):
 
 
 def language_of(person: ChatPerson | None, user: User | None) -> str:
-    """The person's chosen language, else their Telegram app's, else Chinese."""
+    """The language chosen with /lang; else English when the Telegram app is in English; else
+    the person's language in the org file (the unit's, zh-CN, unless it says otherwise)."""
     if person is not None and person.chosen:
         return person.language
-    return normalize_language(user.language_code if user else None)
+    if user is not None and (user.language_code or "").lower().startswith("en"):
+        return "en"
+    return person.language if person is not None else "zh-CN"
 
 
 class PersonMiddleware(BaseMiddleware):
@@ -309,6 +316,21 @@ async def _mark_decided(bot: Any, chat_id: int, message_id: int, text: str | Non
             text=decided_text(text, person.name, action, ctx.svc.now(), ctx.svc.zone, lang))
     except TelegramBadRequest:
         pass  # the message is gone or already shows it: the decision stands either way
+
+
+async def on_error(event: ErrorEvent) -> bool:
+    """An unforeseen failure: logged with its traceback, and the person is told, never left
+    waiting (a tap gets its answer, a message a reply)."""
+    log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+    update = event.update
+    user = update.event.from_user if update.event is not None else None  # type: ignore[union-attr]
+    lang = normalize_language(user.language_code if user else None)
+    with contextlib.suppress(Exception):
+        if update.callback_query is not None:
+            await update.callback_query.answer(tr("busy", lang), show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(tr("busy", lang))
+    return True
 
 
 @fallback_router.message()

@@ -58,9 +58,9 @@ class Delivery:
 
     def __call__(self, items: list[Handoff]) -> None:
         for item in items:
-            if item.kind is OutboxKind.NOTIFY:
+            if item.kind is OutboxKind.NOTIFY and not item.cancel:
                 self.idle.clear()
-                self.items.put(item.item_id)
+                self.items.put(item.id)
 
     def _run(self) -> None:
         while True:
@@ -71,7 +71,7 @@ class Delivery:
                 self.outcomes.append(self.core.notifications.deliver(nid, {"telegram": self.channel}))
                 # A retry is handed off again by the core; one not yet due waits for the clock.
                 for pending in self.core.notifications.pending():
-                    if pending.item_id == nid and pending.due_at > self.clock.now:
+                    if pending.id == nid and pending.due_at > self.clock.now:
                         self.clock.now = pending.due_at
             finally:
                 if self.items.empty():
