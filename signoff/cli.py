@@ -835,6 +835,23 @@ def sim_wechat(host: str, port: int, callback_url: str | None, publish_delay: fl
     serve(host, port, SimConfig(callback_url=callback_url, publish_delay_seconds=publish_delay))
 
 
+@sim.command("telegram")
+@click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8081, help="Port to listen on (0: a free one).")
+@click.option("--token", "tokens", multiple=True, metavar="DIGITS:SECRET",
+              help="A bot token to serve (repeatable; default: the simulator's own test token).")
+def sim_telegram(host: str, port: int, tokens: tuple[str, ...]) -> None:
+    """Run the Telegram Bot API simulator (aiogram: TelegramAPIServer.from_base("http://HOST:PORT"))."""
+    from signoff.sims.telegram import TelegramSimConfig, serve
+
+    config = TelegramSimConfig(tokens=tokens) if tokens else TelegramSimConfig()
+    try:
+        config.validate()
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--token") from None
+    serve(host, port, config)
+
+
 # --- demo ---------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import inspect
 import json
 import socket
 from typing import Any
@@ -133,10 +134,15 @@ def act(action: str) -> Response:
     if "data_base64" in kwargs:  # file bytes travel base64-encoded in JSON
         kwargs["data"] = base64.b64decode(kwargs.pop("data_base64"))
     try:
-        return _json({"result": getattr(_local(), action)(**kwargs)})
+        target = getattr(_local(), action)
+        inspect.signature(target).bind(**kwargs)
+    except (SimError, TypeError) as error:  # an unknown bot, a wrong argument: the caller's mistake
+        return _json({"error": f"{action}: {error}"}, 400)
+    try:
+        return _json({"result": target(**kwargs)})
     except SimTimeout as error:
         return _json({"error": str(error)}, 408)
-    except (SimError, TypeError) as error:
+    except SimError as error:
         return _json({"error": str(error)}, 400)
 
 
@@ -150,7 +156,7 @@ def file_bytes(file_id: str) -> Response:
 
 
 @control.get("/state")
-def inspect() -> Response:
+def state_document() -> Response:
     """The inspection document."""
     return _json(sim_state().snapshot())
 
