@@ -72,6 +72,11 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
                 if en else
                 f"{head}{post}已到“{step}”环节，请查看{rev}后办理。"
                 f"公开期限：{f.due_on}{est}（第十四条）。{deputy}{_findings(f.findings, lang)}")
+    if event is Event.PROGRESS:
+        assert notice.step is not None
+        step = t(STEP_LABEL[notice.step], lang)
+        return (f"{head} {post}: {f.actor} completed “{step}” ({rev})." if en else
+                f"{head}{post}：{f.actor}已完成“{step}”（{rev}）。")
     if event is Event.NO_ONE_FOR_STEP:
         assert notice.step is not None
         step = t(STEP_LABEL[notice.step], lang)

@@ -11,7 +11,7 @@ from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import Text
 from approvals.rules.org import OrgChart, Person
 from approvals.rules.permits import current_step
-from approvals.rules.records import PostState
+from approvals.rules.records import DecisionRecord, PostState
 from approvals.rules.states import PostStatus, Step
 
 
@@ -27,6 +27,7 @@ class Event(StrEnum):
     FAILED = "failed"
     ON_HOLD = "on_hold"  # the admins, the chain, and whoever may re-sign now
     UNCONFIRMED = "unconfirmed"  # the admins and the operator: check the account, then say
+    PROGRESS = "progress"  # the drafter and the admins: a step of the chain was decided
 
 
 EVENT_LABEL: dict[Event, Text] = {
@@ -38,6 +39,7 @@ EVENT_LABEL: dict[Event, Text] = {
     Event.PUBLISHED: Text("已发布", "published"),
     Event.FAILED: Text("发布失败", "publishing failed"),
     Event.ON_HOLD: Text("暂缓发布", "on hold"),
+    Event.PROGRESS: Text("审批进度", "progress"),
     Event.UNCONFIRMED: Text("发布结果待核实", "check the publication"),
 }
 
@@ -79,6 +81,11 @@ def notices(before: PostState, after: PostState, actor: str, org: OrgChart, on: 
     status = after.status
     if status is PostStatus.IN_REVIEW:
         found += _step_opened(before, after, org, on)
+    decided = _new_decision(before, after)
+    if decided is not None and status in (PostStatus.IN_REVIEW, PostStatus.SIGNED):
+        # The drafter and the admins follow every step (a rejection or a request for changes
+        # is told below, to more people).
+        found += [Notice(Event.PROGRESS, p, decided.step) for p in (after.drafter, *org.admins)]
     elif status is PostStatus.CHANGES_REQUESTED and before.status is not status:
         people = [*org.admins, *org.operators, after.drafter]
         found += [Notice(Event.CHANGES_REQUESTED, p) for p in people]
@@ -121,6 +128,13 @@ def _step_opened(before: PostState, after: PostState, org: OrgChart, on: date) -
     found += [Notice(Event.STEP_OPENED, g.deputy, step, on_behalf_of=holder)
               for g in org.deputies_for(holder, step, on)]
     return found
+
+
+def _new_decision(before: PostState, after: PostState) -> DecisionRecord | None:
+    """The decision this change added to the same run, if any."""
+    if after.run != before.run or len(after.decisions) <= len(before.decisions):
+        return None
+    return after.decisions[-1]
 
 
 def _chain_people(state: PostState, org: OrgChart) -> Iterable[str]:

@@ -25,27 +25,38 @@ def test_a_laid_out_revision_asks_the_drafter_to_confirm(org: OrgChart, who: Per
     assert told(before, after, who.operator, org) == {(Event.STEP_OPENED, who.drafter)}
 
 
-def test_each_approval_tells_the_holder_of_the_next_step_only(org: OrgChart,
-                                                               who: Personas) -> None:
+def test_each_approval_opens_the_next_step_and_the_drafter_and_admins_follow(
+        org: OrgChart, who: Personas) -> None:
     state = laid_out(org)
     confirmed = act(state, org, "confirm", who.drafter)
-    assert told(state, confirmed, who.drafter, org) == {(Event.STEP_OPENED, who.head)}
+    follow = {(Event.PROGRESS, p) for p in (who.drafter, *org.admins)}
+    # The drafter is never told of her own step.
+    assert told(state, confirmed, who.drafter, org) == \
+        {(Event.STEP_OPENED, who.head)} | (follow - {(Event.PROGRESS, who.drafter)})
     approved = act(confirmed, org, "approve", who.head)
     reviewed = act(approved, org, "approve", who.leader)
-    assert told(approved, reviewed, who.leader, org) == {(Event.STEP_OPENED, who.issuer)}
+    assert told(approved, reviewed, who.leader, org) == {(Event.STEP_OPENED, who.issuer)} | follow
+    signed = act(reviewed, org, "sign", who.issuer)
+    assert signed.status is PostStatus.SIGNED
+    progress = [n for n in notices(reviewed, signed, who.issuer, org, DAY)]
+    assert {(n.event, n.recipient) for n in progress} == follow
+    assert {n.step for n in progress} == {Step.ISSUER}
+    # A comment or a clearance on the same step decides nothing: nobody is told.
+    assert told(signed, signed, who.admin, org) == set()
 
 
 def test_a_deputy_hears_of_a_step_they_may_take_for_the_leader(org: OrgChart,
                                                                 who: Personas) -> None:
     confirmed = act(laid_out(org), org, "confirm", who.drafter)
     approved = act(confirmed, org, "approve", who.head)
-    found = notices(confirmed, approved, who.head, org, DAY)
+    found = [n for n in notices(confirmed, approved, who.head, org, DAY)
+             if n.event is Event.STEP_OPENED]
     assert found == [Notice(Event.STEP_OPENED, who.leader, Step.REVIEWER),
                      Notice(Event.STEP_OPENED, who.deputy, Step.REVIEWER,
                             on_behalf_of=who.leader)]
     # Outside the delegation's dates (2026-12-07..18) only the leader is told.
     later = notices(confirmed, approved, who.head, org, date(2026, 12, 21))
-    assert [n.recipient for n in later] == [who.leader]
+    assert [n.recipient for n in later if n.event is Event.STEP_OPENED] == [who.leader]
 
 
 def test_changes_requested_tell_the_admins_the_operator_and_the_drafter(
@@ -114,7 +125,7 @@ def test_a_step_nobody_may_take_is_reported_to_the_admins(org: OrgChart, who: Pe
     state = act(state, bare, "approve", "ma_lin")
     reviewed = act(state, bare, "approve", who.issuer)
     found = notices(state, reviewed, who.issuer, bare, DAY)
-    assert {(n.event, n.recipient, n.step) for n in found} == {
+    assert {(n.event, n.recipient, n.step) for n in found if n.event is not Event.PROGRESS} == {
         (Event.NO_ONE_FOR_STEP, a, Step.ISSUER) for a in bare.admins}
 
 
