@@ -802,6 +802,23 @@ def bot_cmd(obj: Ctx, webhook: bool, host: str, port: int) -> None:
     sys.exit(run_bot(obj.settings, webhook=webhook, host=host, port=port))
 
 
+@main.command("remind")
+@click.pass_obj
+@handled
+def remind_cmd(obj: Ctx) -> None:
+    """One reminder pass now (the reconciler beside the worker runs it on every pass): remind
+    approvers, escalate to the admins, flag posts near their due date."""
+    from signoff.runner import reminder_policy
+
+    done = obj.service().send_reminders(reminder_policy(obj.settings))
+    if obj.lang() == "en":
+        click.echo(f"reminders {done['reminded']}, escalations {done['escalated']}, "
+                   f"due-date flags {done['due_soon']} (notifications written)")
+    else:
+        click.echo(f"催办 {done['reminded']} 条，上报 {done['escalated']} 条，临近期限提醒 "
+                   f"{done['due_soon']} 条（已写入通知）")
+
+
 @main.command("reconcile")
 @click.option("--every", "every", type=click.FloatRange(min=0, min_open=True, max=86400),
               default=None,

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from approvals.config.settings import Settings
 from approvals.rules.errors import ConfigError, Text, Unavailable
+from approvals.services.reminders import ReminderPolicy
 from worker.scrub import install_redaction
 
 log = logging.getLogger("signoff.worker")
@@ -67,16 +68,27 @@ def reconcile_once(settings: Settings) -> dict[str, int]:
     return build_context(settings).dispatcher().reconcile().as_dict()
 
 
+def reminder_policy(settings: Settings) -> ReminderPolicy:
+    """The reminder settings as the core takes them."""
+    return ReminderPolicy(settings.remind_every_working_hours, settings.remind_times,
+                          settings.due_soon_working_days)
+
+
 def reconcile_loop(settings: Settings, every: float | None, *, parent: int | None = None) -> None:
     """A pass now, and then every `every` seconds until interrupted (or the parent is gone)."""
     from worker.context import build_context
 
     install_redaction(_secrets(settings))
-    dispatcher = build_context(settings).dispatcher()
+    ctx = build_context(settings)
+    dispatcher = ctx.dispatcher()
+    policy = reminder_policy(settings)
     while True:
         try:
             done = dispatcher.reconcile().as_dict()
             print("reconcile: " + ", ".join(f"{k} {v}" for k, v in done.items()), flush=True)
+            told = ctx.core.service.send_reminders(policy)
+            if any(told.values()):
+                print("reminders: " + ", ".join(f"{k} {v}" for k, v in told.items()), flush=True)
         except (RedisError, OSError) as exc:
             if every is None:
                 raise _unreachable(settings, exc) from None

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     # Chain notifications (they cannot be switched off; these choose how they travel).
     notify_channels: list[str] = ["log"]
     notify_log_file: Path | None = None  # the log channel appends JSON lines here (else: the log)
+    # Reminders (run by the reconciler beside the worker, or `signoff remind`): an approver is
+    # reminded each time a step waits this many more working hours (0: never), at most
+    # remind_times times, then the admins are told; the admins get a daily flag for each open
+    # post within due_soon_working_days of its art. 14 due date.
+    remind_every_working_hours: float = Field(8.0, ge=0, le=400, allow_inf_nan=False)
+    remind_times: int = Field(2, ge=0, le=20)
+    due_soon_working_days: int = Field(3, ge=0, le=20)
     # WeChat's callback (/wechat/callback): the token set in the account's server settings, and
     # for safe mode (安全模式) its EncodingAESKey; secrets, from the environment or a *_FILE.
     # Without a token the endpoint answers 404.

@@ -34,6 +34,8 @@ class NoticeFacts:
     # What the revision's content raises (markings, personal data, the source): an approver sees
     # it before deciding, and a classified revision is said to be stopped.
     findings: tuple[Finding, ...] = ()
+    waited: float | None = None  # working hours a step has waited (reminders, escalation)
+    days_left: int | None = None  # working days to the due date (negative: past it)
 
 
 STATE_LABEL: dict[DeliveryState, Text] = {
@@ -77,6 +79,35 @@ def notice_text(notice: Notice, f: NoticeFacts, org: OrgChart, lang: str) -> str
         step = t(STEP_LABEL[notice.step], lang)
         return (f"{head} {post}: {f.actor} completed “{step}” ({rev})." if en else
                 f"{head}{post}：{f.actor}已完成“{step}”（{rev}）。")
+    if event is Event.REMINDER:
+        assert notice.step is not None
+        step = t(STEP_LABEL[notice.step], lang)
+        hours = f"{f.waited or 0:.0f}"
+        deputy = ""
+        if notice.on_behalf_of:
+            name = org.name_of(notice.on_behalf_of)
+            deputy = f" You may act for {name}." if en else f"您可按委托代{name}办理。"
+        return (f"{head} {post} has waited {hours} working hours for you at “{step}”: open {rev} "
+                f"and decide. Publish by {f.due_on}{est} (art. 14).{deputy}" if en else
+                f"{head}{post}在“{step}”环节已等待您办理 {hours} 个工作小时，请尽快查看{rev}后办理。"
+                f"公开期限：{f.due_on}{est}（第十四条）。{deputy}")
+    if event is Event.ESCALATED:
+        assert notice.step is not None
+        step = t(STEP_LABEL[notice.step], lang)
+        hours = f"{f.waited or 0:.0f}"
+        return (f"{head} {post} has waited {hours} working hours at “{step}” for {f.actor}, "
+                f"reminded {f.comment} time(s). Publish by {f.due_on}{est} (art. 14)." if en else
+                f"{head}{post}在“{step}”环节等待{f.actor}办理已 {hours} 个工作小时，已催办 "
+                f"{f.comment} 次仍未办理。公开期限：{f.due_on}{est}（第十四条）。")
+    if event is Event.DUE_SOON:
+        left = f.days_left or 0
+        if left < 0:
+            return (f"{head} {post} is {-left} working day(s) past its due date {f.due_on}{est} "
+                    f"(art. 14)." if en else
+                    f"{head}{post}已超过公开期限 {f.due_on}{est} {-left} 个工作日（第十四条）。")
+        return (f"{head} {post} is due by {f.due_on}{est} (art. 14): {left} working day(s) "
+                f"left." if en else
+                f"{head}{post}公开期限为 {f.due_on}{est}（第十四条），还剩 {left} 个工作日。")
     if event is Event.NO_ONE_FOR_STEP:
         assert notice.step is not None
         step = t(STEP_LABEL[notice.step], lang)

@@ -28,6 +28,9 @@ class Event(StrEnum):
     ON_HOLD = "on_hold"  # the admins, the chain, and whoever may re-sign now
     UNCONFIRMED = "unconfirmed"  # the admins and the operator: check the account, then say
     PROGRESS = "progress"  # the drafter and the admins: a step of the chain was decided
+    REMINDER = "reminder"  # whoever may take a step that has waited too long
+    ESCALATED = "escalated"  # the admins: reminded as often as allowed, still waiting
+    DUE_SOON = "due_soon"  # the admins, daily: a post close to (or past) its art. 14 due date
 
 
 EVENT_LABEL: dict[Event, Text] = {
@@ -40,6 +43,9 @@ EVENT_LABEL: dict[Event, Text] = {
     Event.FAILED: Text("发布失败", "publishing failed"),
     Event.ON_HOLD: Text("暂缓发布", "on hold"),
     Event.PROGRESS: Text("审批进度", "progress"),
+    Event.REMINDER: Text("催办", "reminder"),
+    Event.ESCALATED: Text("催办无果", "still waiting"),
+    Event.DUE_SOON: Text("临近公开期限", "due soon"),
     Event.UNCONFIRMED: Text("发布结果待核实", "check the publication"),
 }
 

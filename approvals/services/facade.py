@@ -27,6 +27,7 @@ from approvals.services.layout import Layout
 from approvals.services.notifications import Notifications
 from approvals.services.publishing import Publishing
 from approvals.services.queries import Queries
+from approvals.services.reminders import ReminderPolicy, Reminders
 from approvals.services.reports import Reports
 from approvals.services.wechat_events import WeChatReports
 from approvals.store.audit import Anchor, Report
@@ -230,6 +231,11 @@ class Service:
     def person_for_token(self, token: str) -> str | None:
         """Whose live API token this is, or None."""
         return self._tokens.person_for(token)
+    def send_reminders(self, policy: ReminderPolicy) -> dict[str, int]:
+        """Remind approvers of steps that waited too long, escalate to the admins, flag posts
+        near their due date (see `Reminders.run`); safe to run as often as wanted."""
+        return Reminders(self.deps, self.notifications, policy).run()
+
     # --- chat: who a chat user is (the bot, `signoff people bind-code`, the people page) -------
 
     @property

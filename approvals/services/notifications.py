@@ -67,11 +67,21 @@ class Notifications:
                actor: str, audit_seq: int, *, comment: str = "", problem: Text | None = None,
                url: str | None = None, title: str | None = None) -> int:
         """Write one row per person told and channel that reaches them; returns how many."""
-        org, now = self.deps.org, self.deps.now()
-        found = notices(before, after, actor, org, self.deps.today())
+        found = notices(before, after, actor, self.deps.org, self.deps.today())
+        return self.tell(uow, post, after, found, actor, audit_seq, comment=comment,
+                         problem=problem, url=url, title=title, fallback=before)
+
+    def tell(self, uow: UnitOfWork, post: m.Post, state: PostState, found: Sequence[Notice],
+             actor: str, audit_seq: int, *, tag: str = "", comment: str = "",
+             problem: Text | None = None, url: str | None = None, title: str | None = None,
+             fallback: PostState | None = None, waited: float | None = None,
+             days_left: int | None = None) -> int:
+        """Write the rows of `found` about `post` (in `state`), caused by audit row `audit_seq`;
+        `tag` tells apart rows of one cause sent again (a second reminder)."""
         if not found:
             return 0
-        revision = after.revision or before.revision
+        org, now = self.deps.org, self.deps.now()
+        revision = state.revision or (fallback.revision if fallback else None)
         links = self._links(uow, {n.recipient for n in found})
         rows: list[dict[str, object]] = []
         for notice in found:
@@ -88,16 +98,17 @@ class Notifications:
                 revision_number=revision.number if revision else None,
                 revision_hash=revision.content_hash if revision else None,
                 due_on=post.due_on, due_estimated=post.due_estimated, comment=comment,
-                url=url, problem=resolve_assignee(after, notice.step, org).problem
+                url=url, problem=resolve_assignee(state, notice.step, org).problem
                 if notice.event is Event.NO_ONE_FOR_STEP and notice.step else problem,
-                findings=tuple(content_findings(after, org))
-                if notice.event is Event.STEP_OPENED else (),
+                findings=tuple(content_findings(state, org))
+                if notice.event in (Event.STEP_OPENED, Event.REMINDER) else (),
+                waited=waited, days_left=days_left,
             )
             text = present.notice_text(notice, facts, org, lang)
             for channel in channels_for(person, self.deps.channels, linked) or [""]:
                 rows.append({
-                    "key": f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
-                           f"{channel or 'none'}",
+                    "key": f"p{post.id}-a{audit_seq}-{notice.event.value}{tag}-"
+                           f"{notice.recipient}-{channel or 'none'}",
                     "post_id": post.id,
                     "revision_hash": revision.content_hash if revision else None,
                     "audit_seq": audit_seq, "event": notice.event.value,
@@ -107,8 +118,6 @@ class Notifications:
                     "attempts": 0, "due_at": now, "enqueue_count": 0, "delivery_ref": "",
                     "last_error": "", "created_at": now,
                 })
-        if not rows:
-            return 0
         # One INSERT for all of them; each id comes back with its (unique) key.
         ids = dict(uow.session.execute(
             insert(m.Notification).returning(m.Notification.key, m.Notification.id), rows).all())

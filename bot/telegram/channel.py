@@ -75,8 +75,9 @@ class TelegramChannel:
         return self._run(self._send(message.address, card))
 
     def card(self, message: Message) -> Card:
-        """The notification's text; a step that opened gets the links and decision buttons."""
-        if message.event is not Event.STEP_OPENED:
+        """The notification's text; a step that opened (or a reminder of it) gets the links and
+        the decision buttons."""
+        if message.event not in (Event.STEP_OPENED, Event.REMINDER):
             return Card(message.text)
         try:
             return post_card(self.service, message.post_id, message.person.key, message.language,

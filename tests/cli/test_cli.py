@@ -551,3 +551,34 @@ def test_an_invite_link_is_printed_for_a_person(env: Path, monkeypatch: pytest.M
     data = URLSafeTimedSerializer("s" * 32, salt=SALT).loads(link.rsplit("/", 1)[1], max_age=MAX_AGE)
     assert data == {"p": "wang_min", "f": ""}
     assert run("people", "invite", "nobody").exit_code == 6
+
+
+def test_a_binding_code_links_a_telegram_account_once(env: Path, monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:
+    from approvals.config.settings import load_settings
+    from approvals.services.chat import TELEGRAM
+    from signoff.wiring import build_core
+
+    run("db", "upgrade")
+    unknown = run("people", "bind-code", "nobody-at-all")
+    assert unknown.exit_code != 0 and "nobody-at-all" in unknown.stderr
+    done = run("people", "bind-code", "徐芳", "--bot-username", "@signoff_bot")
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert "徐芳（xu_fang）的绑定码" in lines[0]
+    code = lines[1].removeprefix("/start ")
+    assert lines[2] == f"https://t.me/signoff_bot?start={code}"
+    core = build_core(load_settings(), check_schema=False)
+    try:
+        person = core.service.chat.link_with_code(code, service=TELEGRAM, user_id=8801,
+                                                  chat_id=8801)
+        assert person.key == "xu_fang"
+    finally:
+        core.close()
+
+
+def test_a_reminder_pass_from_the_command_line(env: Path) -> None:
+    run("db", "upgrade")
+    done = run("--lang", "en", "remind")
+    assert done.exit_code == 0, done.output
+    assert "reminders 0, escalations 0, due-date flags" in done.output
