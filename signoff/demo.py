@@ -1,9 +1,11 @@
 """`signoff demo`: a scripted chain on a temporary SQLite database, printed as it happens.
 
-The demo runs the real wiring: the WeChat simulator, a Redis (real when one answers, else an
-embedded one), the core with its queue hand-off, and an RQ worker that publishes the posts and
-delivers every chain notification through the log channel. With `--keep-running` the console
-then stays up over the demo's database, with demo logins, until Ctrl-C.
+The demo runs the real wiring: the WeChat and Telegram simulators, a Redis (real when one
+answers, else an embedded one), the core with its queue hand-off, the chat bot polling the
+Telegram simulator, and RQ workers that deliver every chain notification (to each persona's chat
+and to the log) and publish the posts. The personas decide by pressing the buttons of the cards
+the bot sends them. With `--keep-running` the console then stays up over the demo's database,
+with demo logins, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -26,11 +29,16 @@ from approvals import present
 from approvals.bootstrap import Core
 from approvals.config.orgfile import load_org
 from approvals.config.settings import Settings
-from approvals.rules.errors import SignoffError, Text
-from approvals.rules.states import ACTION_LABEL, STATUS_LABEL
+from approvals.rules.errors import Text, normalize_language
+from approvals.rules.states import STATUS_LABEL, Action
 from approvals.store import db
 from approvals.views import DeliveryState, QueueQuery, RevisionInput
+from bot.texts import BUTTON
 from signoff.paths import example_org_file
+
+if TYPE_CHECKING:
+    from signoff.sims.telegram import TelegramSim
+    from worker.context import WorkerContext
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A fixed, realistic moment: inside the example org chart's delegation range, so 代签 shows.
@@ -85,12 +93,21 @@ class Clock:
         self._since = time.monotonic()
 
 
+@dataclass
+class DemoWorld:
+    """The core and the Telegram simulator the personas use."""
+
+    core: Core
+    chat: TelegramSim
+
+
 @contextmanager
 def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None],
-               redis_url: str = DEMO_REDIS_URL) -> Iterator[Core]:
+               redis_url: str = DEMO_REDIS_URL) -> Iterator[DemoWorld]:
     """The simulator, a Redis (`redis_url` when it answers) and the core wired to them, on a
     fresh SQLite database."""
     from signoff.embedded import some_redis
+    from signoff.sims.telegram import TelegramSim
     from signoff.sims.wechat import SimConfig, WeChatSim
     from signoff.wiring import build_core
 
@@ -99,17 +116,27 @@ def demo_world(tmp: Path, clock: Clock, say: Callable[[str, str], None],
     db.upgrade(engine)
     engine.dispose()
     sim_config = SimConfig(publish_delay_seconds=0.3)
-    with WeChatSim(sim_config) as sim, some_redis(redis_url) as (redis_url, embedded):
-        say(f"微信模拟器：{sim.base_url}；Redis：{redis_url}{'（内置）' if embedded else ''}",
-            f"WeChat simulator: {sim.base_url}; Redis: {redis_url}{' (embedded)' if embedded else ''}")
+    with WeChatSim(sim_config) as sim, TelegramSim() as chat, \
+            some_redis(redis_url) as (redis_url, embedded):
+        say(f"微信模拟器：{sim.base_url}；Telegram 模拟器：{chat.api_base}；"
+            f"Redis：{redis_url}{'（内置）' if embedded else ''}",
+            f"WeChat simulator: {sim.base_url}; Telegram simulator: {chat.api_base}; "
+            f"Redis: {redis_url}{' (embedded)' if embedded else ''}")
         settings = Settings(database_url=url, redis_url=redis_url, org_file=example_org_file(),
                             wechat_api_base=sim.base_url, wechat_appid=sim_config.appid,
                             wechat_secret=sim_config.secret, publish_poll_seconds=20,
                             queue_name=f"signoff-demo-{os.getpid()}",
-                            notify_log_file=tmp / "notifications.log")
+                            notify_log_file=tmp / "notifications.log",
+                            notify_channels=["log", "telegram"], telegram_token=chat.token,
+                            telegram_api_base=chat.api_base,
+                            secret_key=secrets.token_urlsafe(32))
         core = build_core(settings, org=load_org(example_org_file()), clock=clock)
+        for person in core.org.people.values():  # every persona has the bot in their Telegram
+            if person.telegram_id:
+                chat.local.add_user(person.telegram_id, person.name, language_code="zh-hans")
+                chat.local.start(person.telegram_id)
         try:
-            yield core
+            yield DemoWorld(core, chat)
         finally:
             core.close()
 
@@ -131,8 +158,9 @@ def run_demo(lang: str = "zh-CN", *, keep_running: bool = False, port: int = 0) 
     try:
         with tempfile.TemporaryDirectory(prefix="signoff-demo-") as tmp:
             clock = Clock(START)
-            with demo_world(Path(tmp), clock, say, redis_url) as core:
-                code = _script(core, clock, lang, say)
+            with demo_world(Path(tmp), clock, say, redis_url) as world:
+                core = world.core
+                code = _script(world, clock, lang, say)
                 if keep_running:
                     code = keep_serving(core, clock, lang, port, say) or code
                 return code
@@ -194,87 +222,171 @@ def keep_serving(core: Core, clock: Clock, lang: str, port: int,
     return 0
 
 
-def _script(core: Core, clock: Clock, lang: str, say: Callable[[str, str], None]) -> int:
+class Taps:
+    """The personas' side of the chat: the bot polls the Telegram simulator, an RQ worker delivers
+    each notification as it is written, and a persona presses a button on the card they got."""
+
+    def __init__(self, world: DemoWorld, clock: Clock, lang: str) -> None:
+        from signoff.chatrun import BotThread
+        from signoff.wiring import chat_channels
+        from worker.context import build_context, install
+
+        self.core, self.chat, self.clock, self.lang = world.core, world.chat, clock, lang
+        settings = self.core.settings
+        self.ctx = build_context(settings, core=self.core, channels_from=chat_channels(settings))
+        install(self.ctx)
+        self.bot = BotThread(self.core, settings, handle_as_tasks=False).start()
+
+    def deliver(self) -> None:
+        """Deliver the notifications written so far (an RQ worker in burst mode)."""
+        from rq import SimpleWorker
+
+        SimpleWorker([self.ctx.notify_queue], connection=self.ctx.redis,
+                     serializer=self.ctx.queue.serializer,
+                     name=f"{self.ctx.queue.name}-chat-{secrets.token_hex(4)}").work(
+            burst=True, logging_level="WARNING")
+
+    def card(self, person: str, pid: int, label: str) -> dict[str, Any]:
+        """The newest card about post `pid` in `person`'s chat that has a button `label`."""
+        def labels(m: dict[str, Any]) -> list[str]:
+            rows = (m.get("reply_markup") or {}).get("inline_keyboard", [])
+            return [b["text"] for row in rows for b in row]
+
+        chat_id = self.core.org.people[person].telegram_id
+        assert chat_id is not None
+        found = [m for m in self.chat.local.messages(chat_id)
+                 if f"#{pid}" in m["text"] and label in labels(m)]
+        if not found:
+            raise RuntimeError(f"no card with “{label}” for post {pid} in {person}'s chat")
+        return found[-1]
+
+    def tap(self, person: str, pid: int, action: Action, *, by: str | None = None,
+            data: str | None = None) -> str:
+        """`by` (default `person`) presses the button of `action` on the card `person` got (or
+        sends `data`, as a client showing an old card would); prints and returns the answer."""
+        self.clock.tick(7)
+        self.deliver()
+        org, local = self.core.org, self.chat.local
+        label = BUTTON[action].get(normalize_language(org.people[person].language))
+        card = self.card(person, pid, label)
+        seen = len(self.core.service.view(pid).timeline)
+        chat_id = org.people[person].telegram_id
+        presser = org.people[by or person].telegram_id
+        if data is not None:
+            update = local.press_forged(chat_id, card["message_id"], data, user_id=presser)
+        else:
+            update = local.press(chat_id, card["message_id"], text=label, user_id=presser)
+        answer = str(local.wait_answer(update["callback_query"]["id"])["answer"].get("text") or "")
+        timeline = self.core.service.view(pid).timeline
+        decided = len(timeline) > seen
+        extra = ""
+        if decided:
+            last = timeline[-1]
+            if last.detail.get("on_behalf_of"):
+                name = org.name_of(str(last.detail["on_behalf_of"]))
+                extra = f" · for {name}" if self.lang == "en" else f" · 代{name}签"
+        name = org.name_of(by or person)
+        shown = answer or ("(asks for a comment)" if self.lang == "en" else "（请其填写意见）")
+        click.echo(f"  {'✔' if decided or not answer else '✘'} {name} [Telegram] "
+                   f"“{label}”: {shown}{extra}")
+        return answer
+
+    def say(self, person: str, text: str, expect: str) -> None:
+        """`person` types `text` in their chat; waits for the bot's reply holding `expect`."""
+        chat_id = self.core.org.people[person].telegram_id
+        assert chat_id is not None
+        self.clock.tick(3)
+        self.chat.local.send_text(chat_id, text)
+        reply = self.chat.local.wait_text(chat_id, expect)
+        click.echo(f"  ✔ {self.core.org.name_of(person)} [Telegram] “{text}”: {reply['text']}")
+
+    def close(self) -> None:
+        """Stop the bot; the worker context stays installed for the publishing run."""
+        self.bot.close()
+
+
+def _script(world: DemoWorld, clock: Clock, lang: str, say: Callable[[str, str], None]) -> int:
+    core = world.core
     en = lang == "en"
     svc, org = core.service, core.org
     say(f"== signoff 演示：{org.unit_name} 微信公众号发布审批（演示时间 {START:%Y-%m-%d}）",
         f"== signoff demo: {org.unit_name}'s official-account approval chain "
         f"(demo date {START:%Y-%m-%d})")
+    say("  排版在网页控制台完成；各审批人在 Telegram 中点按机器人发来的卡片按钮。",
+        "  Layout happens in the console; every approver presses the buttons of the card the "
+        "bot sends them in Telegram.")
     pid = 0
 
     def step(actor: str, action: str, minutes: int = 7, **kw: object) -> None:
         clock.tick(minutes)
         out = svc.act(pid, action, actor, **kw)  # type: ignore[arg-type]
         who = org.name_of(svc.person(actor))
-        click.echo(f"  ✔ {who}: {present.outcome_text(out, org, core.zone, lang)}")
-
-    def refused(actor: str, action: str, **kw: object) -> None:
-        clock.tick(2)
-        try:
-            svc.act(pid, action, actor, **kw)  # type: ignore[arg-type]
-        except SignoffError as exc:
-            who = org.name_of(actor) if actor in org.people else actor
-            click.echo(f"  ✘ {who}: {ACTION_LABEL.get(action, Text(action, action)).get(lang)}"  # type: ignore[call-overload]
-                       f" — {exc.message(lang)}")
-        else:  # pragma: no cover - the demo script is wrong if this happens
-            raise AssertionError(f"{actor} {action} should have been refused")
+        click.echo(f"  ✔ {who} [console]: {present.outcome_text(out, org, core.zone, lang)}")
 
     def current_hash() -> str:
         rev = svc.view(pid).revision
         assert rev is not None
         return rev.content_hash
 
-    # --- post 1: a work-publicity post from 应急救援科 --------------------------------------
-    say("\n— 稿件一：应急救援科的工作宣传稿", "\n— Post 1: work publicity from the rescue section")
-    pid = svc.create_post(drafter="li_na", title="我局开展冬季防汛防台应急演练", body=BODY_V1,
-                          category="publicity", formed_on=START.date() - timedelta(days=1))
-    click.echo(f"  ✔ {org.name_of('li_na')}: " + ("handed in the material" if en else "提交素材"))
-    step("he_jing", "new_revision", comment="按公众号样式排版")
-    rev1 = current_hash()
-    step("li_na", "confirm", revision_hash=rev1)
-    step("zhang_wei", "request_changes", revision_hash=rev1,
-         comment="第二段参演人数有误，应为150人")
-    step("he_jing", "new_revision", comment="已改正参演人数",
-         revision=RevisionInput(body=BODY_V2, body_format="text"))
-    rev2 = current_hash()
-    step("li_na", "confirm", revision_hash=rev2)
-    say("  （张伟在旧预览上点了“同意”：）", "  (Zhang Wei taps Approve on the old preview:)")
-    refused("zhang_wei", "approve", revision_hash=rev1)
-    step("zhang_wei", "approve", revision_hash=rev2)
-    say("  （其他科室的徐芳试图审核：）", "  (Xu Fang from another section tries to approve:)")
-    refused("xu_fang", "approve", revision_hash=rev2)
-    say("  （分管领导陈刚出差，孙丽按委托代签：）",
-        "  (The supervising leader Chen Gang is away; Sun Li signs for him by delegation:)")
-    step("sun_li", "approve", revision_hash=rev2)
-    step("wang_min", "sign", revision_hash=rev2, minutes=20)
-    first = pid
+    taps = Taps(world, clock, lang)
+    try:
+        # --- post 1: a work-publicity post from 应急救援科 ----------------------------------
+        say("\n— 稿件一：应急救援科的工作宣传稿", "\n— Post 1: work publicity from the rescue section")
+        pid = svc.create_post(drafter="li_na", title="我局开展冬季防汛防台应急演练", body=BODY_V1,
+                              category="publicity", formed_on=START.date() - timedelta(days=1))
+        click.echo(f"  ✔ {org.name_of('li_na')}: " + ("handed in the material" if en else "提交素材"))
+        step("he_jing", "new_revision", comment="按公众号样式排版")
+        rev1 = current_hash()
+        taps.tap("li_na", pid, Action.CONFIRM)
+        taps.tap("zhang_wei", pid, Action.REQUEST_CHANGES)
+        taps.say("zhang_wei", "第二段参演人数有误，应为150人", "已退回修改")
+        step("he_jing", "new_revision", comment="已改正参演人数",
+             revision=RevisionInput(body=BODY_V2, body_format="text"))
+        taps.tap("li_na", pid, Action.CONFIRM)
+        say("  （张伟在旧版本的卡片上点了“同意”：）", "  (Zhang Wei taps Approve on the old revision's card:)")
+        from bot.telegram.callbacks import Decide
 
-    # --- post 2: an 办公室 notice with a mobile number (art. 16) ---------------------------
-    say("\n— 稿件二：办公室的通知，含个人手机号（第十六条）",
-        "\n— Post 2: an office notice carrying a mobile number (art. 16)")
-    say("  （办公室的分管领导即签发人，签发环节按三审不同人原则转主要领导）",
-        "  (The office's supervising leader is the issuer, so sign-off goes to the principal "
-        "leader: four eyes)")
-    clock.tick(30)
-    pid = svc.create_post(drafter="guo_qiang", title="关于设立防汛防台临时咨询专线的通知",
-                          body=NOTICE, category="notice", formed_on=START.date())
-    click.echo(f"  ✔ {org.name_of('guo_qiang')}: " + ("handed in the material" if en
-                                                     else "提交素材"))
-    step("he_jing", "new_revision")
-    h = current_hash()
-    step("guo_qiang", "confirm", revision_hash=h)
-    step("ma_lin", "approve", revision_hash=h)
-    step("wang_min", "approve", revision_hash=h)
-    refused("zhou_jian", "sign", revision_hash=h)
-    step("zhou_jian", "clear_pii", revision_hash=h, basis="consent",
-         comment="联系人郭强书面同意公开其工作手机号，用于群众咨询")
-    step("zhou_jian", "sign", revision_hash=h)
+        old = Decide(p=pid, r=rev1[:16], a="a").pack()
+        taps.tap("zhang_wei", pid, Action.APPROVE, data=old)
+        say("  （其他科室的徐芳拿到转发的卡片，试图审核：）",
+            "  (Xu Fang from another section presses a forwarded card:)")
+        taps.tap("zhang_wei", pid, Action.APPROVE, by="xu_fang")
+        taps.tap("zhang_wei", pid, Action.APPROVE)
+        say("  （分管领导陈刚出差，孙丽按委托代签：）",
+            "  (The supervising leader Chen Gang is away; Sun Li signs for him by delegation:)")
+        taps.tap("sun_li", pid, Action.APPROVE)
+        clock.tick(13)
+        taps.tap("wang_min", pid, Action.SIGN)
+        first = pid
+
+        # --- post 2: an 办公室 notice with a mobile number (art. 16) -----------------------
+        say("\n— 稿件二：办公室的通知，含个人手机号（第十六条）",
+            "\n— Post 2: an office notice carrying a mobile number (art. 16)")
+        say("  （办公室的分管领导即签发人，签发环节按三审不同人原则转主要领导）",
+            "  (The office's supervising leader is the issuer, so sign-off goes to the principal "
+            "leader: four eyes)")
+        clock.tick(30)
+        pid = svc.create_post(drafter="guo_qiang", title="关于设立防汛防台临时咨询专线的通知",
+                              body=NOTICE, category="notice", formed_on=START.date())
+        click.echo(f"  ✔ {org.name_of('guo_qiang')}: " + ("handed in the material" if en
+                                                         else "提交素材"))
+        step("he_jing", "new_revision")
+        h = current_hash()
+        taps.tap("guo_qiang", pid, Action.CONFIRM)
+        taps.tap("ma_lin", pid, Action.APPROVE)
+        taps.tap("wang_min", pid, Action.APPROVE)
+        taps.tap("zhou_jian", pid, Action.SIGN)  # refused: the mobile number (art. 16)
+        step("zhou_jian", "clear_pii", revision_hash=h, basis="consent",
+             comment="联系人郭强书面同意公开其工作手机号，用于群众咨询")
+        taps.tap("zhou_jian", pid, Action.SIGN)
+    finally:
+        taps.close()
 
     # --- publishing: the RQ worker publishes both posts and delivers every notification ------
-    say("\n— 发布与通知：RQ 工作进程在微信公众号模拟器上发布，并通过日志渠道送达每条审批通知",
-        "\n— Publishing and notifications: an RQ worker publishes to the WeChat simulator and "
-        "delivers every chain notification through the log channel")
-    run_worker(core)
+    say("\n— 发布：RQ 工作进程在微信公众号模拟器上发布，发布结果经 Telegram 和日志渠道告知审批链上每个人",
+        "\n— Publishing: an RQ worker publishes to the WeChat simulator and tells everyone in the "
+        "chain through Telegram and the log channel")
+    run_worker(core, taps.ctx)
     for post_id in (first, pid):
         post = svc.view(post_id).post
         click.echo(f"  #{post_id} {STATUS_LABEL[post.status].get(lang)}  {post.article_url or ''}")
@@ -302,15 +414,16 @@ def _script(core: Core, clock: Clock, lang: str, say: Callable[[str, str], None]
     return 0 if report.ok and len(published) == 2 and notes and not undelivered else 1
 
 
-def run_worker(core: Core, *, patience_seconds: float = 120) -> None:
-    """RQ workers in burst mode over the demo's queue, with the demo's core installed, until no
-    job waits for a retry (or `patience_seconds` have passed)."""
+def run_worker(core: Core, ctx: WorkerContext | None = None, *,
+               patience_seconds: float = 120) -> None:
+    """RQ workers in burst mode over the demo's queue, with the demo's core installed (in `ctx`
+    when given), until no job waits for a retry (or `patience_seconds` have passed)."""
     from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
 
     from worker.context import build_context, install
 
-    ctx = build_context(core.settings, core=core)
+    ctx = ctx or build_context(core.settings, core=core)
     install(ctx)
     name = ctx.queue.name
     bursts = 0
@@ -330,6 +443,10 @@ def run_worker(core: Core, *, patience_seconds: float = 120) -> None:
             time.sleep(1)
     finally:
         install(None)
+        for channel in ctx.channels.values():  # the chat channel's connections and loop
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
         # The demo leaves nothing behind in a Redis it borrowed: its queue, jobs and worker.
         for pattern in (f"*{name}*", f"signoff:wechat:{ctx.settings.wechat_appid}*"):
             for key in ctx.redis.scan_iter(pattern):

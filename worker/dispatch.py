@@ -37,8 +37,10 @@ MAX_PREVIEW_TRIES = 3
 NOTIFY_BATCH = 50
 NOTIFY_TIMEOUT_SECONDS = 30  # a batch gets this plus NOTIFY_SECONDS_EACH per notification
 NOTIFY_SECONDS_EACH = 5
-# The job that delivers each notification channel's messages.
-DELIVERY_JOBS = {"log": "worker.jobs.deliver_notifications"}
+# The job that delivers each notification channel's messages (the job hands each to the channel
+# of its name in the worker's context).
+DELIVERY_JOBS = {"log": "worker.jobs.deliver_notifications",
+                 "telegram": "worker.jobs.deliver_notifications"}
 
 
 @dataclass

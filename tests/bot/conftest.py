@@ -4,7 +4,6 @@ through the real Telegram channel by an embedded delivery loop (what the worker'
 
 from __future__ import annotations
 
-import asyncio
 import queue
 import threading
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import Engine
@@ -21,8 +19,9 @@ from approvals.bootstrap import Core, bootstrap
 from approvals.config.settings import Settings
 from approvals.rules.org import OrgChart
 from approvals.views import Handoff, OutboxKind
-from bot.telegram.app import make_bot, make_dispatcher, poll
+from bot.telegram.app import links, make_bot
 from bot.telegram.channel import TelegramChannel
+from signoff.chatrun import BotThread
 from signoff.sims.telegram import TelegramSim
 from tests.conftest import EXAMPLE_ORG, Clock, Personas
 
@@ -88,42 +87,6 @@ class Delivery:
 
 
 @dataclass
-class RunningBot:
-    """The bot polling the simulator on a loop thread of its own."""
-
-    bot: Bot
-    dp: Dispatcher
-    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
-    stop: asyncio.Event | None = None
-    thread: threading.Thread | None = None
-
-    def start(self) -> RunningBot:
-        ready = threading.Event()
-
-        async def main() -> None:
-            self.stop = asyncio.Event()
-            ready.set()
-            try:
-                await poll(self.bot, self.dp, stop=self.stop, polling_timeout=1,
-                           handle_as_tasks=False)
-            finally:
-                await self.bot.session.close()
-
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(main(),),
-                                       name="bot", daemon=True)
-        self.thread.start()
-        assert ready.wait(WAIT)
-        return self
-
-    def close(self) -> None:
-        assert self.stop is not None and self.thread is not None
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(WAIT)
-        assert not self.thread.is_alive(), "the bot did not stop"
-        self.loop.close()
-
-
-@dataclass
 class World:
     """The core, the simulator with every persona's account started, the bot and the delivery."""
 
@@ -133,15 +96,15 @@ class World:
     delivery: Delivery
     ids: dict[str, int]
     storage: BaseStorage
-    bots: list[RunningBot] = field(default_factory=list)
+    bots: list[BotThread] = field(default_factory=list)
 
     @property
     def control(self) -> Any:
         return self.sim.local
 
-    def start_bot(self) -> RunningBot:
-        running = RunningBot(make_bot(self.settings),
-                             make_dispatcher(self.core.service, self.settings, self.storage)).start()
+    def start_bot(self) -> BotThread:
+        # Updates one at a time, in order: a test reads what each one did.
+        running = BotThread(self.core, self.settings, self.storage, handle_as_tasks=False).start()
         self.bots.append(running)
         return running
 
@@ -162,8 +125,6 @@ def world(engine: Engine, org: OrgChart, clock: Clock, sim: TelegramSim, who: Pe
     handoff: list[Delivery] = []
     core = bootstrap(settings, engine=engine, org=org, clock=clock,
                      enqueue=lambda _core: lambda items: handoff[0](list(items)))
-    from bot.telegram.app import links
-
     channel = TelegramChannel(core.service.via("chat"), lambda: make_bot(settings), links(settings))
     delivery = Delivery(core, channel, clock)
     handoff.append(delivery)

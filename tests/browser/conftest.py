@@ -62,9 +62,13 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"no browser for the browser tests: {reason}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Headless Debian chromium under Playwright, or a skip (a failure in CI) saying what is absent."""
+    """Headless Debian chromium under Playwright, or a skip (a failure in CI) saying what is absent.
+
+    Package-scoped: Playwright's synchronous API keeps an event loop running on the main thread
+    while it is open, and the tests after these (aiogram's, which start their own loops) need it
+    gone."""
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:

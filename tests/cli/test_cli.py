@@ -315,6 +315,11 @@ def test_signoff_demo_runs_the_chain_end_to_end_and_exits_zero(redis_url: str) -
     out = result.stdout
     assert f"Redis：{redis_url}\n" in out  # the test Redis, as SIGNOFF_REDIS_URL says
     assert "代陈刚签" in out and "旧版本" in out and "第十六条" in out
+    # The approvers decided by pressing the bot's buttons on the Telegram simulator.
+    assert "✔ 孙丽 [Telegram] “同意”: 已审核同意。 · 代陈刚签" in out
+    assert "✘ 张伟 [Telegram] “同意”: 该版本已被新版本取代" in out
+    assert "✘ 徐芳 [Telegram] “同意”: 您当前不能对该稿件执行此操作。" in out
+    assert "未送达 0 条" in out
     assert "哈希链完整" in out
     # The worker published both posts on the bundled simulator, and the demo prints the URLs.
     assert out.count("已发布  https://mp.weixin.qq.com/s/") == 2
