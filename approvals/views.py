@@ -173,6 +173,21 @@ class PostView:
 
 
 @dataclass(frozen=True)
+class PostGlance:
+    """A post as a chat card needs it, read in one short transaction: no timeline, no audit
+    check (`view` has those; an action checks everything again anyway)."""
+
+    post: PostSummary
+    state: PostState
+    preview_url: str | None = None  # the WeChat draft's temporary link for the current revision
+
+    @property
+    def revision_hash(self) -> str | None:
+        """The current revision's content hash (None before layout)."""
+        return self.state.revision.content_hash if self.state.revision else None
+
+
+@dataclass(frozen=True)
 class ActOutcome:
     """What an action did, for the face to render."""
 

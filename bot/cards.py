@@ -122,16 +122,16 @@ def post_card(svc: Service, post_id: int, person: str, lang: str, head: str, lin
     Raises:
         NotFound: no such post.
     """
-    view = svc.view(post_id)
-    allowed = svc.allowed_in(view, person)
-    revision = view.revision.content_hash if view.revision else None
+    glance = svc.glance(post_id)
+    allowed = svc.allowed_now(glance, person)
+    revision = glance.revision_hash
     lines = [head]
     if revision:
-        category = CATEGORY_LABEL[view.post.category].get(lang)
+        category = CATEGORY_LABEL[glance.post.category].get(lang)
         lines.append(f"类别：{category}" if lang != "en" else f"Category: {category}")
         url = links.preview(post_id, revision)
         if url:
             lines.append(tr("preview", lang, url=url))
-        if view.preview_url:
-            lines.append(tr("wechat_preview", lang, url=view.preview_url))
+        if glance.preview_url:
+            lines.append(tr("wechat_preview", lang, url=glance.preview_url))
     return Card("\n".join(lines), decision_buttons(post_id, revision, allowed, lang))

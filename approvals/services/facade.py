@@ -35,6 +35,7 @@ from approvals.views import (
     ActOutcome,
     JobsOverview,
     NotificationView,
+    PostGlance,
     PostSummary,
     PostView,
     QueuePage,
@@ -139,6 +140,14 @@ class Service:
     def view(self, post_id: int) -> PostView:
         """Everything about one post (see `Queries.view`)."""
         return self._queries.view(post_id)
+
+    def glance(self, post_id: int) -> PostGlance:
+        """A post as a chat card needs it (see `Queries.glance`)."""
+        return self._queries.glance(post_id)
+
+    def allowed_now(self, glance: PostGlance, person: str) -> list[Action]:
+        """`allowed_actions` from a glance already read."""
+        return self._actions.allowed_in(glance.state, self.person(person))
 
     def list_posts(self, status: str | None = None, include_archived: bool = False
                    ) -> list[PostSummary]:

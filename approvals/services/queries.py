@@ -30,6 +30,7 @@ from approvals.store import models as m
 from approvals.views import (
     QUEUE_PAGE_MAX,
     QUEUE_SORTS,
+    PostGlance,
     PostSummary,
     PostView,
     QueuePage,
@@ -71,6 +72,22 @@ class Queries:
                             assignee, findings, timeline(s, post.id),
                             pub.preview_url if pub else None,
                             publication_ids(pub) if pub else None)
+
+    def glance(self, post_id: int) -> PostGlance:
+        """The post, its state and the WeChat preview link of its current revision.
+
+        Raises:
+            NotFound: no such post.
+        """
+        with self.deps.sessions() as s:
+            post = load_post(s, post_id)
+            state = load_state(s, post)
+            preview = None
+            if state.revision is not None:
+                preview = s.scalar(select(m.Publication.preview_url).where(
+                    m.Publication.post_id == post.id,
+                    m.Publication.revision_hash == state.revision.content_hash).limit(1))
+            return PostGlance(summary(post), state, preview)
 
     def list_posts(self, status: str | None = None, include_archived: bool = False
                    ) -> list[PostSummary]:

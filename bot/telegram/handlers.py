@@ -234,13 +234,13 @@ async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson
     comment first)."""
     svc, action = ctx.svc, callback_data.action
     try:
-        view = await asyncio.to_thread(svc.view, callback_data.p)
+        view = await asyncio.to_thread(svc.glance, callback_data.p)
     except NotFound:
         view = None
     if action is None or view is None:
         await query.answer(tr("not_yours", lang), show_alert=True)
         return
-    current = view.revision.content_hash if view.revision else ""
+    current = view.revision_hash or ""
     if not current or not callback_data.matches(current):
         await query.answer(tr("superseded", lang), show_alert=True)
         if current and isinstance(query.message, Message):
@@ -248,7 +248,7 @@ async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson
                                            present.post_line(view.post, svc.org, lang), ctx.links)
             await send_card(query.message, card)
         return
-    allowed = await asyncio.to_thread(svc.allowed_in, view, person.key)
+    allowed = await asyncio.to_thread(svc.allowed_now, view, person.key)
     if action not in allowed:
         mine = any(d.revision_hash == current and person.key in (d.actor, d.on_behalf_of)
                    for d in view.state.decisions)

@@ -4,10 +4,9 @@ through the real Telegram channel by an embedded delivery loop (what the worker'
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,10 +17,9 @@ from sqlalchemy import Engine
 from approvals.bootstrap import Core, bootstrap
 from approvals.config.settings import Settings
 from approvals.rules.org import OrgChart
-from approvals.views import Handoff, OutboxKind
 from bot.telegram.app import links, make_bot
 from bot.telegram.channel import TelegramChannel
-from signoff.chatrun import BotThread
+from signoff.chatrun import BotThread, DeliveryThread
 from signoff.sims.telegram import TelegramSim
 from tests.conftest import EXAMPLE_ORG, Clock, Personas
 
@@ -42,50 +40,6 @@ def bot_settings(sim: TelegramSim, engine: Engine, **kw: Any) -> Settings:
                     console_url="https://console.example.gov.cn/", **kw)
 
 
-class Delivery:
-    """The worker's notification job, embedded: every notification handed off after a commit is
-    delivered through the real Telegram channel; a retry waits by moving the test clock."""
-
-    def __init__(self, core: Core, channel: TelegramChannel, clock: Clock) -> None:
-        self.core, self.channel, self.clock = core, channel, clock
-        self.items: queue.Queue[int | None] = queue.Queue()
-        self.outcomes: list[str] = []
-        self.idle = threading.Event()
-        self.idle.set()
-        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
-        self._thread.start()
-
-    def __call__(self, items: list[Handoff]) -> None:
-        for item in items:
-            if item.kind is OutboxKind.NOTIFY and not item.cancel:
-                self.idle.clear()
-                self.items.put(item.id)
-
-    def _run(self) -> None:
-        while True:
-            nid = self.items.get()
-            if nid is None:
-                return
-            try:
-                self.outcomes.append(self.core.notifications.deliver(nid, {"telegram": self.channel}))
-                # A retry is handed off again by the core; one not yet due waits for the clock.
-                for pending in self.core.notifications.pending():
-                    if pending.id == nid and pending.due_at > self.clock.now:
-                        self.clock.now = pending.due_at
-            finally:
-                if self.items.empty():
-                    self.idle.set()
-
-    def settle(self, timeout: float = WAIT) -> None:
-        """Wait until every handed-off notification has had its delivery attempt(s)."""
-        assert self.idle.wait(timeout), "notifications still being delivered"
-
-    def close(self) -> None:
-        self.items.put(None)
-        self._thread.join(WAIT)
-        self.channel.close()
-
-
 @dataclass
 class World:
     """The core, the simulator with every persona's account started, the bot and the delivery."""
@@ -93,7 +47,7 @@ class World:
     core: Core
     sim: TelegramSim
     settings: Settings
-    delivery: Delivery
+    delivery: DeliveryThread
     ids: dict[str, int]
     storage: BaseStorage
     bots: list[BotThread] = field(default_factory=list)
@@ -122,11 +76,15 @@ class World:
 def world(engine: Engine, org: OrgChart, clock: Clock, sim: TelegramSim, who: Personas
           ) -> Iterator[World]:
     settings = bot_settings(sim, engine)
-    handoff: list[Delivery] = []
+    handoff: list[DeliveryThread] = []
     core = bootstrap(settings, engine=engine, org=org, clock=clock,
                      enqueue=lambda _core: lambda items: handoff[0](list(items)))
     channel = TelegramChannel(core.service.via("chat"), lambda: make_bot(settings), links(settings))
-    delivery = Delivery(core, channel, clock)
+
+    def move_clock(due: datetime) -> None:  # a retry waits by moving the test clock
+        clock.now = max(clock.now, due)
+
+    delivery = DeliveryThread(core, {"telegram": channel}, move_clock)
     handoff.append(delivery)
     ids = {}
     for key, person in org.people.items():

@@ -81,8 +81,8 @@ def test_telegram_unreachable_is_a_clear_no_and_the_notification_waits(
         again = drafter_row(world, pid, who)
         assert again.state is DeliveryState.PENDING and again.attempts == 1  # type: ignore[attr-defined]
         # Telegram is back: the next attempt delivers it, once.
-        world.delivery.clock.now = again.due_at  # type: ignore[attr-defined]
-        assert world.core.notifications.deliver(row.id, {"telegram": world.delivery.channel}) \
+        world.core.deps.clock.now = again.due_at  # type: ignore[attr-defined]
+        assert world.core.notifications.deliver(row.id, world.delivery.channels) \
             == "delivered"  # type: ignore[attr-defined]
         assert len(cards_about(world, who.drafter, pid)) == 1
     finally:
