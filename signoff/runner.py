@@ -215,8 +215,10 @@ def run_bot(settings: Settings, *, webhook: bool, host: str, port: int) -> int:
     return 0
 
 
-async def serve_webhook(bot: object, dp: object, settings: Settings, host: str, port: int) -> None:
-    """Serve Telegram's webhook posts (their secret header checked) until cancelled."""
+async def serve_webhook(bot: object, dp: object, settings: Settings, host: str, port: int,
+                        stop: object = None) -> None:
+    """Serve Telegram's webhook posts (their secret header checked) until `stop` (an
+    asyncio.Event) is set, or the task is cancelled."""
     import asyncio
 
     from aiogram import Bot, Dispatcher
@@ -235,6 +237,6 @@ async def serve_webhook(bot: object, dp: object, settings: Settings, host: str, 
     await web.TCPSite(runner, host, port).start()
     await bot.set_webhook(settings.telegram_webhook_url, secret_token=secret)
     try:
-        await asyncio.Event().wait()
+        await (stop if isinstance(stop, asyncio.Event) else asyncio.Event()).wait()
     finally:
         await runner.cleanup()

@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pytest
 from docx import Document
+from pydantic import SecretStr
 
 from approvals.rules.states import PostStatus
 from approvals.services.chat import TELEGRAM
@@ -219,3 +221,80 @@ def test_a_bot_restart_mid_conversation_loses_nothing(world: World, who: Persona
     w.say(who.drafter, BODY)
     w.start_bot()
     w.wait_text(who.drafter, "封面")
+
+
+def test_a_repost_needs_an_allowlisted_source_link_and_big_files_are_refused_on_arrival(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    me = w.ids[who.drafter]
+    w.say(who.drafter, "/new")
+    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="转载")
+    w.wait_text(who.drafter, "请输入标题")
+    w.say(who.drafter, "国务院安委会部署冬季安全防范工作")
+    w.wait_text(who.drafter, "请发送正文")
+    w.control.send_document(me, b"PK\x03\x04", "通报.docx", size=30 * 1024 * 1024)
+    w.wait_text(who.drafter, "最大 20.0 MB")
+    w.say(who.drafter, BODY)
+    skip = w.control.wait_text(me, "封面")
+    w.control.press(me, skip["message_id"], text="跳过")
+    w.wait_text(who.drafter, "请输入来源名称")
+    w.say(who.drafter, "国务院安委会")
+    w.wait_text(who.drafter, "请输入来源链接")
+    w.say(who.drafter, "不是网址")
+    w.wait_text(who.drafter, "这不是网址")
+    w.say(who.drafter, "https://www.example.com/news/1.html")
+    w.wait_text(who.drafter, "不在官方渠道白名单中")
+    w.say(who.drafter, "https://www.mem.gov.cn/xw/yjglbgzdt/202612/t20261201_1.shtml")
+    summary = w.control.wait_text(me, "请核对")
+    assert "来源：国务院安委会 https://www.mem.gov.cn/" in summary["text"]
+    w.control.press(me, summary["message_id"], text="提交")
+    done = w.wait_text(who.drafter, "已提交")
+    pid = int(done["text"].split("#", 1)[1].split("《", 1)[0])
+    view = w.core.service.view(pid)
+    assert view.post.repost_source == "https://www.mem.gov.cn/xw/yjglbgzdt/202612/t20261201_1.shtml"
+    assert view.post.category.value == "repost"
+
+
+def test_the_webhook_mode_takes_telegrams_posts_and_refuses_a_forged_one(
+        world: World, who: Personas) -> None:
+    import asyncio
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from signoff.embedded import free_port
+    from signoff.runner import serve_webhook
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = world.settings.model_copy(update={
+        "telegram_webhook_url": url, "telegram_webhook_secret": SecretStr("hook-secret_1")})
+    from bot.telegram.app import make_bot, make_dispatcher
+
+    bot = make_bot(settings)
+    dp = make_dispatcher(world.core.service, settings, world.storage)
+    loop = asyncio.new_event_loop()
+    stop: list[asyncio.Event] = []
+
+    async def serve() -> None:
+        stop.append(asyncio.Event())
+        try:
+            await serve_webhook(bot, dp, settings, "127.0.0.1", port, stop[0])
+        finally:
+            await bot.session.close()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(serve()), daemon=True)
+    thread.start()
+    try:
+        w = world
+        w.say(who.head, "/lang en")
+        w.wait_text(who.head, "Language set to English")
+        forged = urllib.request.Request(url, method="POST", data=b'{"update_id": 1}',
+                                        headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=10)
+        assert refused.value.code == 401
+    finally:
+        loop.call_soon_threadsafe(stop[0].set)
+        thread.join(30)
+        loop.close()
