@@ -293,6 +293,7 @@ def test_the_webhook_mode_takes_telegrams_posts_and_refuses_a_forged_one(
                                         headers={"Content-Type": "application/json"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(forged, timeout=10)
+        refused.value.close()
         assert refused.value.code == 401
     finally:
         loop.call_soon_threadsafe(stop[0].set)
