@@ -71,6 +71,10 @@ UI: dict[str, Text] = {
     "chat_language": Text("聊天语言", "Chat language"),
     "chat_linked": Text("绑定", "Linked"),
     "chat_from_org_file": Text("组织架构文件", "org file"),
+    "bind_code": Text("生成 Telegram 绑定码", "Make a Telegram binding code"),
+    "bind_code_once": Text("一次性绑定码（三天内有效，用后失效）：请本人在 Telegram 中向机器人发送",
+                           "One-time binding code (three days, works once): the person sends "
+                           "this to the bot in Telegram"),
     # the post page's publication
     "article": Text("文章链接", "Article"), "wechat_status": Text("微信状态", "WeChat status"),
     "wechat_preview": Text("微信临时预览", "WeChat's temporary preview"),

@@ -42,7 +42,7 @@ def _admin_only() -> None:
 @bp.get("/people")
 @login_required
 def chart(new_token: str | None = None, invite_link: str | None = None,
-          status: int = 200) -> tuple[str, int]:
+          bind_code: str | None = None, status: int = 200) -> tuple[str, int]:
     """Each department's head and supervising leader, the issuer, who stands in today, the API
     tokens and the chat bindings."""
     _admin_only()
@@ -66,7 +66,7 @@ def chart(new_token: str | None = None, invite_link: str | None = None,
                            admins=[org.name_of(k) for k in org.admins],
                            operators=[org.name_of(k) for k in org.operators],
                            tokens=svc.tokens(), new_token=new_token, zone=svc.zone,
-                           invite_link=invite_link,
+                           invite_link=invite_link, bind_code=bind_code,
                            people=sorted(org.people.values(), key=lambda p: p.key),
                            bound=[(org.name_of(link.person), link) for link in svc.chat.links()]), status
 
@@ -99,6 +99,19 @@ def make_invite() -> tuple[str, int]:
         flash(ui("error") + exc.message(lang()), "error")
         return chart(status=422)
     return chart(invite_link=url_for("invite.accept", token=token, _external=True))
+
+
+@bp.post("/people/bind-code")
+@login_required
+def make_bind_code() -> tuple[str, int]:
+    """A one-time code that links a person's Telegram account (`/start CODE` to the bot)."""
+    _admin_only()
+    try:
+        code, _ = service().chat.issue_code(request.form.get("person", ""), by=current_user.id)
+    except SignoffError as exc:
+        flash(ui("error") + exc.message(lang()), "error")
+        return chart(status=422)
+    return chart(bind_code=code)
 
 
 @bp.post("/people/tokens/<int:token_id>/revoke")

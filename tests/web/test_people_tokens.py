@@ -59,3 +59,28 @@ def test_the_menu_offers_only_the_pages_a_person_may_open(app: Flask, who: Perso
     admin = logged_in(app, who.admin).get("/").get_data(as_text=True)
     for path in ('href="/people"', 'href="/jobs"'):
         assert path in admin and path not in drafter
+
+
+def test_an_admin_makes_a_telegram_binding_code_that_links_once_and_is_listed(
+        app: Flask, core: Core, who: Personas) -> None:  # noqa: F811
+    from approvals.services.chat import TELEGRAM
+
+    admin = logged_in(app, who.admin)
+    page = admin.post("/people/bind-code", data={"person": who.colleague,
+                                                 "csrf_token": token(admin, "/people")})
+    assert page.status_code == 200
+    shown = re.search(r'<code class="bind-code">/start ([A-Za-z0-9_-]+)</code>',
+                      page.get_data(as_text=True))
+    assert shown, page.get_data(as_text=True)
+    person = core.service.chat.link_with_code(shown.group(1), service=TELEGRAM, user_id=8802,
+                                              chat_id=8802, display="@xufang")
+    assert person.key == who.colleague
+    listed = admin.get("/people").get_data(as_text=True)
+    assert "<code>8802</code> @xufang" in listed and shown.group(1) not in listed
+    drafter = logged_in(app, who.drafter)
+    assert drafter.post("/people/bind-code", data={"person": who.drafter,
+                                                   "csrf_token": token(drafter, "/")}
+                        ).status_code == 403
+    bad = admin.post("/people/bind-code", data={"person": "nobody",
+                                                "csrf_token": token(admin, "/people")})
+    assert bad.status_code == 422
