@@ -41,7 +41,9 @@ from approvals.views import (
 
 log = logging.getLogger("signoff.notify")
 
-MAX_ATTEMPTS = 8
+# With the backoff doubling up to ten minutes, 20 attempts ride out about two hours of a chat
+# service being away before a person is asked to look.
+MAX_ATTEMPTS = 20
 MAX_BACKOFF_SECONDS = 600.0
 
 

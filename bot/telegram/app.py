@@ -19,7 +19,14 @@ from approvals.rules.errors import ConfigError, Text
 from approvals.services import Service
 from bot.cards import Links
 from bot.telegram import handin
-from bot.telegram.handlers import Context, PersonMiddleware, fallback_router, on_error, router
+from bot.telegram.handlers import (
+    Context,
+    OnceMiddleware,
+    PersonMiddleware,
+    fallback_router,
+    on_error,
+    router,
+)
 
 log = logging.getLogger("signoff.bot")
 
@@ -61,7 +68,10 @@ def make_dispatcher(service: Service, settings: Settings, storage: BaseStorage |
                     ) -> Dispatcher:
     """The Dispatcher with the person middleware and the handlers; conversation state lives in
     `storage` (Redis unless given), so a restart loses no conversation."""
-    dp = Dispatcher(storage=storage or RedisStorage.from_url(settings.redis_url))
+    storage = storage or RedisStorage.from_url(settings.redis_url)
+    dp = Dispatcher(storage=storage)
+    dp.update.outer_middleware(OnceMiddleware(storage.redis if isinstance(storage, RedisStorage)
+                                              else None))
     middleware = PersonMiddleware(Context(service.via("chat"), links(settings)))
     dp.message.outer_middleware(middleware)
     dp.callback_query.outer_middleware(middleware)

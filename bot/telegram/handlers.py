@@ -64,6 +64,40 @@ def language_of(person: ChatPerson | None, user: User | None) -> str:
     return person.language if person is not None else "zh-CN"
 
 
+class OnceMiddleware(BaseMiddleware):
+    """Each update is handled once: Telegram sends one again when the bot did not confirm it
+    (a restart between handling and the next poll), and a decision or a comment must not be
+    taken twice. Remembered in Redis when the conversations live there (across restarts and
+    processes), else in this process."""
+
+    KEEP_SECONDS = 2 * 24 * 3600  # Telegram keeps an unconfirmed update for 24 hours
+    LOCAL_MAX = 10_000
+
+    def __init__(self, redis: Any | None = None) -> None:
+        self.redis = redis
+        self._seen: dict[tuple[int, int], None] = {}
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        bot = data.get("bot")
+        update_id = getattr(event, "update_id", None)
+        if bot is None or update_id is None:
+            return await handler(event, data)
+        if self.redis is not None:
+            fresh = await self.redis.set(f"signoff:bot:{bot.id}:update:{update_id}", 1,
+                                         nx=True, ex=self.KEEP_SECONDS)
+        else:
+            key = (bot.id, update_id)
+            fresh = key not in self._seen
+            self._seen[key] = None
+            while len(self._seen) > self.LOCAL_MAX:
+                self._seen.pop(next(iter(self._seen)))
+        if not fresh:
+            log.info("update %s came again: handled once already", update_id)
+            return None
+        return await handler(event, data)
+
+
 class PersonMiddleware(BaseMiddleware):
     """Resolves who wrote or pressed; a stranger gets one polite refusal and nothing else (a
     binding code, `/start CODE`, is the one thing they may send)."""

@@ -299,3 +299,26 @@ def test_the_webhook_mode_takes_telegrams_posts_and_refuses_a_forged_one(
         loop.call_soon_threadsafe(stop[0].set)
         thread.join(30)
         loop.close()
+
+
+def test_an_update_telegram_sends_again_is_handled_once(world: World, who: Personas) -> None:
+    import time
+
+    w = started(world)
+    pid, _ = laid_out(w, who)
+    message = card(w, who.drafter, pid)
+    w.control.inject("getUpdates", "duplicate_updates", times=1)
+    answered = w.control.calls("answerCallbackQuery")
+    answer = press(w, who.drafter, message, "确认")
+    assert answer["answer"]["text"].startswith("已确认")
+    # The fault is spent once the press came again; then the bot has fetched it.
+    deadline = time.monotonic() + 30
+    while (w.control.faults() or w.control.pending_updates()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not w.control.faults() and not w.control.pending_updates()
+    w.say(who.drafter, "/mine")  # handled after the repeated press (one update at a time)
+    w.wait_text(who.drafter, "我的稿件")
+    confirms = [e for e in w.core.service.view(pid).timeline if e.action == "post.confirm"]
+    assert len(confirms) == 1
+    assert w.control.calls("answerCallbackQuery") == answered + 1  # one answer, not two
+    assert not any("出了点问题" in m["text"] for m in w.messages(who.drafter))
