@@ -4,6 +4,7 @@ through the real Telegram channel by an embedded delivery loop (what the worker'
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,7 @@ from approvals.rules.org import OrgChart
 from bot.telegram.app import links, make_bot
 from bot.telegram.channel import TelegramChannel
 from signoff.chatrun import BotThread, DeliveryThread
-from signoff.sims.telegram import TelegramSim
+from signoff.sims.telegram import TelegramSim, TelegramSimConfig
 from tests.conftest import EXAMPLE_ORG, Clock, Personas
 
 SECRET = "bot-tests-secret-key-0123456789"
@@ -29,7 +30,10 @@ WAIT = 30.0  # generous: CI is a loaded two-core machine
 
 @pytest.fixture
 def sim() -> Iterator[TelegramSim]:
-    with TelegramSim() as running:
+    # Update ids as a real bot's: never seen before (the bot remembers handled ones in Redis,
+    # which outlives a test).
+    first = random.randrange(10**8, 10**9)
+    with TelegramSim(TelegramSimConfig(first_update_id=first)) as running:
         yield running
 
 
