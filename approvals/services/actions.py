@@ -48,10 +48,10 @@ from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
 from approvals.services.records import start_new_attempt, wechat_holds
 from approvals.services.state import (
+    PostRead,
     as_enum,
     expand_hash,
-    load_post,
-    load_state,
+    read_post,
     resolve_person,
     unbacked,
 )
@@ -94,7 +94,7 @@ class Actions:
     def allowed_actions(self, post_id: int, person_key: str) -> list[Action]:
         """What the person may do on the post now (the buttons and forms are built from this)."""
         with self.deps.sessions() as s:
-            state = load_state(s, load_post(s, post_id))
+            state = read_post(s, post_id).state
         return self.allowed_in(state, person_key)
 
     def allowed_in(self, state: PostState, person_key: str) -> list[Action]:
@@ -135,13 +135,13 @@ class Actions:
         refused: GateBlocked | None = None
         with self.deps.uow() as uow:
             s = uow.session
-            post = load_post(s, post_id)
-            state = load_state(s, post)
+            read = read_post(s, post_id)
+            post, state = read.post, read.state
             current = state.revision.content_hash if state.revision else None
             if revision_hash is not None and revision_hash != current:  # else it is whole
                 revision_hash = expand_hash(s, post, revision_hash)
             try:
-                result = self._decide(s, post, state, action, actor_key, today, now, comment,
+                result = self._decide(s, read, action, actor_key, today, now, comment,
                                       revision_hash, revision, basis, schedule, url)
             except GateBlocked as exc:
                 # The refused gate run is part of the record too (one audit row per gate run).
@@ -158,14 +158,14 @@ class Actions:
         return outcome
 
     def _decide(
-        self, s: Session, post: m.Post, state: PostState, action: Action, actor: str, today: date,
+        self, s: Session, read: PostRead, action: Action, actor: str, today: date,
         now: datetime, comment: str, revision_hash: str | None, revision: RevisionInput | None,
         basis: str | None, schedule: ScheduleInput | None, url: str | None,
     ) -> chain.Result:
-        org = self.deps.org
+        org, post, state = self.deps.org, read.post, read.state
         if action is Action.SIGN:
             # What the rules are about to read must be what the audit log says was written.
-            refused = unbacked(s, post.id)
+            refused = unbacked(s, post.id, read)
             if refused:
                 raise GateBlocked(sentences(
                     Text("本稿的记录与审计日志不符，不能签发：",

@@ -13,11 +13,10 @@ from approvals.services.base import Deps
 from approvals.services.state import (
     REVISION_COLUMNS,
     as_enum,
-    current_revision,
     load_post,
-    load_state,
     load_states,
     publication_ids,
+    read_post,
     resolve_person,
     revision_info,
     revision_summary,
@@ -51,21 +50,18 @@ class Queries:
         """
         org = self.deps.org
         with self.deps.sessions() as s:
-            post = load_post(s, post_id)
-            state = load_state(s, post)
-            revision = current_revision(s, post)
+            read = read_post(s, post_id, publication=True)
+            state = read.state
             step = permits.current_step(state, org)
             assignee = resolve_assignee(state, step, org) if step else None
-            findings = (*gates.evaluate(state, org), *unbacked(s, post.id)) if state.revision \
-                else tuple(unbacked(s, post.id))
-            pub = None
-            if revision is not None:
-                pub = s.scalars(select(m.Publication).where(
-                    m.Publication.post_id == post.id,
-                    m.Publication.revision_hash == revision.content_hash)).first()
-            return PostView(summary(post), state,
-                            revision_summary(revision) if revision is not None else None, step,
-                            assignee, findings, timeline(s, post.id),
+            # The audit rows are read once: for the ledger check and for the timeline.
+            log = ledger.post_log(s.connection(), post_id)
+            backed = unbacked(s, post_id, read, log)
+            findings = (*gates.evaluate(state, org), *backed) if state.revision else tuple(backed)
+            pub = read.publication
+            return PostView(summary(read.post), state,
+                            revision_summary(read.revision) if read.revision is not None
+                            else None, step, assignee, findings, timeline(log[0]),
                             pub.preview_url if pub else None,
                             publication_ids(pub) if pub else None)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotFound, Text
@@ -122,53 +123,178 @@ def load_state(s: Session, post: m.Post) -> PostState:
     return load_states(s, [post])[post.id]
 
 
+_REV, _CLR, _DEC = m.Revision.__table__, m.Clearance.__table__, m.Decision.__table__
+_NEWEST_CLEARANCE = _CLR.alias("older")
+
+
+def _newest_clearance(post_id: Any, revision_hash: Any) -> Any:
+    """The join condition that picks a post's newest clearance of one revision (the newest
+    wins: an issuer may record it again)."""
+    older = _NEWEST_CLEARANCE
+    return _CLR.c.id == select(func.max(older.c.id)).where(
+        older.c.post_id == post_id, older.c.revision_hash == revision_hash).scalar_subquery()
+
+
+# A revision's, a clearance's and a decision's columns as `read_post` and `load_states` select
+# them beside other tables' (prefixed, so their names do not collide).
+_REV_COLUMNS = tuple(_REV.c[c.key].label(f"rev_{c.key}") for c in REVISION_COLUMNS)
+_CLR_COLUMNS = tuple(c.label(f"clr_{c.name}") for c in (
+    _CLR.c.id, _CLR.c.revision_hash, _CLR.c.basis, _CLR.c.reason, _CLR.c.recorded_by,
+    _CLR.c.recorded_on, _CLR.c.on_behalf_of))
+_DEC_COLUMNS = tuple(c.label(f"dec_{c.name}") for c in (
+    _DEC.c.id, _DEC.c.step, _DEC.c.outcome, _DEC.c.actor, _DEC.c.revision_hash, _DEC.c.run,
+    _DEC.c.decided_on, _DEC.c.decided_at, _DEC.c.on_behalf_of, _DEC.c.comment, _DEC.c.note,
+    _DEC.c.attempt))
+_STEPS = {s.value: s for s in Step}
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def _revision(row: Any) -> RevisionInfo | None:
+    if row.rev_number is None:
+        return None
+    return RevisionInfo(row.rev_number, RevisionContent(
+        title=row.rev_title, body_html=row.rev_body_html, category=row.rev_category,
+        author=row.rev_author, digest=row.rev_digest, cover_sha256=row.rev_cover_sha256,
+        repost_source=row.rev_repost_source), row.rev_content_hash, row.rev_made_by)
+
+
+def _clearance(row: Any) -> Clearance | None:
+    if row.clr_id is None:
+        return None
+    return Clearance(row.clr_revision_hash, ClearanceBasis(row.clr_basis), row.clr_reason,
+                     row.clr_recorded_by, row.clr_recorded_on, row.clr_on_behalf_of)
+
+
+def _decision(row: Any) -> DecisionRecord:
+    return DecisionRecord(
+        step=_STEPS[row.dec_step], outcome=_OUTCOMES[row.dec_outcome], actor=row.dec_actor,
+        revision_hash=row.dec_revision_hash, run=row.dec_run, decided_on=row.dec_decided_on,
+        decided_at=row.dec_decided_at, on_behalf_of=row.dec_on_behalf_of,
+        comment=row.dec_comment, note=row.dec_note, attempt=row.dec_attempt)
+
+
+def _state(post: Any, revision: RevisionInfo | None, decisions: tuple[DecisionRecord, ...],
+           clearance: Clearance | None) -> PostState:
+    return PostState(
+        id=post.id, status=PostStatus(post.status), department=post.department,
+        drafter=post.drafter, category=Category(post.category),
+        classification=Classification(post.classification), run=post.run, revision=revision,
+        decisions=decisions, clearance=clearance)
+
+
 def load_states(s: Session, posts: list[m.Post]) -> dict[int, PostState]:
-    """`load_state` for many posts in three queries (a page of the queue)."""
+    """`load_state` for many posts in two queries (a page of the queue): their current
+    revisions with each one's newest clearance, then their decisions."""
     if not posts:
         return {}
     ids = [p.id for p in posts]
     by_id = {p.id: p for p in posts}
-    r = m.Revision
-    revisions = {row.post_id: revision_info(row) for row in s.execute(
-        select(r.post_id, *REVISION_COLUMNS)
-        .where(r.post_id.in_(ids), r.number == select(m.Post.revision_number)
-               .where(m.Post.id == r.post_id).scalar_subquery()))}
-    d = m.Decision
+    r = _REV
+    found = {row.post_id: row for row in s.execute(
+        select(r.c.post_id, *_REV_COLUMNS, *_CLR_COLUMNS)
+        .select_from(r.outerjoin(_CLR, _newest_clearance(r.c.post_id, r.c.content_hash)))
+        .where(r.c.post_id.in_(ids), r.c.number == select(m.Post.revision_number)
+               .where(m.Post.id == r.c.post_id).scalar_subquery()))}
     decisions: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
-    for row in s.execute(select(d.post_id, d.step, d.outcome, d.actor, d.revision_hash, d.run,
-                                d.decided_on, d.decided_at, d.on_behalf_of, d.comment, d.note,
-                                d.attempt)
-                         .where(d.post_id.in_(ids)).order_by(d.id)):
-        if row.run == by_id[row.post_id].run:
-            decisions[row.post_id].append(DecisionRecord(
-                step=Step(row.step), outcome=Outcome(row.outcome), actor=row.actor,
-                revision_hash=row.revision_hash, run=row.run, decided_on=row.decided_on,
-                decided_at=row.decided_at, on_behalf_of=row.on_behalf_of, comment=row.comment,
-                note=row.note, attempt=row.attempt))
-    clearances: dict[int, Clearance] = {}
-    if revisions:
-        c = m.Clearance
-        for row in s.execute(select(c.post_id, c.revision_hash, c.basis, c.reason,
-                                    c.recorded_by, c.recorded_on, c.on_behalf_of)
-                             .where(c.post_id.in_(list(revisions))).order_by(c.id)):
-            if row.revision_hash == revisions[row.post_id].content_hash:  # the newest wins
-                clearances[row.post_id] = Clearance(
-                    row.revision_hash, ClearanceBasis(row.basis), row.reason, row.recorded_by,
-                    row.recorded_on, row.on_behalf_of)
-    return {p.id: PostState(
-        id=p.id, status=PostStatus(p.status), department=p.department, drafter=p.drafter,
-        category=Category(p.category), classification=Classification(p.classification),
-        run=p.run, revision=revisions.get(p.id), decisions=tuple(decisions[p.id]),
-        clearance=clearances.get(p.id)) for p in posts}
+    for row in s.execute(select(_DEC.c.post_id, *_DEC_COLUMNS)
+                         .where(_DEC.c.post_id.in_(ids)).order_by(_DEC.c.id)):
+        if row.dec_run == by_id[row.post_id].run:
+            decisions[row.post_id].append(_decision(row))
+    return {p.id: _state(p, _revision(found[p.id]) if p.id in found else None,
+                         tuple(decisions[p.id]),
+                         _clearance(found[p.id]) if p.id in found else None) for p in posts}
 
 
-def unbacked(s: Session, post_id: int) -> list[Finding]:
+@dataclass(frozen=True)
+class PostRead:
+    """One post as an action or its page reads it, in one statement: the post's row (its
+    columns by name), its state for the rules, the current revision's row and this run's
+    decision rows as read (for the ledger check), and the revision's publication record."""
+
+    post: Any
+    state: PostState
+    revision: Any | None
+    decisions: tuple[Any, ...]
+    publication: Any | None = None
+
+
+_POSTS, _PUBS = m.Post.__table__, m.Publication.__table__
+_PUB_COLUMNS = tuple(c.label(f"pub_{c.name}") for c in _PUBS.c)
+_READ = (_POSTS
+         .outerjoin(_REV, and_(_REV.c.post_id == _POSTS.c.id,
+                               _REV.c.number == _POSTS.c.revision_number))
+         .outerjoin(_CLR, _newest_clearance(_POSTS.c.id, _REV.c.content_hash))
+         .outerjoin(_DEC, and_(_DEC.c.post_id == _POSTS.c.id, _DEC.c.run == _POSTS.c.run)))
+_READ_POST = (select(_POSTS, *_REV_COLUMNS, _REV.c.comment.label("rev_comment"),
+                     _REV.c.created_at.label("rev_created_at"), *_CLR_COLUMNS, *_DEC_COLUMNS)
+              .select_from(_READ).order_by(_DEC.c.id))
+_READ_POST_PUBLISHED = (
+    _READ_POST.add_columns(*_PUB_COLUMNS)
+    .select_from(_READ.outerjoin(_PUBS, and_(_PUBS.c.post_id == _POSTS.c.id,
+                                             _PUBS.c.revision_hash == _REV.c.content_hash))))
+
+
+def read_post(s: Session, post_id: int, *, publication: bool = False) -> PostRead:
+    """The post, its current revision, that revision's newest clearance and this run's
+    decisions (and with `publication`, the revision's publication record), in one statement:
+    one round trip, and all of it as of one moment.
+
+    Raises:
+        NotFound: no such post.
+    """
+    fits = isinstance(post_id, int) and 0 < post_id <= MAX_ID  # a database integer at all
+    query = _READ_POST_PUBLISHED if publication else _READ_POST
+    rows = s.execute(query.where(_POSTS.c.id == post_id)).all() if fits else []
+    if not rows:
+        raise NotFound(Text("没有编号为 {i} 的稿件。", "There is no post {i}.").format(i=post_id))
+    first = rows[0]
+    decided = tuple(row for row in rows if row.dec_id is not None)
+    state = _state(first, _revision(first), tuple(_decision(row) for row in decided),
+                   _clearance(first))
+    pub = None
+    if publication and first.pub_id is not None:
+        pub = _Prefixed(first, "pub_")
+    return PostRead(first, state, _Prefixed(first, "rev_") if first.rev_number is not None
+                    else None, tuple(_Prefixed(row, "dec_") for row in decided), pub)
+
+
+class _Prefixed:
+    """The columns of a row that carry one prefix, by their own names (rev_title as title)."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+def unbacked(s: Session, post_id: int, read: PostRead | None = None,
+             log: tuple[Sequence[Any], list[Text]] | None = None) -> list[Finding]:
     """What the rules would read of this post that its audit rows did not write (art. 28: the
-    record of who drafted, reviewed and signed must be the real one); empty when all is backed."""
+    record of who drafted, reviewed and signed must be the real one); empty when all is backed.
+
+    With `read` (the post as `read_post` read it) the rules' rows are not read again, only the
+    clearances and publish intents the check needs besides; with `log` (`ledger.post_log`), the
+    audit rows are not either."""
+    if read is None:
+        problems = ledger.check_post(s, post_id)
+    else:
+        rows, links = log if log is not None else ledger.post_log(s.connection(), post_id)
+        c, i = m.Clearance, m.PublishIntent
+        clearances = s.execute(select(c.revision_hash, c.basis, c.reason, c.recorded_by,
+                                      c.on_behalf_of, c.recorded_on)
+                               .where(c.post_id == post_id).order_by(c.id)).all()
+        intents = s.execute(select(i.kind, i.revision_hash).where(i.post_id == post_id)
+                            .order_by(i.id)).all()
+        stored = ledger.stored_ledger(read.post, [read.revision] if read.revision else [],
+                                      read.decisions, clearances, intents)
+        problems = links + ledger.compare_post(rows, stored)
     return [Finding("not_in_audit_log",
                     Text("与审计日志不符（第二十八条）：" + p.zh, "Not backed by the audit log "
                          "(art. 28): " + p.en), "28")
-            for p in ledger.check_post(s, post_id)]
+            for p in problems]
 
 
 def expand_hash(s: Session, post: m.Post, given: str) -> str:
@@ -230,10 +356,8 @@ def revision_summary(rev: m.Revision) -> RevisionSummary:
                            rev.made_by, rev.comment, rev.created_at)
 
 
-def timeline(s: Session, post_id: int) -> tuple[TimelineEntry, ...]:
-    """The post's audit rows, oldest first."""
-    rows = s.scalars(select(m.AuditEntry).where(m.AuditEntry.post_id == post_id)
-                     .order_by(m.AuditEntry.seq))
+def timeline(rows: Iterable[Any]) -> tuple[TimelineEntry, ...]:
+    """The post's audit rows (as `ledger.post_log` reads them), oldest first."""
     return tuple(TimelineEntry(r.seq, r.at, r.actor, r.action, json.loads(r.detail), r.hash)
                  for r in rows)
 
