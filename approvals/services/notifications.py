@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import insert, select, update
@@ -65,6 +65,15 @@ class Notifications:
                actor: str, audit_seq: int, *, comment: str = "", problem: Text | None = None,
                url: str | None = None, title: str | None = None) -> int:
         """Write one row per person told and channel that reaches them; returns how many."""
+        return self.prepare(post, before, after, actor, comment=comment, problem=problem,
+                            url=url, title=title).write(uow, audit_seq)
+
+    def prepare(self, post: m.Post, before: PostState, after: PostState, actor: str, *,
+                comment: str = "", problem: Text | None = None, url: str | None = None,
+                title: str | None = None) -> Prepared:
+        """Who is told what of this change, in their language, before its audit row is written:
+        `write` then only puts the rows in (the audit log's head is locked from the append to
+        the commit, so the less work in between, the sooner the next change may append)."""
         org, now = self.deps.org, self.deps.now()
         found = notices(before, after, actor, org, self.deps.today())
         revision = after.revision or before.revision
@@ -89,28 +98,16 @@ class Notifications:
             text = present.notice_text(notice, facts, org, lang)
             for channel in channels_for(person, self.deps.channels) or [""]:
                 rows.append({
-                    "key": f"p{post.id}-a{audit_seq}-{notice.event.value}-{notice.recipient}-"
-                           f"{channel or 'none'}",
                     "post_id": post.id,
                     "revision_hash": revision.content_hash if revision else None,
-                    "audit_seq": audit_seq, "event": notice.event.value,
+                    "event": notice.event.value,
                     "recipient": notice.recipient, "channel": channel, "language": lang,
                     "text": text,
                     "state": (DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
                     "attempts": 0, "due_at": now, "enqueue_count": 0, "delivery_ref": "",
                     "last_error": "", "created_at": now,
                 })
-        if not rows:
-            return 0
-        # One INSERT for all of them; each id comes back with its (unique) key.
-        ids = dict(uow.session.execute(
-            insert(m.Notification).returning(m.Notification.key, m.Notification.id), rows).all())
-        for row in rows:
-            if row["channel"]:
-                nid = ids[row["key"]]
-                uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
-                    OutboxKind.NOTIFY, nid, post.id, now, None, 0, None, str(row["channel"])))
-        return len(rows)
+        return Prepared(post.id, now, rows)
 
     def record_status_change(self, uow: UnitOfWork, post: m.Post, before: PostState,
                              status: PostStatus, actor: str, audit_seq: int, **facts: object
@@ -233,6 +230,33 @@ class Notifications:
             if values.get("due_at") is not None:
                 uow.hand_off(OutboxKind.NOTIFY, notification_id)
             return outcome
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A change's notification rows but for the audit row they hang on (`Notifications.prepare`)."""
+
+    post_id: int
+    now: datetime
+    rows: list[dict[str, object]]
+
+    def write(self, uow: UnitOfWork, audit_seq: int) -> int:
+        """Put the rows in, keyed by the change's audit row; returns how many."""
+        if not self.rows:
+            return 0
+        rows = [{**row, "audit_seq": audit_seq,
+                 "key": f"p{self.post_id}-a{audit_seq}-{row['event']}-{row['recipient']}-"
+                        f"{row['channel'] or 'none'}"} for row in self.rows]
+        # One INSERT for all of them; each id comes back with its (unique) key.
+        ids = dict(uow.session.execute(
+            insert(m.Notification).returning(m.Notification.key, m.Notification.id), rows).all())
+        for row in rows:
+            if row["channel"]:
+                nid = ids[row["key"]]
+                uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
+                    OutboxKind.NOTIFY, nid, self.post_id, self.now, None, 0, None,
+                    str(row["channel"])))
+        return len(rows)
 
 
 def _view(n: m.Notification) -> NotificationView:
