@@ -39,6 +39,8 @@ class Deps:
     # The face people act through, written into every audit row they cause: cli (the operator's
     # terminal, with a self-declared --as), web, api or chat (an authenticated person).
     channel: str = "cli"
+    # Sessions for pages that only read (`db.read_session_factory`); None: `sessions`.
+    reads: sessionmaker[Session] | None = None
 
     def now(self) -> datetime:
         """The current instant (UTC)."""
@@ -47,6 +49,10 @@ class Deps:
     def today(self) -> date:
         """Today in the unit's time zone: due dates and delegations are counted in it."""
         return self.now().astimezone(self.zone).date()
+
+    def reading(self) -> Session:
+        """A session for reading only (no transaction around it on PostgreSQL)."""
+        return (self.reads or self.sessions)()
 
     def uow(self) -> UnitOfWork:
         """A new unit of work (one transaction)."""
