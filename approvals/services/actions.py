@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,6 +78,14 @@ def check_comment(comment: str) -> None:
                                 f"The comment is too long ({len(comment)} characters; at most "
                                 f"{COMMENT_MAX})."))
 
+
+_POSTS = m.Post.__table__
+# The post's columns to set are the parameters' keys (besides the two the WHERE binds).
+_UPDATE_POST = update(_POSTS).where(_POSTS.c.id == bindparam("post_id"),
+                                    _POSTS.c.version == bindparam("seen_version"))
+_INSERT_REVISION = insert(m.Revision.__table__)
+_INSERT_DECISION = insert(m.Decision.__table__)
+_INSERT_CLEARANCE = insert(m.Clearance.__table__)
 
 ALREADY_DECIDED = Text("本稿刚刚已被他人处理（或已更新），请刷新后查看最新状态。",
                        "Someone else acted on this post a moment ago (or it changed); "
@@ -269,35 +277,36 @@ class Actions:
         if result.action is Action.CANCEL:
             # A worker that claimed it loses the claim: it checks before submitting.
             values.update(claimed_by=None, lease_until=None)
-        changed = s.execute(
-            update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
-            .values(**values).execution_options(synchronize_session=False)
-        ).rowcount
+        # Plain statements on the transaction's connection, built once (no ORM unit of work,
+        # no statement walked again for its cache key): an action writes a handful of rows.
+        conn = s.connection()
+        changed = conn.execute(_UPDATE_POST, {**values, "post_id": post.id,
+                                              "seen_version": post.version}).rowcount
         if changed != 1:
             raise AlreadyDecided(ALREADY_DECIDED)
-        # Plain inserts (no ORM unit of work): an action writes a handful of rows.
         try:
             if new_rev is not None:
                 c = new_rev.content
-                s.execute(insert(m.Revision).values(
-                    post_id=post.id, number=new_rev.number, title=c.title, author=c.author,
-                    digest=c.digest, body_html=c.body_html, cover_sha256=c.cover_sha256,
-                    repost_source=c.repost_source, category=c.category,
-                    content_hash=new_rev.content_hash, made_by=new_rev.made_by,
-                    comment=result.comment, created_at=now))
+                conn.execute(_INSERT_REVISION, {
+                    "post_id": post.id, "number": new_rev.number, "title": c.title,
+                    "author": c.author, "digest": c.digest, "body_html": c.body_html,
+                    "cover_sha256": c.cover_sha256, "repost_source": c.repost_source,
+                    "category": c.category, "content_hash": new_rev.content_hash,
+                    "made_by": new_rev.made_by, "comment": result.comment, "created_at": now})
             d = result.decision
             if d is not None:
-                s.execute(insert(m.Decision).values(
-                    post_id=post.id, run=d.run, step=d.step.value, attempt=d.attempt,
-                    outcome=d.outcome.value, actor=d.actor, on_behalf_of=d.on_behalf_of,
-                    revision_hash=d.revision_hash, comment=d.comment, note=d.note,
-                    decided_on=d.decided_on, decided_at=now))
+                conn.execute(_INSERT_DECISION, {
+                    "post_id": post.id, "run": d.run, "step": d.step.value, "attempt": d.attempt,
+                    "outcome": d.outcome.value, "actor": d.actor, "on_behalf_of": d.on_behalf_of,
+                    "revision_hash": d.revision_hash, "comment": d.comment, "note": d.note,
+                    "decided_on": d.decided_on, "decided_at": now})
             if result.clearance is not None:
                 c2 = result.clearance
-                s.execute(insert(m.Clearance).values(
-                    post_id=post.id, revision_hash=c2.revision_hash, basis=c2.basis.value,
-                    reason=c2.reason, recorded_by=c2.recorded_by, on_behalf_of=c2.on_behalf_of,
-                    recorded_on=c2.recorded_on, recorded_at=now))
+                conn.execute(_INSERT_CLEARANCE, {
+                    "post_id": post.id, "revision_hash": c2.revision_hash,
+                    "basis": c2.basis.value, "reason": c2.reason, "recorded_by": c2.recorded_by,
+                    "on_behalf_of": c2.on_behalf_of, "recorded_on": c2.recorded_on,
+                    "recorded_at": now})
         except IntegrityError:
             raise AlreadyDecided(ALREADY_DECIDED) from None
         rev = new_rev or state.revision

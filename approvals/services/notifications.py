@@ -232,6 +232,10 @@ class Notifications:
             return outcome
 
 
+_TABLE = m.Notification.__table__
+_INSERT = insert(_TABLE).returning(_TABLE.c.key, _TABLE.c.id)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A change's notification rows but for the audit row they hang on (`Notifications.prepare`)."""
@@ -248,8 +252,7 @@ class Prepared:
                  "key": f"p{self.post_id}-a{audit_seq}-{row['event']}-{row['recipient']}-"
                         f"{row['channel'] or 'none'}"} for row in self.rows]
         # One INSERT for all of them; each id comes back with its (unique) key.
-        ids = dict(uow.session.execute(
-            insert(m.Notification).returning(m.Notification.key, m.Notification.id), rows).all())
+        ids = dict(uow.session.connection().execute(_INSERT, rows).all())
         for row in rows:
             if row["channel"]:
                 nid = ids[row["key"]]

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotFound, Text
@@ -189,20 +189,25 @@ def load_states(s: Session, posts: list[m.Post]) -> dict[int, PostState]:
         return {}
     ids = [p.id for p in posts]
     by_id = {p.id: p for p in posts}
-    r = _REV
-    found = {row.post_id: row for row in s.execute(
-        select(r.c.post_id, *_REV_COLUMNS, *_CLR_COLUMNS)
-        .select_from(r.outerjoin(_CLR, _newest_clearance(r.c.post_id, r.c.content_hash)))
-        .where(r.c.post_id.in_(ids), r.c.number == select(m.Post.revision_number)
-               .where(m.Post.id == r.c.post_id).scalar_subquery()))}
+    conn = s.connection()
+    found = {row.post_id: row for row in conn.execute(_CURRENT_REVISIONS, {"ids": ids})}
     decisions: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
-    for row in s.execute(select(_DEC.c.post_id, *_DEC_COLUMNS)
-                         .where(_DEC.c.post_id.in_(ids)).order_by(_DEC.c.id)):
+    for row in conn.execute(_DECISIONS_OF, {"ids": ids}):
         if row.dec_run == by_id[row.post_id].run:
             decisions[row.post_id].append(_decision(row))
     return {p.id: _state(p, _revision(found[p.id]) if p.id in found else None,
                          tuple(decisions[p.id]),
                          _clearance(found[p.id]) if p.id in found else None) for p in posts}
+
+
+_CURRENT_REVISIONS = (
+    select(_REV.c.post_id, *_REV_COLUMNS, *_CLR_COLUMNS)
+    .select_from(_REV.outerjoin(_CLR, _newest_clearance(_REV.c.post_id, _REV.c.content_hash)))
+    .where(_REV.c.post_id.in_(bindparam("ids", expanding=True)),
+           _REV.c.number == select(m.Post.revision_number)
+           .where(m.Post.id == _REV.c.post_id).scalar_subquery()))
+_DECISIONS_OF = (select(_DEC.c.post_id, *_DEC_COLUMNS)
+                 .where(_DEC.c.post_id.in_(bindparam("ids", expanding=True))).order_by(_DEC.c.id))
 
 
 @dataclass(frozen=True)
@@ -225,9 +230,13 @@ _READ = (_POSTS
                                _REV.c.number == _POSTS.c.revision_number))
          .outerjoin(_CLR, _newest_clearance(_POSTS.c.id, _REV.c.content_hash))
          .outerjoin(_DEC, and_(_DEC.c.post_id == _POSTS.c.id, _DEC.c.run == _POSTS.c.run)))
+# Built once, the post's id bound at each execution: SQLAlchemy then finds the statement's
+# compiled form by a cache key it has computed once too (a statement built per call is walked
+# whole, all its sixty-odd columns, every time to compute that key).
 _READ_POST = (select(_POSTS, *_REV_COLUMNS, _REV.c.comment.label("rev_comment"),
                      _REV.c.created_at.label("rev_created_at"), *_CLR_COLUMNS, *_DEC_COLUMNS)
-              .select_from(_READ).order_by(_DEC.c.id))
+              .select_from(_READ).where(_POSTS.c.id == bindparam("post_id"))
+              .order_by(_DEC.c.id))
 _READ_POST_PUBLISHED = (
     _READ_POST.add_columns(*_PUB_COLUMNS)
     .select_from(_READ.outerjoin(_PUBS, and_(_PUBS.c.post_id == _POSTS.c.id,
@@ -244,7 +253,7 @@ def read_post(s: Session, post_id: int, *, publication: bool = False) -> PostRea
     """
     fits = isinstance(post_id, int) and 0 < post_id <= MAX_ID  # a database integer at all
     query = _READ_POST_PUBLISHED if publication else _READ_POST
-    rows = s.execute(query.where(_POSTS.c.id == post_id)).all() if fits else []
+    rows = s.connection().execute(query, {"post_id": post_id}).all() if fits else []
     if not rows:
         raise NotFound(Text("没有编号为 {i} 的稿件。", "There is no post {i}.").format(i=post_id))
     first = rows[0]
@@ -281,13 +290,10 @@ def unbacked(s: Session, post_id: int, read: PostRead | None = None,
     if read is None:
         problems = ledger.check_post(s, post_id)
     else:
-        rows, links = log if log is not None else ledger.post_log(s.connection(), post_id)
-        c, i = m.Clearance, m.PublishIntent
-        clearances = s.execute(select(c.revision_hash, c.basis, c.reason, c.recorded_by,
-                                      c.on_behalf_of, c.recorded_on)
-                               .where(c.post_id == post_id).order_by(c.id)).all()
-        intents = s.execute(select(i.kind, i.revision_hash).where(i.post_id == post_id)
-                            .order_by(i.id)).all()
+        conn = s.connection()
+        rows, links = log if log is not None else ledger.post_log(conn, post_id)
+        clearances = conn.execute(_CLEARANCES_OF, {"post_id": post_id}).all()
+        intents = conn.execute(_INTENTS_OF, {"post_id": post_id}).all()
         stored = ledger.stored_ledger(read.post, [read.revision] if read.revision else [],
                                       read.decisions, clearances, intents)
         problems = links + ledger.compare_post(rows, stored)
@@ -354,6 +360,14 @@ def revision_summary(rev: m.Revision) -> RevisionSummary:
     """The façade's value for a stored revision."""
     return RevisionSummary(rev.number, rev.content_hash, rev.title, rev.author, rev.digest,
                            rev.made_by, rev.comment, rev.created_at)
+
+
+_CLEARANCES_OF = (select(_CLR.c.revision_hash, _CLR.c.basis, _CLR.c.reason, _CLR.c.recorded_by,
+                         _CLR.c.on_behalf_of, _CLR.c.recorded_on)
+                  .where(_CLR.c.post_id == bindparam("post_id")).order_by(_CLR.c.id))
+_INTENT = m.PublishIntent.__table__
+_INTENTS_OF = (select(_INTENT.c.kind, _INTENT.c.revision_hash)
+               .where(_INTENT.c.post_id == bindparam("post_id")).order_by(_INTENT.c.id))
 
 
 def timeline(rows: Iterable[Any]) -> tuple[TimelineEntry, ...]:

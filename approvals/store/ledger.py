@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, literal, null, select, union_all
+from sqlalchemy import Row, bindparam, literal, null, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -90,16 +90,8 @@ def post_log(conn: Connection, post_id: int) -> tuple[list[Row[Any]], list[Text]
     One statement reads the post's rows, the rows right after each and the chain head, so all
     three are seen as of one moment (a row appended meanwhile is either in all or in none).
     """
-    mine = select(literal(0).label("kind"), *_LOG_COLUMNS).where(LOG.c.post_id == post_id)
-    later = LOG.alias("later")
-    nexts = (select(literal(1).label("kind"), later.c.seq, *_NO_LOG_VALUES[:5],
-                    later.c.prev_hash, _NO_LOG_VALUES[5])
-             .select_from(later.join(LOG, later.c.seq == LOG.c.seq + 1))
-             .where(LOG.c.post_id == post_id))
-    head = select(literal(2).label("kind"), HEAD.c.seq, *_NO_LOG_VALUES[:5], _NO_LOG_VALUES[5],
-                  HEAD.c.hash).where(HEAD.c.id == 1)
     rows, links, chain_head = [], {}, None
-    for row in conn.execute(union_all(mine, nexts, head)):
+    for row in conn.execute(_POST_LOG, {"post_id": post_id}):
         if row.kind == 0:
             rows.append(row)
         elif row.kind == 1:
@@ -117,6 +109,22 @@ _LOG_COLUMNS = (LOG.c.seq, LOG.c.at, LOG.c.actor, LOG.c.post_id, LOG.c.action, L
 _NO_LOG_VALUES = (null().cast(LOG.c.at.type), null().cast(LOG.c.actor.type),
                   null().cast(LOG.c.post_id.type), null().cast(LOG.c.action.type),
                   null().cast(LOG.c.detail.type), null().cast(LOG.c.hash.type))
+
+
+def _post_log() -> Any:
+    mine = select(literal(0).label("kind"), *_LOG_COLUMNS).where(
+        LOG.c.post_id == bindparam("post_id"))
+    later = LOG.alias("later")
+    nexts = (select(literal(1).label("kind"), later.c.seq, *_NO_LOG_VALUES[:5],
+                    later.c.prev_hash, _NO_LOG_VALUES[5])
+             .select_from(later.join(LOG, later.c.seq == LOG.c.seq + 1))
+             .where(LOG.c.post_id == bindparam("post_id")))
+    head = select(literal(2).label("kind"), HEAD.c.seq, *_NO_LOG_VALUES[:5], _NO_LOG_VALUES[5],
+                  HEAD.c.hash).where(HEAD.c.id == 1)
+    return union_all(mine, nexts, head)
+
+
+_POST_LOG = _post_log()
 
 
 def _chain_links(rows: Sequence[Row[Any]], links: dict[int, str],
