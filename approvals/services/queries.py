@@ -14,8 +14,8 @@ from approvals.services.state import (
     REVISION_COLUMNS,
     as_enum,
     load_post,
-    load_states,
     publication_ids,
+    read_page,
     read_post,
     resolve_person,
     revision_info,
@@ -124,10 +124,8 @@ class Queries:
         column = m.Post.due_on if query.sort.endswith("due") else m.Post.id
         order = [column.desc() if query.sort.startswith("-") else column.asc(), m.Post.id.desc()]
         with self.deps.reading() as s:
-            total = s.scalar(select(func.count()).select_from(m.Post).where(*conditions)) or 0
-            rows = list(s.scalars(select(m.Post).where(*conditions).order_by(*order)
-                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
-            states = load_states(s, [p for p in rows if p.status == PostStatus.IN_REVIEW.value])
+            rows, total, states = read_page(s, conditions, order, query.per_page,
+                                            (query.page - 1) * query.per_page)
         org, waiting = self.deps.org, {}
         for pid, state in states.items():
             step = permits.current_step(state, org)

@@ -145,8 +145,6 @@ _DEC_COLUMNS = tuple(c.label(f"dec_{c.name}") for c in (
     _DEC.c.id, _DEC.c.step, _DEC.c.outcome, _DEC.c.actor, _DEC.c.revision_hash, _DEC.c.run,
     _DEC.c.decided_on, _DEC.c.decided_at, _DEC.c.on_behalf_of, _DEC.c.comment, _DEC.c.note,
     _DEC.c.attempt))
-_STEPS = {s.value: s for s in Step}
-_OUTCOMES = {o.value: o for o in Outcome}
 
 
 def _revision(row: Any) -> RevisionInfo | None:
@@ -167,7 +165,8 @@ def _clearance(row: Any) -> Clearance | None:
 
 def _decision(row: Any) -> DecisionRecord:
     return DecisionRecord(
-        step=_STEPS[row.dec_step], outcome=_OUTCOMES[row.dec_outcome], actor=row.dec_actor,
+        step=_STEPS.get(row.dec_step) or Step(row.dec_step),
+        outcome=_OUTCOMES.get(row.dec_outcome) or Outcome(row.dec_outcome), actor=row.dec_actor,
         revision_hash=row.dec_revision_hash, run=row.dec_run, decided_on=row.dec_decided_on,
         decided_at=row.dec_decided_at, on_behalf_of=row.dec_on_behalf_of,
         comment=row.dec_comment, note=row.dec_note, attempt=row.dec_attempt)
@@ -176,9 +175,11 @@ def _decision(row: Any) -> DecisionRecord:
 def _state(post: Any, revision: RevisionInfo | None, decisions: tuple[DecisionRecord, ...],
            clearance: Clearance | None) -> PostState:
     return PostState(
-        id=post.id, status=PostStatus(post.status), department=post.department,
-        drafter=post.drafter, category=Category(post.category),
-        classification=Classification(post.classification), run=post.run, revision=revision,
+        id=post.id, status=_STATUSES.get(post.status) or PostStatus(post.status),
+        department=post.department, drafter=post.drafter,
+        category=_CATEGORIES.get(post.category) or Category(post.category),
+        classification=_CLASSIFICATIONS.get(post.classification)
+        or Classification(post.classification), run=post.run, revision=revision,
         decisions=decisions, clearance=clearance)
 
 
@@ -208,6 +209,50 @@ _CURRENT_REVISIONS = (
            .where(m.Post.id == _REV.c.post_id).scalar_subquery()))
 _DECISIONS_OF = (select(_DEC.c.post_id, *_DEC_COLUMNS)
                  .where(_DEC.c.post_id.in_(bindparam("ids", expanding=True))).order_by(_DEC.c.id))
+
+
+# What a queue's line shows of a post (`summary`), and what its state is built from: not the
+# handed-in material, the cover or the worker's claim.
+_SUMMARY_COLUMNS = tuple(m.Post.__table__.c[name] for name in (
+    "id", "title", "status", "department", "drafter", "category", "classification", "formed_on",
+    "due_on", "due_estimated", "run", "revision_number", "version", "archived", "publish_mode",
+    "scheduled_at", "article_url", "published_at", "problem_zh", "problem_en", "repost_source",
+    "created_at", "updated_at"))
+
+
+def read_page(s: Session, conditions: Sequence[Any], order: Sequence[Any], limit: int,
+              offset: int) -> tuple[list[Any], int, dict[int, PostState]]:
+    """One page of the posts matching `conditions` in `order`: their rows (the columns
+    `summary` reads), how many match in all, and the state of each post in review.
+
+    Two statements: the page with its count and, beside each post in review, its current
+    revision and that revision's newest clearance; then those posts' decisions.
+    """
+    posts = m.Post.__table__
+    total = (select(func.count()).select_from(posts).where(*conditions)
+             .correlate(None).scalar_subquery())
+    in_review = posts.c.status == PostStatus.IN_REVIEW.value
+    page = (select(*_SUMMARY_COLUMNS, total.label("total"), *_REV_COLUMNS, *_CLR_COLUMNS)
+            .select_from(posts
+                         .outerjoin(_REV, and_(in_review, _REV.c.post_id == posts.c.id,
+                                               _REV.c.number == posts.c.revision_number))
+                         .outerjoin(_CLR, _newest_clearance(posts.c.id, _REV.c.content_hash)))
+            .where(*conditions).order_by(*order).limit(limit).offset(offset))
+    conn = s.connection()
+    rows = conn.execute(page).all()
+    if rows:
+        count = rows[0].total
+    else:  # nothing on this page: the count came with no row
+        count = conn.execute(select(func.count()).select_from(posts).where(*conditions)
+                             ).scalar_one() if offset else 0
+    reviewed = {row.id: row for row in rows if row.status == PostStatus.IN_REVIEW.value}
+    decisions: dict[int, list[DecisionRecord]] = {i: [] for i in reviewed}
+    if reviewed:
+        for row in conn.execute(_DECISIONS_OF, {"ids": list(reviewed)}):
+            if row.dec_run == reviewed[row.post_id].run:
+                decisions[row.post_id].append(_decision(row))
+    return rows, count, {pid: _state(row, _revision(row), tuple(decisions[pid]), _clearance(row))
+                         for pid, row in reviewed.items()}
 
 
 @dataclass(frozen=True)
@@ -341,18 +386,33 @@ def expand_hash(s: Session, post: m.Post, given: str) -> str:
                             "preview.").format(g=wanted[:12], p=post.id))
 
 
+# Stored values to enum members by a dict lookup (a page builds hundreds of them; calling the
+# enum class is several times slower). An unknown value still fails as the enum fails.
+def _members(kind: type[E]) -> dict[str, E]:
+    return {str(member.value): member for member in kind}  # type: ignore[attr-defined]
+
+
+_STATUSES, _CATEGORIES = _members(PostStatus), _members(Category)
+_CLASSIFICATIONS, _MODES = _members(Classification), _members(PublishMode)
+_STEPS, _OUTCOMES = _members(Step), _members(Outcome)
+
+
 def summary(post: m.Post) -> PostSummary:
     """The façade's value for a stored post."""
     return PostSummary(
-        id=post.id, title=post.title, status=PostStatus(post.status), department=post.department,
-        drafter=post.drafter, category=Category(post.category),
-        classification=Classification(post.classification), formed_on=post.formed_on,
+        id=post.id, title=post.title,
+        status=_STATUSES.get(post.status) or PostStatus(post.status),
+        department=post.department, drafter=post.drafter,
+        category=_CATEGORIES.get(post.category) or Category(post.category),
+        classification=_CLASSIFICATIONS.get(post.classification)
+        or Classification(post.classification), formed_on=post.formed_on,
         due_on=post.due_on, due_estimated=post.due_estimated, run=post.run,
         revision_number=post.revision_number, version=post.version, archived=post.archived,
-        publish_mode=PublishMode(post.publish_mode), scheduled_at=post.scheduled_at,
-        article_url=post.article_url, published_at=post.published_at,
-        problem=Text(post.problem_zh, post.problem_en), repost_source=post.repost_source,
-        created_at=post.created_at, updated_at=post.updated_at,
+        publish_mode=_MODES.get(post.publish_mode) or PublishMode(post.publish_mode),
+        scheduled_at=post.scheduled_at, article_url=post.article_url,
+        published_at=post.published_at, problem=Text(post.problem_zh, post.problem_en),
+        repost_source=post.repost_source, created_at=post.created_at,
+        updated_at=post.updated_at,
     )
 
 
