@@ -14,6 +14,7 @@ functions with the most cumulative and own time are printed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import os
@@ -65,17 +66,27 @@ def main() -> None:
                     help="pyinstrument is not a dependency: pip install it to use it")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--sql", action="store_true", help="print the statements of one request each")
+    ap.add_argument("--redis-url", default=None,
+                    help="hand each commit's outbox items to RQ at this Redis, as production does")
     args = ap.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='signoff-profile-web-')}/p.db"
     engine = db.create_db_engine(url)
     db.upgrade(engine)
     ensure_filled(engine, args.posts, args.audit_rows)
-    settings = Settings(database_url=url, org_file=ORG, redis_url="redis://127.0.0.1:1/0")
+    # With --redis-url, each commit hands its outbox items to RQ there (nobody works that
+    # queue), as the console does in production; without, the hand-off is left out.
+    settings = Settings(database_url=url, org_file=ORG,
+                        redis_url=args.redis_url or "redis://127.0.0.1:1/0",
+                        queue_name=f"profile-web-{os.getpid()}")
     core = build_core(settings, engine=engine)
-    core.deps.enqueue = None
+    handoff = core.deps.enqueue
+    core.deps.enqueue = None  # not while preparing
     approvals = args.requests * (2 if args.profile == "approve" else 1) + 10
     waiting = prepare_approvals(core.service, approvals)
     settle(engine)
+    if args.redis_url:
+        core.deps.enqueue = handoff
+        atexit.register(_forget, args.redis_url, settings.queue_name)
     app = create_app(core, secret_key="profile-" + "k" * 32, secure_cookies=False)
     admin, _ = login(app, "zhao_xue")
     head, head_token = login(app, "zhang_wei")
@@ -233,6 +244,17 @@ def main() -> None:
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(order).print_stats(args.top)
             print(out.getvalue())
+
+
+def _forget(redis_url: str, queue_name: str) -> None:
+    import redis
+
+    conn = redis.Redis.from_url(redis_url)
+    for key in conn.scan_iter(f"*{queue_name}*"):
+        conn.delete(key)
+    for name in conn.smembers("rq:queues"):  # RQ's list of queues
+        if queue_name in name.decode():
+            conn.srem("rq:queues", name)
 
 
 if __name__ == "__main__":

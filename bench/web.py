@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select, update  # noqa: E402
+from sqlalchemy import Engine, func, insert, select, text, update  # noqa: E402
 
 from approvals.config.settings import Settings  # noqa: E402
 from approvals.services import Service  # noqa: E402
@@ -299,6 +300,77 @@ def run_wrk(wrk: str, name: str, base: str, client: Client, *, mode: str, second
                     got["p95_us"] / 1e6, got["p99_us"] / 1e6, got["answers"], note)
 
 
+SERVER_APP = "signoff-bench-web"  # the server's connections' application_name
+
+
+def _ticks(pid: int) -> int:
+    """A process's CPU time so far (user + system, in clock ticks); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _machine() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """Where a phase's CPU time went: the gunicorn workers, the database backends serving
+    them, the load generator; and how busy the machine was (other work included)."""
+
+    def __init__(self, server: subprocess.Popen[bytes], engine: Engine) -> None:
+        self.server, self.engine = server, engine
+
+    def _pids(self) -> tuple[list[int], list[int]]:
+        workers = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                   and _parent(int(p.name)) == self.server.pid]
+        backends: list[int] = []
+        if self.engine.url.get_backend_name() == "postgresql":
+            with self.engine.connect() as conn:
+                backends = list(conn.scalars(text(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                    {"a": SERVER_APP}))
+        return workers, backends
+
+    def start(self) -> None:
+        self.workers, self.backends = self._pids()
+        self.before = {pid: _ticks(pid) for pid in [self.server.pid, *self.workers,
+                                                     *self.backends]}
+        self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.machine = _machine()
+
+    def line(self, requests: int) -> str:
+        machine = _machine()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        workers, backends = self._pids()
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def spent(pids: list[int]) -> float:
+            return sum(_ticks(p) - self.before.get(p, 0) for p in set(pids)) / tick
+
+        server = spent([self.server.pid, *self.workers, *workers])
+        database = spent([*self.backends, *backends])
+        client = (children.ru_utime + children.ru_stime - self.children.ru_utime
+                  - self.children.ru_stime)
+        busy = (machine[0] - self.machine[0]) / max(1, machine[1] - self.machine[1])
+        per = 1000 / max(1, requests)
+        return (f"  CPU per request: server {server * per:.2f} ms, database "
+                f"{database * per:.2f} ms, load generator {client * per:.2f} ms; the cores "
+                f"were {busy:.0%} busy (other work included)")
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_python(name: str, clients: list[Client], seconds: float,
                call: Callable[[Client, int], None]) -> Measured:
     """One phase from a thread pool of the standard library's HTTP clients."""
@@ -370,7 +442,11 @@ def main() -> None:
         print("note: wrk is not available; measuring with the standard library's HTTP clients "
               "instead (they share the two cores with the server)", flush=True)
     port = free_port()
-    env = {**os.environ, "SIGNOFF_DATABASE_URL": url, "SIGNOFF_ORG_FILE": str(ORG),
+    served_url = url
+    if engine.url.get_backend_name() == "postgresql":  # to find its connections' backends
+        served_url = engine.url.update_query_dict({"application_name": SERVER_APP}
+                                                  ).render_as_string(hide_password=False)
+    env = {**os.environ, "SIGNOFF_DATABASE_URL": served_url, "SIGNOFF_ORG_FILE": str(ORG),
            "SIGNOFF_SECRET_KEY": "bench-" + "k" * 32, "SIGNOFF_REDIS_URL": settings.redis_url,
            "SIGNOFF_QUEUE_NAME": settings.queue_name,
            "SIGNOFF_CONSOLE_SECURE_COOKIES": "false"}  # urllib keeps Secure cookies for https
@@ -395,6 +471,7 @@ def main() -> None:
                         raise SystemExit(log.read_text(errors="replace")) from None
                     time.sleep(0.2)
             admin, head = Client(base, "zhao_xue"), Client(base, "zhang_wei")
+            meter = CpuMeter(server, engine)
             served = f"{args.workers} workers" + (f" x {args.threads} threads"
                                                   if args.threads else "")
             queue_name = f"queue page (/, 50 rows of {args.posts + len(waiting)})"
@@ -413,8 +490,10 @@ def main() -> None:
                      {"mode": "page", "posts": posts_file}),
                 ]
                 for name, client, how in phases:
+                    meter.start()
                     results.append(run_wrk(wrk, name, base, client, **common, **how))  # type: ignore[arg-type]
                     print(results[-1].line(), flush=True)
+                    print(meter.line(results[-1].answers), flush=True)
             else:
                 print(f"gunicorn, {served}; {args.concurrency} Python client threads",
                       flush=True)
@@ -431,8 +510,10 @@ def main() -> None:
                         ("approve (POST /posts/N/act, its 302)", heads, approve),
                         ("post page (GET /posts/N, where the approve redirects)", heads,
                          lambda c, n: c.get(f"/posts/{waiting[n % len(waiting)][0]}") and None)):
+                    meter.start()
                     results.append(run_python(name, clients, args.seconds, call))
                     print(results[-1].line(), flush=True)
+                    print(meter.line(results[-1].answers), flush=True)
             ping, queue, approved, page = results
             print(f"ratio queue/ping: {queue.rate / ping.rate:.3f}; ratio approve/ping: "
                   f"{approved.rate / ping.rate:.3f}; ratio post page/ping: "
@@ -455,6 +536,9 @@ def main() -> None:
         conn = redis.Redis.from_url(redis_url)
         for key in conn.scan_iter(f"*{settings.queue_name}*"):
             conn.delete(key)
+        for name in conn.smembers("rq:queues"):  # RQ's list of queues
+            if settings.queue_name in name.decode():
+                conn.srem("rq:queues", name)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class Queries:
             NotFound: no such post.
         """
         org = self.deps.org
-        with self.deps.reading() as s:
+        with self.deps.standalone() as s:
             read = read_post(s, post_id, publication=True)
             state = read.state
             step = permits.current_step(state, org)
@@ -123,7 +123,7 @@ class Queries:
                                     "range."))
         column = m.Post.due_on if query.sort.endswith("due") else m.Post.id
         order = [column.desc() if query.sort.startswith("-") else column.asc(), m.Post.id.desc()]
-        with self.deps.reading() as s:
+        with self.deps.standalone() as s:
             rows, total, states = read_page(s, conditions, order, query.per_page,
                                             (query.page - 1) * query.per_page)
         org, waiting = self.deps.org, {}

@@ -103,11 +103,12 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def read_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory for reading only. On PostgreSQL its statements run without a
-    transaction around them (autocommit): at READ COMMITTED, the isolation level used, each
-    statement sees the database as of its own start either way, and BEGIN and ROLLBACK would be
-    two more round trips for a page. Elsewhere it is `session_factory`."""
+def standalone_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory for statements that stand alone: the reads of a page, a write of one
+    statement. On PostgreSQL they run without a transaction around them (autocommit): at READ
+    COMMITTED, the isolation level used, each statement sees the database as of its own start
+    either way, and one statement is atomic by itself; BEGIN and COMMIT (or ROLLBACK) would be
+    two more round trips. Elsewhere it is `session_factory`."""
     if engine.url.get_backend_name() == "postgresql":
         return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
                             expire_on_commit=False)
