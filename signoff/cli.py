@@ -665,13 +665,15 @@ def people_token_revoke(obj: Ctx, token_id: int) -> None:
 @click.option("--host", default="127.0.0.1", help="Address to listen on (loopback by default).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, help="Port to listen on.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, help="gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Threads per worker process (more than one: gunicorn's gthread worker).")
 @click.pass_obj
 @handled
-def serve(obj: Ctx, host: str, port: int, workers: int) -> None:
+def serve(obj: Ctx, host: str, port: int, workers: int, threads: int | None) -> None:
     """Run the web console under gunicorn (health check at /healthz)."""
     from signoff.web import serve as run
 
-    run(obj.settings, host=host, port=port, workers=workers)
+    run(obj.settings, host=host, port=port, workers=workers, threads=threads)
 
 
 # --- audit --------------------------------------------------------------------------------------

@@ -67,12 +67,14 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.app
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+def serve(settings: Settings, *, host: str, port: int, workers: int,
+          threads: int | None = None) -> None:
     """Serve the console until interrupted."""
     app = console_app(settings)  # built (and checked) before any worker forks
     # No control socket: gunicorn's default one lives in the home folder, shared by every
     # gunicorn of the machine (two consoles, or the demo beside one, would fight over it).
-    serve_app(app, host=host, port=port, workers=workers, control_socket_disable=True)
+    more = {"threads": threads} if threads is not None else {}
+    serve_app(app, host=host, port=port, workers=workers, control_socket_disable=True, **more)
 
 
 def serve_app(app: Flask, *, host: str, port: int, workers: int, **options: Any) -> None:

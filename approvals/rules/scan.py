@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from html.parser import HTMLParser
 
 from stdnum import luhn
@@ -98,8 +99,12 @@ class _TextExtractor(HTMLParser):
             return i + 1
 
 
+@lru_cache(maxsize=256)
 def html_to_text(html: str) -> str:
-    """Return the visible text of an HTML fragment with blocks on separate lines."""
+    """Return the visible text of an HTML fragment with blocks on separate lines.
+
+    Kept for the most recent fragments (a pure function of its argument): one action runs
+    several gates and notices over the same revision, each asking for its text."""
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()

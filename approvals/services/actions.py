@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,10 +48,10 @@ from approvals.services.base import Deps, UnitOfWork
 from approvals.services.notifications import Notifications
 from approvals.services.records import start_new_attempt, wechat_holds
 from approvals.services.state import (
+    PostRead,
     as_enum,
     expand_hash,
-    load_post,
-    load_state,
+    read_post,
     resolve_person,
     unbacked,
 )
@@ -79,6 +79,14 @@ def check_comment(comment: str) -> None:
                                 f"{COMMENT_MAX})."))
 
 
+_POSTS = m.Post.__table__
+# The post's columns to set are the parameters' keys (besides the two the WHERE binds).
+_UPDATE_POST = update(_POSTS).where(_POSTS.c.id == bindparam("post_id"),
+                                    _POSTS.c.version == bindparam("seen_version"))
+_INSERT_REVISION = insert(m.Revision.__table__)
+_INSERT_DECISION = insert(m.Decision.__table__)
+_INSERT_CLEARANCE = insert(m.Clearance.__table__)
+
 ALREADY_DECIDED = Text("本稿刚刚已被他人处理（或已更新），请刷新后查看最新状态。",
                        "Someone else acted on this post a moment ago (or it changed); "
                        "refresh to see where it stands.")
@@ -94,7 +102,7 @@ class Actions:
     def allowed_actions(self, post_id: int, person_key: str) -> list[Action]:
         """What the person may do on the post now (the buttons and forms are built from this)."""
         with self.deps.sessions() as s:
-            state = load_state(s, load_post(s, post_id))
+            state = read_post(s, post_id).state
         return self.allowed_in(state, person_key)
 
     def allowed_in(self, state: PostState, person_key: str) -> list[Action]:
@@ -135,13 +143,13 @@ class Actions:
         refused: GateBlocked | None = None
         with self.deps.uow() as uow:
             s = uow.session
-            post = load_post(s, post_id)
-            state = load_state(s, post)
+            read = read_post(s, post_id)
+            post, state = read.post, read.state
             current = state.revision.content_hash if state.revision else None
             if revision_hash is not None and revision_hash != current:  # else it is whole
                 revision_hash = expand_hash(s, post, revision_hash)
             try:
-                result = self._decide(s, post, state, action, actor_key, today, now, comment,
+                result = self._decide(s, read, action, actor_key, today, now, comment,
                                       revision_hash, revision, basis, schedule, url)
             except GateBlocked as exc:
                 # The refused gate run is part of the record too (one audit row per gate run).
@@ -158,14 +166,14 @@ class Actions:
         return outcome
 
     def _decide(
-        self, s: Session, post: m.Post, state: PostState, action: Action, actor: str, today: date,
+        self, s: Session, read: PostRead, action: Action, actor: str, today: date,
         now: datetime, comment: str, revision_hash: str | None, revision: RevisionInput | None,
         basis: str | None, schedule: ScheduleInput | None, url: str | None,
     ) -> chain.Result:
-        org = self.deps.org
+        org, post, state = self.deps.org, read.post, read.state
         if action is Action.SIGN:
             # What the rules are about to read must be what the audit log says was written.
-            refused = unbacked(s, post.id)
+            refused = unbacked(s, post.id, read)
             if refused:
                 raise GateBlocked(sentences(
                     Text("本稿的记录与审计日志不符，不能签发：",
@@ -269,33 +277,36 @@ class Actions:
         if result.action is Action.CANCEL:
             # A worker that claimed it loses the claim: it checks before submitting.
             values.update(claimed_by=None, lease_until=None)
-        changed = s.execute(
-            update(m.Post).where(m.Post.id == post.id, m.Post.version == post.version)
-            .values(**values).execution_options(synchronize_session=False)
-        ).rowcount
+        # Plain statements on the transaction's connection, built once (no ORM unit of work,
+        # no statement walked again for its cache key): an action writes a handful of rows.
+        conn = s.connection()
+        changed = conn.execute(_UPDATE_POST, {**values, "post_id": post.id,
+                                              "seen_version": post.version}).rowcount
         if changed != 1:
             raise AlreadyDecided(ALREADY_DECIDED)
-        if new_rev is not None:
-            c = new_rev.content
-            s.add(m.Revision(post_id=post.id, number=new_rev.number, title=c.title,
-                             author=c.author, digest=c.digest, body_html=c.body_html,
-                             cover_sha256=c.cover_sha256, repost_source=c.repost_source,
-                             category=c.category, content_hash=new_rev.content_hash,
-                             made_by=new_rev.made_by, comment=result.comment, created_at=now))
-        d = result.decision
-        if d is not None:
-            s.add(m.Decision(post_id=post.id, run=d.run, step=d.step.value, attempt=d.attempt,
-                             outcome=d.outcome.value, actor=d.actor, on_behalf_of=d.on_behalf_of,
-                             revision_hash=d.revision_hash, comment=d.comment, note=d.note,
-                             decided_on=d.decided_on, decided_at=now))
-        if result.clearance is not None:
-            c2 = result.clearance
-            s.add(m.Clearance(post_id=post.id, revision_hash=c2.revision_hash,
-                              basis=c2.basis.value, reason=c2.reason, recorded_by=c2.recorded_by,
-                              on_behalf_of=c2.on_behalf_of, recorded_on=c2.recorded_on,
-                              recorded_at=now))
         try:
-            s.flush()
+            if new_rev is not None:
+                c = new_rev.content
+                conn.execute(_INSERT_REVISION, {
+                    "post_id": post.id, "number": new_rev.number, "title": c.title,
+                    "author": c.author, "digest": c.digest, "body_html": c.body_html,
+                    "cover_sha256": c.cover_sha256, "repost_source": c.repost_source,
+                    "category": c.category, "content_hash": new_rev.content_hash,
+                    "made_by": new_rev.made_by, "comment": result.comment, "created_at": now})
+            d = result.decision
+            if d is not None:
+                conn.execute(_INSERT_DECISION, {
+                    "post_id": post.id, "run": d.run, "step": d.step.value, "attempt": d.attempt,
+                    "outcome": d.outcome.value, "actor": d.actor, "on_behalf_of": d.on_behalf_of,
+                    "revision_hash": d.revision_hash, "comment": d.comment, "note": d.note,
+                    "decided_on": d.decided_on, "decided_at": now})
+            if result.clearance is not None:
+                c2 = result.clearance
+                conn.execute(_INSERT_CLEARANCE, {
+                    "post_id": post.id, "revision_hash": c2.revision_hash,
+                    "basis": c2.basis.value, "reason": c2.reason, "recorded_by": c2.recorded_by,
+                    "on_behalf_of": c2.on_behalf_of, "recorded_on": c2.recorded_on,
+                    "recorded_at": now})
         except IntegrityError:
             raise AlreadyDecided(ALREADY_DECIDED) from None
         rev = new_rev or state.revision
@@ -305,6 +316,11 @@ class Actions:
         detail["channel"] = self.deps.channel
         if intent is not None:
             detail["intent"] = intent
+        # Who is told what is worked out before the audit row: from the append to the commit
+        # the log's head is locked, and every other change waits for it.
+        told = self.notifications.prepare(uow, post, state, chain.apply(state, result),
+                                          result.actor, comment=result.comment, title=values.get("title"),
+                                          url=result.url, problem=result.problem)
         seq = audit.append(s, actor=result.actor, action=f"post.{result.action.value}",
                            post_id=post.id, at=now, detail=detail)
         if result.action is Action.SIGN:
@@ -312,9 +328,7 @@ class Actions:
                          detail={"revision_hash": rev.content_hash if rev else None,
                                  "findings": [f.as_dict() for f in result.findings],
                                  "channel": self.deps.channel})
-        self.notifications.record(uow, post, state, chain.apply(state, result), result.actor,
-                                  seq, comment=result.comment, title=values.get("title"),
-                                  url=result.url, problem=result.problem)
+        told.write(uow, seq)
         sched = result.schedule
         return ActOutcome(post.id, result.action, result.status_before, result.status_after,
                           result.step, d.on_behalf_of if d else None,
@@ -334,29 +348,26 @@ class Actions:
             result.action is Action.CANCEL
         if cancel_pending:
             # Withdrawn, or rescheduled: the waiting publish job must not run.
-            for intent_id, kind in s.execute(select(m.PublishIntent.id, m.PublishIntent.kind).where(
-                    m.PublishIntent.post_id == post.id,
-                    m.PublishIntent.state == IntentState.PENDING.value)):
-                uow.hand_off(OutboxKind(kind), intent_id, cancel=True)
-            s.execute(update(m.PublishIntent).where(
+            cancelled = s.execute(update(m.PublishIntent).where(
                 m.PublishIntent.post_id == post.id,
                 m.PublishIntent.state == IntentState.PENDING.value)
-                .values(state=IntentState.CANCELLED.value, done_at=now))
-        intent: m.PublishIntent | None = None
+                .values(state=IntentState.CANCELLED.value, done_at=now)
+                .returning(m.PublishIntent.id, m.PublishIntent.kind)
+                .execution_options(synchronize_session=False)).all()
+            for intent_id, pending_kind in sorted(cancelled):
+                uow.hand_off(OutboxKind(pending_kind), intent_id, cancel=True)
+        kind: IntentKind | None = None
         if result.status_after is PostStatus.SIGNED and rev is not None and (
                 result.status_before is not PostStatus.SIGNED or result.action is Action.SCHEDULE):
-            intent = m.PublishIntent(post_id=post.id, kind=IntentKind.PUBLISH.value,
-                                     revision_hash=rev.content_hash, due_at=scheduled_at or now,
-                                     created_at=now)
+            kind, due = IntentKind.PUBLISH, scheduled_at or now
         elif result.action is Action.NEW_REVISION and rev is not None:
-            intent = m.PublishIntent(post_id=post.id, kind=IntentKind.PREVIEW.value,
-                                     revision_hash=rev.content_hash, due_at=now, created_at=now)
-        if intent is not None:
-            s.add(intent)
-            s.flush()
-            uow.hand_off(OutboxKind(intent.kind), intent.id, pending=Pending(
-                OutboxKind(intent.kind), intent.id, post.id, intent.due_at, None, 0,
-                intent.revision_hash))
+            kind, due = IntentKind.PREVIEW, now
+        if kind is not None and rev is not None:
+            intent_id = s.execute(insert(m.PublishIntent).values(
+                post_id=post.id, kind=kind.value, revision_hash=rev.content_hash, due_at=due,
+                created_at=now).returning(m.PublishIntent.id)).scalar_one()
+            uow.hand_off(OutboxKind(kind.value), intent_id, pending=Pending(
+                OutboxKind(kind.value), intent_id, post.id, due, None, 0, rev.content_hash))
         if result.action in (Action.RETRY, Action.CONFIRM_ABSENT) and rev is not None:
             # Once WeChat holds a publish_id or a clientmsgid, a retry follows it: a new
             # submission only when WeChat reported that one failed, or a person checked the
@@ -367,7 +378,8 @@ class Actions:
             s.execute(update(m.Publication).where(
                 m.Publication.post_id == post.id, m.Publication.revision_hash == rev.content_hash)
                 .values(article_url=result.url, updated_at=now))
-        return intent_record(IntentKind(intent.kind), intent.revision_hash) if intent else None
+        return intent_record(kind, rev.content_hash) if kind is not None and rev is not None \
+            else None
 
 
 def longest_footer(org: OrgChart, drafter: str, source: str | None) -> str:

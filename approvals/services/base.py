@@ -14,6 +14,7 @@ from datetime import date, datetime
 from types import TracebackType
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Table, Update, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from approvals.rules.org import OrgChart
@@ -21,6 +22,8 @@ from approvals.store.models import utcnow
 from approvals.views import Handoff, OutboxKind, Pending
 
 log = logging.getLogger("signoff.handoff")
+
+_MARK_ENQUEUED: dict[str, Update] = {}
 
 # The queue adapter: enqueue (or cancel) these items now. It may raise; nothing is lost then.
 Enqueue = Callable[[Sequence[Handoff]], None]
@@ -39,6 +42,8 @@ class Deps:
     # The face people act through, written into every audit row they cause: cli (the operator's
     # terminal, with a self-declared --as), web, api or chat (an authenticated person).
     channel: str = "cli"
+    # Sessions whose statements stand alone (`db.standalone_session_factory`); None: `sessions`.
+    standalone_sessions: sessionmaker[Session] | None = None
 
     def now(self) -> datetime:
         """The current instant (UTC)."""
@@ -47,6 +52,32 @@ class Deps:
     def today(self) -> date:
         """Today in the unit's time zone: due dates and delegations are counted in it."""
         return self.now().astimezone(self.zone).date()
+
+    def standalone(self) -> Session:
+        """A session whose statements stand alone: on PostgreSQL each runs without a
+        transaction around it (no BEGIN, COMMIT or ROLLBACK round trips); elsewhere they wait
+        for `commit()` as usual. For pages that only read, and for a write of one statement."""
+        return (self.standalone_sessions or self.sessions)()
+
+    def record_enqueued(self, table: Table, jobs: Sequence[tuple[int, str, int]]) -> None:
+        """Record that the dispatcher put these outbox items of `table` on the queue: (id, job
+        id, times enqueued) each, set by one UPDATE by primary key."""
+        if not jobs:
+            return
+        now = self.now()
+        rows = [{"b_id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
+                for item_id, job_id, count in jobs]
+        statement = _MARK_ENQUEUED.get(table.name)
+        if statement is None:  # built once a table: the columns to set are the rows' keys
+            statement = _MARK_ENQUEUED[table.name] = update(table).where(
+                table.c.id == bindparam("b_id"))
+        if len(rows) == 1:  # one statement, atomic on its own: no transaction around it
+            with self.standalone() as s:
+                s.connection().execute(statement, rows[0])
+                s.commit()
+            return
+        with self.uow() as uow:
+            uow.session.connection().execute(statement, rows)
 
     def uow(self) -> UnitOfWork:
         """A new unit of work (one transaction)."""

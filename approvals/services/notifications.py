@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import insert, select, update
@@ -69,20 +69,37 @@ class Notifications:
                actor: str, audit_seq: int, *, comment: str = "", problem: Text | None = None,
                url: str | None = None, title: str | None = None) -> int:
         """Write one row per person told and channel that reaches them; returns how many."""
+        return self.prepare(uow, post, before, after, actor, comment=comment, problem=problem,
+                            url=url, title=title).write(uow, audit_seq)
+
+    def prepare(self, uow: UnitOfWork, post: m.Post, before: PostState, after: PostState,
+                actor: str, *, comment: str = "", problem: Text | None = None,
+                url: str | None = None, title: str | None = None) -> Prepared:
+        """Who is told what of this change, in their language, before its audit row is written:
+        `write` then only puts the rows in (the audit log's head is locked from the append to
+        the commit, so the less work in between, the sooner the next change may append)."""
         found = notices(before, after, actor, self.deps.org, self.deps.today())
-        return self.tell(uow, post, after, found, actor, audit_seq, comment=comment,
-                         problem=problem, url=url, title=title, fallback=before)
+        return self.compose(uow, post, after, found, actor, comment=comment, problem=problem,
+                            url=url, title=title, fallback=before)
 
     def tell(self, uow: UnitOfWork, post: m.Post, state: PostState, found: Sequence[Notice],
              actor: str, audit_seq: int, *, tag: str = "", comment: str = "",
-             problem: Text | None = None, url: str | None = None, title: str | None = None,
-             fallback: PostState | None = None, waited: float | None = None,
-             days_left: int | None = None) -> int:
+             waited: float | None = None, days_left: int | None = None) -> int:
         """Write the rows of `found` about `post` (in `state`), caused by audit row `audit_seq`;
         `tag` tells apart rows of one cause sent again (a second reminder)."""
-        if not found:
-            return 0
+        return self.compose(uow, post, state, found, actor, tag=tag, comment=comment,
+                            waited=waited, days_left=days_left).write(uow, audit_seq)
+
+    def compose(self, uow: UnitOfWork, post: m.Post, state: PostState, found: Sequence[Notice],
+                actor: str, *, tag: str = "", comment: str = "", problem: Text | None = None,
+                url: str | None = None, title: str | None = None,
+                fallback: PostState | None = None, waited: float | None = None,
+                days_left: int | None = None) -> Prepared:
+        """The rows of `found`: each person's text in their language, once per channel that
+        reaches them."""
         org, now = self.deps.org, self.deps.now()
+        if not found:
+            return Prepared(post.id, now, [], tag)
         revision = state.revision or (fallback.revision if fallback else None)
         links = self._links(uow, {n.recipient for n in found})
         rows: list[dict[str, object]] = []
@@ -109,26 +126,16 @@ class Notifications:
             text = present.notice_text(notice, facts, org, lang)
             for channel in channels_for(person, self.deps.channels, linked) or [""]:
                 rows.append({
-                    "key": f"p{post.id}-a{audit_seq}-{notice.event.value}{tag}-"
-                           f"{notice.recipient}-{channel or 'none'}",
                     "post_id": post.id,
                     "revision_hash": revision.content_hash if revision else None,
-                    "audit_seq": audit_seq, "event": notice.event.value,
+                    "event": notice.event.value,
                     "recipient": notice.recipient, "channel": channel, "language": lang,
                     "text": text,
                     "state": (DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
                     "attempts": 0, "due_at": now, "enqueue_count": 0, "delivery_ref": "",
                     "last_error": "", "created_at": now,
                 })
-        # One INSERT for all of them; each id comes back with its (unique) key.
-        ids = dict(uow.session.execute(
-            insert(m.Notification).returning(m.Notification.key, m.Notification.id), rows).all())
-        for row in rows:
-            if row["channel"]:
-                nid = ids[row["key"]]
-                uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
-                    OutboxKind.NOTIFY, nid, post.id, now, None, 0, None, str(row["channel"])))
-        return len(rows)
+        return Prepared(post.id, now, rows, tag)
 
     def _links(self, uow: UnitOfWork, people: set[str]) -> dict[str, dict[str, str | None]]:
         """For each of `people`, the chat services they linked and the language chosen there
@@ -277,6 +284,37 @@ class Notifications:
             if values.get("due_at") is not None:
                 uow.hand_off(OutboxKind.NOTIFY, notification_id)
             return outcome
+
+
+_TABLE = m.Notification.__table__
+_INSERT = insert(_TABLE).returning(_TABLE.c.key, _TABLE.c.id)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A change's notification rows but for the audit row they hang on (`Notifications.prepare`)."""
+
+    post_id: int
+    now: datetime
+    rows: list[dict[str, object]]
+    tag: str = ""  # a second reminder of one cause: its key differs by this
+
+    def write(self, uow: UnitOfWork, audit_seq: int) -> int:
+        """Put the rows in, keyed by the change's audit row; returns how many."""
+        if not self.rows:
+            return 0
+        rows = [{**row, "audit_seq": audit_seq,
+                 "key": f"p{self.post_id}-a{audit_seq}-{row['event']}{self.tag}-{row['recipient']}-"
+                        f"{row['channel'] or 'none'}"} for row in self.rows]
+        # One INSERT for all of them; each id comes back with its (unique) key.
+        ids = dict(uow.session.connection().execute(_INSERT, rows).all())
+        for row in rows:
+            if row["channel"]:
+                nid = ids[row["key"]]
+                uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
+                    OutboxKind.NOTIFY, nid, self.post_id, self.now, None, 0, None,
+                    str(row["channel"])))
+        return len(rows)
 
 
 def _view(n: m.Notification) -> NotificationView:

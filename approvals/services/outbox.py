@@ -48,14 +48,7 @@ class Outbox:
 
     def mark_enqueued(self, jobs: Sequence[tuple[int, str, int]]) -> None:
         """Record that the dispatcher put each intent on the queue: (id, job id, times enqueued)."""
-        if not jobs:
-            return
-        now = self.deps.now()
-        with self.deps.uow() as uow:
-            # One UPDATE by primary key for all of them.
-            uow.session.execute(update(m.PublishIntent), [
-                {"id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
-                for item_id, job_id, count in jobs])
+        self.deps.record_enqueued(m.PublishIntent.__table__, jobs)
 
     def recently_cancelled_job_ids(self) -> list[str]:
         """Jobs of intents cancelled in the last day (withdrawn or rescheduled posts)."""

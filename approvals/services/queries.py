@@ -13,11 +13,11 @@ from approvals.services.base import Deps
 from approvals.services.state import (
     REVISION_COLUMNS,
     as_enum,
-    current_revision,
     load_post,
-    load_state,
     load_states,
     publication_ids,
+    read_page,
+    read_post,
     resolve_person,
     revision_info,
     revision_summary,
@@ -54,22 +54,19 @@ class Queries:
             NotFound: no such post.
         """
         org = self.deps.org
-        with self.deps.sessions() as s:
-            post = load_post(s, post_id)
-            state = load_state(s, post)
-            revision = current_revision(s, post)
+        with self.deps.standalone() as s:
+            read = read_post(s, post_id, publication=True)
+            state = read.state
             step = permits.current_step(state, org)
             assignee = resolve_assignee(state, step, org) if step else None
-            findings = (*gates.evaluate(state, org), *unbacked(s, post.id)) if state.revision \
-                else tuple(unbacked(s, post.id))
-            pub = None
-            if revision is not None:
-                pub = s.scalars(select(m.Publication).where(
-                    m.Publication.post_id == post.id,
-                    m.Publication.revision_hash == revision.content_hash)).first()
-            return PostView(summary(post), state,
-                            revision_summary(revision) if revision is not None else None, step,
-                            assignee, findings, timeline(s, post.id),
+            # The audit rows are read once: for the ledger check and for the timeline.
+            log = ledger.post_log(s.connection(), post_id)
+            backed = unbacked(s, post_id, read, log)
+            findings = (*gates.evaluate(state, org), *backed) if state.revision else tuple(backed)
+            pub = read.publication
+            return PostView(summary(read.post), state,
+                            revision_summary(read.revision) if read.revision is not None
+                            else None, step, assignee, findings, timeline(log[0]),
                             pub.preview_url if pub else None,
                             publication_ids(pub) if pub else None)
 
@@ -80,14 +77,9 @@ class Queries:
             NotFound: no such post.
         """
         with self.deps.sessions() as s:
-            post = load_post(s, post_id)
-            state = load_state(s, post)
-            preview = None
-            if state.revision is not None:
-                preview = s.scalar(select(m.Publication.preview_url).where(
-                    m.Publication.post_id == post.id,
-                    m.Publication.revision_hash == state.revision.content_hash).limit(1))
-            return PostGlance(summary(post), state, preview)
+            read = read_post(s, post_id, publication=True)
+            pub = read.publication
+            return PostGlance(summary(read.post), read.state, pub.preview_url if pub else None)
 
     def list_posts(self, status: str | None = None, include_archived: bool = False
                    ) -> list[PostSummary]:
@@ -168,11 +160,9 @@ class Queries:
                                     "range."))
         column = m.Post.due_on if query.sort.endswith("due") else m.Post.id
         order = [column.desc() if query.sort.startswith("-") else column.asc(), m.Post.id.desc()]
-        with self.deps.sessions() as s:
-            total = s.scalar(select(func.count()).select_from(m.Post).where(*conditions)) or 0
-            rows = list(s.scalars(select(m.Post).where(*conditions).order_by(*order)
-                                  .limit(query.per_page).offset((query.page - 1) * query.per_page)))
-            states = load_states(s, [p for p in rows if p.status == PostStatus.IN_REVIEW.value])
+        with self.deps.standalone() as s:
+            rows, total, states = read_page(s, conditions, order, query.per_page,
+                                            (query.page - 1) * query.per_page)
         org, waiting = self.deps.org, {}
         for pid, state in states.items():
             step = permits.current_step(state, org)

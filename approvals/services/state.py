@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotFound, Text
@@ -122,53 +123,229 @@ def load_state(s: Session, post: m.Post) -> PostState:
     return load_states(s, [post])[post.id]
 
 
+_REV, _CLR, _DEC = m.Revision.__table__, m.Clearance.__table__, m.Decision.__table__
+_NEWEST_CLEARANCE = _CLR.alias("older")
+
+
+def _newest_clearance(post_id: Any, revision_hash: Any) -> Any:
+    """The join condition that picks a post's newest clearance of one revision (the newest
+    wins: an issuer may record it again)."""
+    older = _NEWEST_CLEARANCE
+    return _CLR.c.id == select(func.max(older.c.id)).where(
+        older.c.post_id == post_id, older.c.revision_hash == revision_hash).scalar_subquery()
+
+
+# A revision's, a clearance's and a decision's columns as `read_post` and `load_states` select
+# them beside other tables' (prefixed, so their names do not collide).
+_REV_COLUMNS = tuple(_REV.c[c.key].label(f"rev_{c.key}") for c in REVISION_COLUMNS)
+_CLR_COLUMNS = tuple(c.label(f"clr_{c.name}") for c in (
+    _CLR.c.id, _CLR.c.revision_hash, _CLR.c.basis, _CLR.c.reason, _CLR.c.recorded_by,
+    _CLR.c.recorded_on, _CLR.c.on_behalf_of))
+_DEC_COLUMNS = tuple(c.label(f"dec_{c.name}") for c in (
+    _DEC.c.id, _DEC.c.step, _DEC.c.outcome, _DEC.c.actor, _DEC.c.revision_hash, _DEC.c.run,
+    _DEC.c.decided_on, _DEC.c.decided_at, _DEC.c.on_behalf_of, _DEC.c.comment, _DEC.c.note,
+    _DEC.c.attempt))
+
+
+def _revision(row: Any) -> RevisionInfo | None:
+    if row.rev_number is None:
+        return None
+    return RevisionInfo(row.rev_number, RevisionContent(
+        title=row.rev_title, body_html=row.rev_body_html, category=row.rev_category,
+        author=row.rev_author, digest=row.rev_digest, cover_sha256=row.rev_cover_sha256,
+        repost_source=row.rev_repost_source), row.rev_content_hash, row.rev_made_by)
+
+
+def _clearance(row: Any) -> Clearance | None:
+    if row.clr_id is None:
+        return None
+    return Clearance(row.clr_revision_hash, ClearanceBasis(row.clr_basis), row.clr_reason,
+                     row.clr_recorded_by, row.clr_recorded_on, row.clr_on_behalf_of)
+
+
+def _decision(row: Any) -> DecisionRecord:
+    return DecisionRecord(
+        step=_STEPS.get(row.dec_step) or Step(row.dec_step),
+        outcome=_OUTCOMES.get(row.dec_outcome) or Outcome(row.dec_outcome), actor=row.dec_actor,
+        revision_hash=row.dec_revision_hash, run=row.dec_run, decided_on=row.dec_decided_on,
+        decided_at=row.dec_decided_at, on_behalf_of=row.dec_on_behalf_of,
+        comment=row.dec_comment, note=row.dec_note, attempt=row.dec_attempt)
+
+
+def _state(post: Any, revision: RevisionInfo | None, decisions: tuple[DecisionRecord, ...],
+           clearance: Clearance | None) -> PostState:
+    return PostState(
+        id=post.id, status=_STATUSES.get(post.status) or PostStatus(post.status),
+        department=post.department, drafter=post.drafter,
+        category=_CATEGORIES.get(post.category) or Category(post.category),
+        classification=_CLASSIFICATIONS.get(post.classification)
+        or Classification(post.classification), run=post.run, revision=revision,
+        decisions=decisions, clearance=clearance)
+
+
 def load_states(s: Session, posts: list[m.Post]) -> dict[int, PostState]:
-    """`load_state` for many posts in three queries (a page of the queue)."""
+    """`load_state` for many posts in two queries (a page of the queue): their current
+    revisions with each one's newest clearance, then their decisions."""
     if not posts:
         return {}
     ids = [p.id for p in posts]
     by_id = {p.id: p for p in posts}
-    r = m.Revision
-    revisions = {row.post_id: revision_info(row) for row in s.execute(
-        select(r.post_id, *REVISION_COLUMNS)
-        .where(r.post_id.in_(ids), r.number == select(m.Post.revision_number)
-               .where(m.Post.id == r.post_id).scalar_subquery()))}
-    d = m.Decision
+    conn = s.connection()
+    found = {row.post_id: row for row in conn.execute(_CURRENT_REVISIONS, {"ids": ids})}
     decisions: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
-    for row in s.execute(select(d.post_id, d.step, d.outcome, d.actor, d.revision_hash, d.run,
-                                d.decided_on, d.decided_at, d.on_behalf_of, d.comment, d.note,
-                                d.attempt)
-                         .where(d.post_id.in_(ids)).order_by(d.id)):
-        if row.run == by_id[row.post_id].run:
-            decisions[row.post_id].append(DecisionRecord(
-                step=Step(row.step), outcome=Outcome(row.outcome), actor=row.actor,
-                revision_hash=row.revision_hash, run=row.run, decided_on=row.decided_on,
-                decided_at=row.decided_at, on_behalf_of=row.on_behalf_of, comment=row.comment,
-                note=row.note, attempt=row.attempt))
-    clearances: dict[int, Clearance] = {}
-    if revisions:
-        c = m.Clearance
-        for row in s.execute(select(c.post_id, c.revision_hash, c.basis, c.reason,
-                                    c.recorded_by, c.recorded_on, c.on_behalf_of)
-                             .where(c.post_id.in_(list(revisions))).order_by(c.id)):
-            if row.revision_hash == revisions[row.post_id].content_hash:  # the newest wins
-                clearances[row.post_id] = Clearance(
-                    row.revision_hash, ClearanceBasis(row.basis), row.reason, row.recorded_by,
-                    row.recorded_on, row.on_behalf_of)
-    return {p.id: PostState(
-        id=p.id, status=PostStatus(p.status), department=p.department, drafter=p.drafter,
-        category=Category(p.category), classification=Classification(p.classification),
-        run=p.run, revision=revisions.get(p.id), decisions=tuple(decisions[p.id]),
-        clearance=clearances.get(p.id)) for p in posts}
+    for row in conn.execute(_DECISIONS_OF, {"ids": ids}):
+        if row.dec_run == by_id[row.post_id].run:
+            decisions[row.post_id].append(_decision(row))
+    return {p.id: _state(p, _revision(found[p.id]) if p.id in found else None,
+                         tuple(decisions[p.id]),
+                         _clearance(found[p.id]) if p.id in found else None) for p in posts}
 
 
-def unbacked(s: Session, post_id: int) -> list[Finding]:
+_CURRENT_REVISIONS = (
+    select(_REV.c.post_id, *_REV_COLUMNS, *_CLR_COLUMNS)
+    .select_from(_REV.outerjoin(_CLR, _newest_clearance(_REV.c.post_id, _REV.c.content_hash)))
+    .where(_REV.c.post_id.in_(bindparam("ids", expanding=True)),
+           _REV.c.number == select(m.Post.revision_number)
+           .where(m.Post.id == _REV.c.post_id).scalar_subquery()))
+_DECISIONS_OF = (select(_DEC.c.post_id, *_DEC_COLUMNS)
+                 .where(_DEC.c.post_id.in_(bindparam("ids", expanding=True))).order_by(_DEC.c.id))
+
+
+# What a queue's line shows of a post (`summary`), and what its state is built from: not the
+# handed-in material, the cover or the worker's claim.
+_SUMMARY_COLUMNS = tuple(m.Post.__table__.c[name] for name in (
+    "id", "title", "status", "department", "drafter", "category", "classification", "formed_on",
+    "due_on", "due_estimated", "run", "revision_number", "version", "archived", "publish_mode",
+    "scheduled_at", "article_url", "published_at", "problem_zh", "problem_en", "repost_source",
+    "created_at", "updated_at"))
+
+
+def read_page(s: Session, conditions: Sequence[Any], order: Sequence[Any], limit: int,
+              offset: int) -> tuple[list[Any], int, dict[int, PostState]]:
+    """One page of the posts matching `conditions` in `order`: their rows (the columns
+    `summary` reads), how many match in all, and the state of each post in review.
+
+    Two statements: the page with its count and, beside each post in review, its current
+    revision and that revision's newest clearance; then those posts' decisions.
+    """
+    posts = m.Post.__table__
+    total = (select(func.count()).select_from(posts).where(*conditions)
+             .correlate(None).scalar_subquery())
+    in_review = posts.c.status == PostStatus.IN_REVIEW.value
+    page = (select(*_SUMMARY_COLUMNS, total.label("total"), *_REV_COLUMNS, *_CLR_COLUMNS)
+            .select_from(posts
+                         .outerjoin(_REV, and_(in_review, _REV.c.post_id == posts.c.id,
+                                               _REV.c.number == posts.c.revision_number))
+                         .outerjoin(_CLR, _newest_clearance(posts.c.id, _REV.c.content_hash)))
+            .where(*conditions).order_by(*order).limit(limit).offset(offset))
+    conn = s.connection()
+    rows = conn.execute(page).all()
+    if rows:
+        count = rows[0].total
+    else:  # nothing on this page: the count came with no row
+        count = conn.execute(select(func.count()).select_from(posts).where(*conditions)
+                             ).scalar_one() if offset else 0
+    reviewed = {row.id: row for row in rows if row.status == PostStatus.IN_REVIEW.value}
+    decisions: dict[int, list[DecisionRecord]] = {i: [] for i in reviewed}
+    if reviewed:
+        for row in conn.execute(_DECISIONS_OF, {"ids": list(reviewed)}):
+            if row.dec_run == reviewed[row.post_id].run:
+                decisions[row.post_id].append(_decision(row))
+    return rows, count, {pid: _state(row, _revision(row), tuple(decisions[pid]), _clearance(row))
+                         for pid, row in reviewed.items()}
+
+
+@dataclass(frozen=True)
+class PostRead:
+    """One post as an action or its page reads it, in one statement: the post's row (its
+    columns by name), its state for the rules, the current revision's row and this run's
+    decision rows as read (for the ledger check), and the revision's publication record."""
+
+    post: Any
+    state: PostState
+    revision: Any | None
+    decisions: tuple[Any, ...]
+    publication: Any | None = None
+
+
+_POSTS, _PUBS = m.Post.__table__, m.Publication.__table__
+_PUB_COLUMNS = tuple(c.label(f"pub_{c.name}") for c in _PUBS.c)
+_READ = (_POSTS
+         .outerjoin(_REV, and_(_REV.c.post_id == _POSTS.c.id,
+                               _REV.c.number == _POSTS.c.revision_number))
+         .outerjoin(_CLR, _newest_clearance(_POSTS.c.id, _REV.c.content_hash))
+         .outerjoin(_DEC, and_(_DEC.c.post_id == _POSTS.c.id, _DEC.c.run == _POSTS.c.run)))
+# Built once, the post's id bound at each execution: SQLAlchemy then finds the statement's
+# compiled form by a cache key it has computed once too (a statement built per call is walked
+# whole, all its sixty-odd columns, every time to compute that key).
+_READ_POST = (select(_POSTS, *_REV_COLUMNS, _REV.c.comment.label("rev_comment"),
+                     _REV.c.created_at.label("rev_created_at"), *_CLR_COLUMNS, *_DEC_COLUMNS)
+              .select_from(_READ).where(_POSTS.c.id == bindparam("post_id"))
+              .order_by(_DEC.c.id))
+_READ_POST_PUBLISHED = (
+    _READ_POST.add_columns(*_PUB_COLUMNS)
+    .select_from(_READ.outerjoin(_PUBS, and_(_PUBS.c.post_id == _POSTS.c.id,
+                                             _PUBS.c.revision_hash == _REV.c.content_hash))))
+
+
+def read_post(s: Session, post_id: int, *, publication: bool = False) -> PostRead:
+    """The post, its current revision, that revision's newest clearance and this run's
+    decisions (and with `publication`, the revision's publication record), in one statement:
+    one round trip, and all of it as of one moment.
+
+    Raises:
+        NotFound: no such post.
+    """
+    fits = isinstance(post_id, int) and 0 < post_id <= MAX_ID  # a database integer at all
+    query = _READ_POST_PUBLISHED if publication else _READ_POST
+    rows = s.connection().execute(query, {"post_id": post_id}).all() if fits else []
+    if not rows:
+        raise NotFound(Text("没有编号为 {i} 的稿件。", "There is no post {i}.").format(i=post_id))
+    first = rows[0]
+    decided = tuple(row for row in rows if row.dec_id is not None)
+    state = _state(first, _revision(first), tuple(_decision(row) for row in decided),
+                   _clearance(first))
+    pub = None
+    if publication and first.pub_id is not None:
+        pub = _Prefixed(first, "pub_")
+    return PostRead(first, state, _Prefixed(first, "rev_") if first.rev_number is not None
+                    else None, tuple(_Prefixed(row, "dec_") for row in decided), pub)
+
+
+class _Prefixed:
+    """The columns of a row that carry one prefix, by their own names (rev_title as title)."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+def unbacked(s: Session, post_id: int, read: PostRead | None = None,
+             log: tuple[Sequence[Any], list[Text]] | None = None) -> list[Finding]:
     """What the rules would read of this post that its audit rows did not write (art. 28: the
-    record of who drafted, reviewed and signed must be the real one); empty when all is backed."""
+    record of who drafted, reviewed and signed must be the real one); empty when all is backed.
+
+    With `read` (the post as `read_post` read it) the rules' rows are not read again, only the
+    clearances and publish intents the check needs besides; with `log` (`ledger.post_log`), the
+    audit rows are not either."""
+    if read is None:
+        problems = ledger.check_post(s, post_id)
+    else:
+        conn = s.connection()
+        rows, links = log if log is not None else ledger.post_log(conn, post_id)
+        clearances = conn.execute(_CLEARANCES_OF, {"post_id": post_id}).all()
+        intents = conn.execute(_INTENTS_OF, {"post_id": post_id}).all()
+        stored = ledger.stored_ledger(read.post, [read.revision] if read.revision else [],
+                                      read.decisions, clearances, intents)
+        problems = links + ledger.compare_post(rows, stored)
     return [Finding("not_in_audit_log",
                     Text("与审计日志不符（第二十八条）：" + p.zh, "Not backed by the audit log "
                          "(art. 28): " + p.en), "28")
-            for p in ledger.check_post(s, post_id)]
+            for p in problems]
 
 
 def expand_hash(s: Session, post: m.Post, given: str) -> str:
@@ -209,18 +386,33 @@ def expand_hash(s: Session, post: m.Post, given: str) -> str:
                             "preview.").format(g=wanted[:12], p=post.id))
 
 
+# Stored values to enum members by a dict lookup (a page builds hundreds of them; calling the
+# enum class is several times slower). An unknown value still fails as the enum fails.
+def _members(kind: type[E]) -> dict[str, E]:
+    return {str(member.value): member for member in kind}  # type: ignore[attr-defined]
+
+
+_STATUSES, _CATEGORIES = _members(PostStatus), _members(Category)
+_CLASSIFICATIONS, _MODES = _members(Classification), _members(PublishMode)
+_STEPS, _OUTCOMES = _members(Step), _members(Outcome)
+
+
 def summary(post: m.Post) -> PostSummary:
     """The façade's value for a stored post."""
     return PostSummary(
-        id=post.id, title=post.title, status=PostStatus(post.status), department=post.department,
-        drafter=post.drafter, category=Category(post.category),
-        classification=Classification(post.classification), formed_on=post.formed_on,
+        id=post.id, title=post.title,
+        status=_STATUSES.get(post.status) or PostStatus(post.status),
+        department=post.department, drafter=post.drafter,
+        category=_CATEGORIES.get(post.category) or Category(post.category),
+        classification=_CLASSIFICATIONS.get(post.classification)
+        or Classification(post.classification), formed_on=post.formed_on,
         due_on=post.due_on, due_estimated=post.due_estimated, run=post.run,
         revision_number=post.revision_number, version=post.version, archived=post.archived,
-        publish_mode=PublishMode(post.publish_mode), scheduled_at=post.scheduled_at,
-        article_url=post.article_url, published_at=post.published_at,
-        problem=Text(post.problem_zh, post.problem_en), repost_source=post.repost_source,
-        created_at=post.created_at, updated_at=post.updated_at,
+        publish_mode=_MODES.get(post.publish_mode) or PublishMode(post.publish_mode),
+        scheduled_at=post.scheduled_at, article_url=post.article_url,
+        published_at=post.published_at, problem=Text(post.problem_zh, post.problem_en),
+        repost_source=post.repost_source, created_at=post.created_at,
+        updated_at=post.updated_at,
     )
 
 
@@ -230,10 +422,16 @@ def revision_summary(rev: m.Revision) -> RevisionSummary:
                            rev.made_by, rev.comment, rev.created_at)
 
 
-def timeline(s: Session, post_id: int) -> tuple[TimelineEntry, ...]:
-    """The post's audit rows, oldest first."""
-    rows = s.scalars(select(m.AuditEntry).where(m.AuditEntry.post_id == post_id)
-                     .order_by(m.AuditEntry.seq))
+_CLEARANCES_OF = (select(_CLR.c.revision_hash, _CLR.c.basis, _CLR.c.reason, _CLR.c.recorded_by,
+                         _CLR.c.on_behalf_of, _CLR.c.recorded_on)
+                  .where(_CLR.c.post_id == bindparam("post_id")).order_by(_CLR.c.id))
+_INTENT = m.PublishIntent.__table__
+_INTENTS_OF = (select(_INTENT.c.kind, _INTENT.c.revision_hash)
+               .where(_INTENT.c.post_id == bindparam("post_id")).order_by(_INTENT.c.id))
+
+
+def timeline(rows: Iterable[Any]) -> tuple[TimelineEntry, ...]:
+    """The post's audit rows (as `ledger.post_log` reads them), oldest first."""
     return tuple(TimelineEntry(r.seq, r.at, r.actor, r.action, json.loads(r.detail), r.hash)
                  for r in rows)
 

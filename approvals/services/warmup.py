@@ -54,7 +54,7 @@ def warm_up(deps: Deps, engine: Engine) -> bool:
         try:
             dry = replace(deps, sessions=sessionmaker(bind=conn, expire_on_commit=False,
                                                       join_transaction_mode="create_savepoint"),
-                          enqueue=None)
+                          standalone_sessions=None, enqueue=None)
             notifications = Notifications(dry)
             publishing = Publishing(dry, notifications)
             intent_id = _insert(dry, state, maker)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
+from sqlalchemy import text as sql
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, Text
@@ -45,6 +47,12 @@ def append(session: Session, *, actor: str, action: str, post_id: int | None,
     The head row is locked first, so concurrent appenders queue and keep one unbroken chain.
     """
     conn = session.connection()  # plain statements: every change appends a row
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    detail_text = canonical_json(detail)
+    if conn.dialect.name == "postgresql":
+        seq = _append_on_postgresql(conn, actor, action, post_id, detail_text, at)
+        if seq is not None:
+            return seq
     head = conn.execute(
         select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
     ).one_or_none()
@@ -53,14 +61,59 @@ def append(session: Session, *, actor: str, action: str, post_id: int | None,
         prev_seq, prev_hash = 0, GENESIS
     else:
         prev_seq, prev_hash = head.seq, head.hash
-    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-    text = canonical_json(detail)
     seq = prev_seq + 1
-    digest = row_hash(prev_hash, seq, at, actor, post_id, action, text)
+    digest = row_hash(prev_hash, seq, at, actor, post_id, action, detail_text)
     conn.execute(insert(LOG).values(seq=seq, at=at, actor=actor, post_id=post_id, action=action,
-                                    detail=text, prev_hash=prev_hash, hash=digest))
+                                    detail=detail_text, prev_hash=prev_hash, hash=digest))
     conn.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=digest))
     return seq
+
+
+def hashed_text(seq: int, at: datetime, actor: str, post_id: int | None, action: str,
+                detail: str, prev_hash: str) -> str:
+    """What `row_hash` hashes, put together as the database puts it together in
+    `_append_on_postgresql`: "[" seq `hashed_middle` prev_hash "\"]"."""
+    return "[" + str(seq) + hashed_middle(at, actor, post_id, action, detail) + prev_hash + '"]'
+
+
+def hashed_middle(at: datetime, actor: str, post_id: int | None, action: str,
+                  detail: str) -> str:
+    """The part of a row's hashed text between its sequence number and the previous hash.
+
+    `row_hash` hashes the canonical JSON of [seq, at, actor, post_id, action, detail,
+    prev_hash]; seq is a plain integer and prev_hash 64 hex digits, so both are written in it as
+    they are, and the rest of the text does not depend on them.
+    """
+    return "," + canonical_json([_utc_text(at), actor, post_id, action, detail])[1:-1] + ',"'
+
+
+# One round trip for the whole append: the head is locked and read, the row is inserted with
+# its hash (SHA-256 of its hashed text, put together around the head's seq and hash as
+# `hashed_text` shows) and the head moved to it. A concurrent appender waits at the lock and
+# then reads the head as the first one left it (READ COMMITTED re-reads a locked row).
+_APPEND = sql("""
+WITH prev AS (
+    SELECT seq + 1 AS seq, hash AS prev_hash FROM audit_head WHERE id = 1 FOR UPDATE
+), appended AS (
+    INSERT INTO audit_log (seq, at, actor, post_id, action, detail, prev_hash, hash)
+    SELECT seq, :at, :actor, :post_id, :action, :detail, prev_hash,
+           encode(sha256(convert_to('[' || seq::text || :middle || prev_hash || '"]', 'UTF8')),
+                  'hex')
+    FROM prev
+    RETURNING seq, hash
+)
+UPDATE audit_head SET seq = appended.seq, hash = appended.hash FROM appended
+WHERE audit_head.id = 1
+RETURNING audit_head.seq
+""").bindparams(bindparam("at", type_=LOG.c.at.type), bindparam("post_id", type_=Integer))
+
+
+def _append_on_postgresql(conn: Connection, actor: str, action: str, post_id: int | None,
+                          detail: str, at: datetime) -> int | None:
+    """`append` in one statement; None when there is no head row to append after."""
+    return conn.execute(_APPEND, {
+        "at": at, "actor": actor, "post_id": post_id, "action": action, "detail": detail,
+        "middle": hashed_middle(at, actor, post_id, action, detail)}).scalar_one_or_none()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,20 +14,70 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from approvals.rules.errors import ConfigError, Text
 
 MIGRATIONS = "approvals.store:migrations"
+# A pooled connection unused for longer than this is pinged before it is handed out again.
+IDLE_PING_SECONDS = 10.0
 
 
 def create_db_engine(url: str, **kw: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and write-ahead locking."""
+    """An engine for `url`; SQLite gets WAL, foreign keys and write-ahead locking, a database
+    server gets its pooled connections checked before use (`_check_on_checkout`)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kw)
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kw)
+    engine = create_engine(url, **kw)
+    _check_on_checkout(engine)
+    return engine
+
+
+def _check_on_checkout(engine: Engine) -> None:
+    """Never hand out a pooled connection the server has closed (a restart, an idle timeout).
+
+    `pool_pre_ping` would pay a round trip to the server for every checkout, that is for every
+    request. A connection the server closed has something to read on its socket (the server's
+    goodbye, or the end of the stream): that is checked without a round trip, and only then, or
+    when the connection sat unused for a while (a firewall may have dropped it silently), is it
+    pinged. A failed ping is handled as pre-ping handles it: the server went away, so every
+    pooled connection opened before is discarded and a new one is handed out.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None:  # just connected
+            return
+        if time.monotonic() - since < IDLE_PING_SECONDS and not _readable(dbapi_conn):
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(str(exc)) from exc
+        if not alive:
+            raise InvalidatePoolError("the database connection did not answer")
+
+
+def _readable(dbapi_conn: Any) -> bool:
+    """Whether an idle connection's socket has something to read: the server closed it (or sent
+    an unasked-for message, which a ping then sorts out)."""
+    try:
+        fd = dbapi_conn.fileno()
+    except Exception:  # closed on this side
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(ready)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -49,6 +101,18 @@ def _sqlite_setup(engine: Engine) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def standalone_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory for statements that stand alone: the reads of a page, a write of one
+    statement. On PostgreSQL they run without a transaction around them (autocommit): at READ
+    COMMITTED, the isolation level used, each statement sees the database as of its own start
+    either way, and one statement is atomic by itself; BEGIN and COMMIT (or ROLLBACK) would be
+    two more round trips. Elsewhere it is `session_factory`."""
+    if engine.url.get_backend_name() == "postgresql":
+        return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
+                            expire_on_commit=False)
+    return session_factory(engine)
 
 
 @contextmanager

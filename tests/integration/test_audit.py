@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from datetime import UTC, datetime
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from approvals.services import Service
 from approvals.store import audit
@@ -95,3 +100,41 @@ def test_a_deleted_chain_head_is_reported(service: Service, who: Personas, engin
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_head"))
     assert problems(service) == [(8, "the chain head row is missing (deleted)")]
+
+
+@given(seq=st.integers(1, 2**62), at=st.datetimes(timezones=st.just(UTC)), actor=st.text(),
+       post_id=st.none() | st.integers(-(2**31), 2**31 - 1), action=st.text(),
+       detail=st.dictionaries(st.text(), st.text() | st.integers() | st.none()),
+       prev=st.text("0123456789abcdef", min_size=64, max_size=64))
+def test_the_hashed_text_put_together_around_seq_and_the_previous_hash_is_what_is_hashed(
+        seq: int, at: datetime, actor: str, post_id: int | None, action: str,
+        detail: dict[str, object], prev: str) -> None:
+    # PostgreSQL appends in one statement, hashing this text with the head it has just locked.
+    text_ = audit.canonical_json(detail)
+    put_together = audit.hashed_text(seq, at, actor, post_id, action, text_, prev)
+    assert hashlib.sha256(put_together.encode()).hexdigest() == audit.row_hash(
+        prev, seq, at, actor, post_id, action, text_)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_on_postgresql_appends_from_many_connections_at_once_keep_one_chain(
+        engine: Engine) -> None:
+    sessions = sessionmaker(engine)
+    start = threading.Barrier(6)
+
+    def appender(n: int) -> None:
+        start.wait(10)
+        for i in range(10):
+            with sessions() as s, s.begin():
+                audit.append(s, actor="li_na", action="post.confirm", post_id=None,
+                             at=datetime.now(UTC), detail={"n": n, "i": i, "text": "中文“引号”\\\"\n"})
+
+    threads = [threading.Thread(target=appender, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with sessions() as s:
+        report = audit.verify(s)
+        assert report.ok and report.rows == 60, report.problems
+        assert audit.anchor(s).seq == 60
