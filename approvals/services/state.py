@@ -9,7 +9,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -362,8 +373,9 @@ def unbacked(s: Session, post_id: int, read: PostRead | None = None,
     else:
         conn = s.connection()
         rows, links = log if log is not None else ledger.post_log(conn, post_id)
-        clearances = conn.execute(_CLEARANCES_OF, {"post_id": post_id}).all()
-        intents = conn.execute(_INTENTS_OF, {"post_id": post_id}).all()
+        clearances, intents = [], []
+        for row in conn.execute(_CLEARANCES_AND_INTENTS, {"post_id": post_id}):
+            (intents if row.intent else clearances).append(row)
         stored = ledger.stored_ledger(read.post, [read.revision] if read.revision else [],
                                       read.decisions, clearances, intents)
         problems = links + ledger.compare_post(rows, stored)
@@ -447,12 +459,25 @@ def revision_summary(rev: m.Revision) -> RevisionSummary:
                            rev.made_by, rev.comment, rev.created_at)
 
 
-_CLEARANCES_OF = (select(_CLR.c.revision_hash, _CLR.c.basis, _CLR.c.reason, _CLR.c.recorded_by,
-                         _CLR.c.on_behalf_of, _CLR.c.recorded_on)
-                  .where(_CLR.c.post_id == bindparam("post_id")).order_by(_CLR.c.id))
-_INTENT = m.PublishIntent.__table__
-_INTENTS_OF = (select(_INTENT.c.kind, _INTENT.c.revision_hash)
-               .where(_INTENT.c.post_id == bindparam("post_id")).order_by(_INTENT.c.id))
+def _clearances_and_intents() -> Any:
+    # A post's clearances and publish intents, each in the order written, in one statement
+    # (what the ledger check reads besides the rows the rules read); what one kind of row
+    # lacks is NULL.
+    c, i = _CLR.c, m.PublishIntent.__table__.c
+    none = {column.name: null().cast(column.type) for column in (
+        c.basis, c.reason, c.recorded_by, c.on_behalf_of, c.recorded_on, i.kind)}
+    clearances = select(literal(0).label("intent"), c.id, c.revision_hash, c.basis, c.reason,
+                        c.recorded_by, c.on_behalf_of, c.recorded_on,
+                        none["kind"].label("kind")).where(c.post_id == bindparam("post_id"))
+    intents = select(literal(1).label("intent"), i.id, i.revision_hash,
+                     *(none[n].label(n) for n in ("basis", "reason", "recorded_by",
+                                                  "on_behalf_of", "recorded_on")),
+                     i.kind).where(i.post_id == bindparam("post_id"))
+    both = union_all(clearances, intents).subquery()
+    return select(both).order_by(both.c.intent, both.c.id)
+
+
+_CLEARANCES_AND_INTENTS = _clearances_and_intents()
 
 
 def timeline(rows: Iterable[Any]) -> tuple[TimelineEntry, ...]:
