@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, not_, select
+from functools import lru_cache
+
+from sqlalchemy import bindparam, func, not_, select
 
 from approvals.rules import gates, permits
 from approvals.rules.assign import resolve_assignee
@@ -12,9 +14,11 @@ from approvals.rules.states import STATUS_LABEL, TERMINAL, Action, PostStatus
 from approvals.services.base import Deps
 from approvals.services.state import (
     REVISION_COLUMNS,
+    PageShape,
     as_enum,
     load_post,
     load_states,
+    page_shape,
     publication_ids,
     read_page,
     read_post,
@@ -39,6 +43,26 @@ from approvals.views import (
 
 # What a person decides on a post in review (the chat bot's buttons, its /pending list).
 DECISIONS = (Action.CONFIRM, Action.APPROVE, Action.SIGN, Action.REQUEST_CHANGES, Action.REJECT)
+
+
+@lru_cache(maxsize=256)
+def _queue_shape(shape: tuple[str, ...]) -> PageShape:
+    """The conditions and order of a queue query of this shape (see `Queries.queue`), with
+    their values as bound parameters; built once per shape."""
+    p = m.Post.__table__.c
+    where = {
+        "status": [p.status == bindparam("status")],
+        "open": [not_(p.archived)],
+        "department": [p.department == bindparam("department")],
+        "drafter": [p.drafter == bindparam("drafter")],
+        "search": [p.title.contains(bindparam("search"), escape="/")],
+        "overdue": [p.due_on < bindparam("today"),
+                    p.status.not_in([s.value for s in TERMINAL])],
+    }
+    *filters, sort = shape
+    column = p.due_on if sort.endswith("due") else p.id
+    order = (column.desc() if sort.startswith("-") else column.asc(), p.id.desc())
+    return page_shape([c for f in filters for c in where[f]], order)
 
 
 class Queries:
@@ -134,35 +158,42 @@ class Queries:
         Raises:
             InvalidInput: an unknown status, department or order, or a page out of range.
         """
-        conditions = []
+        # The statements are built for the query's shape (which filters, which order) with the
+        # values bound at execution: built once per shape, not walked again for every page.
+        shape: list[str] = []
+        params: dict[str, object] = {}
         if query.status:
             status = as_enum(PostStatus, query.status, Text("状态", "status"), labels=STATUS_LABEL)
-            conditions.append(m.Post.status == status.value)
+            shape.append("status")
+            params["status"] = status.value
         elif not query.include_archived:
-            conditions.append(not_(m.Post.archived))
+            shape.append("open")
         if query.department:
             if query.department not in self.deps.org.departments:
                 raise InvalidInput(Text("没有科室“{d}”。", "There is no department “{d}”.")
                                    .format(d=query.department))
-            conditions.append(m.Post.department == query.department)
+            shape.append("department")
+            params["department"] = query.department
         if query.drafter:
-            conditions.append(m.Post.drafter == resolve_person(self.deps.org, query.drafter))
+            shape.append("drafter")
+            params["drafter"] = resolve_person(self.deps.org, query.drafter)
         if query.search and query.search.strip():
-            conditions.append(m.Post.title.contains(query.search.strip()[:100], autoescape=True))
+            shape.append("search")
+            # What LIKE's autoescape does to a literal: the escape character, % and _ escaped.
+            params["search"] = (query.search.strip()[:100].replace("/", "//")
+                                .replace("%", "/%").replace("_", "/_"))
         if query.overdue:
-            conditions.append(m.Post.due_on < self.deps.today())
-            conditions.append(m.Post.status.not_in([s.value for s in TERMINAL]))
+            shape.append("overdue")
+            params["today"] = self.deps.today()
         if query.sort not in QUEUE_SORTS:
             raise InvalidInput(Text("排序“{s}”无效，可选：{a}。", "Unknown order “{s}”; expected "
                                     "one of {a}.").format(s=query.sort, a=", ".join(QUEUE_SORTS)))
         if not 1 <= query.per_page <= QUEUE_PAGE_MAX or not 1 <= query.page <= 10**6:
             raise InvalidInput(Text("页码或每页条数超出范围。", "The page or page size is out of "
                                     "range."))
-        column = m.Post.due_on if query.sort.endswith("due") else m.Post.id
-        order = [column.desc() if query.sort.startswith("-") else column.asc(), m.Post.id.desc()]
         with self.deps.standalone() as s:
-            rows, total, states = read_page(s, conditions, order, query.per_page,
-                                            (query.page - 1) * query.per_page)
+            rows, total, states = read_page(s, _queue_shape((*shape, query.sort)), params,
+                                            query.per_page, (query.page - 1) * query.per_page)
         org, waiting = self.deps.org, {}
         for pid, state in states.items():
             step = permits.current_step(state, org)

@@ -9,7 +9,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotFound, Text
@@ -193,7 +205,7 @@ def load_states(s: Session, posts: list[m.Post]) -> dict[int, PostState]:
     conn = s.connection()
     found = {row.post_id: row for row in conn.execute(_CURRENT_REVISIONS, {"ids": ids})}
     decisions: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
-    for row in conn.execute(_DECISIONS_OF, {"ids": ids}):
+    for row in _decisions_of(conn, ids):
         if row.dec_run == by_id[row.post_id].run:
             decisions[row.post_id].append(_decision(row))
     return {p.id: _state(p, _revision(found[p.id]) if p.id in found else None,
@@ -209,6 +221,17 @@ _CURRENT_REVISIONS = (
            .where(m.Post.id == _REV.c.post_id).scalar_subquery()))
 _DECISIONS_OF = (select(_DEC.c.post_id, *_DEC_COLUMNS)
                  .where(_DEC.c.post_id.in_(bindparam("ids", expanding=True))).order_by(_DEC.c.id))
+# PostgreSQL takes the ids as one array: an IN list of fifty is fifty parameters put into
+# the statement's text at every execution.
+_DECISIONS_OF_ANY = (select(_DEC.c.post_id, *_DEC_COLUMNS)
+                     .where(_DEC.c.post_id == any_(bindparam("ids", type_=ARRAY(Integer))))
+                     .order_by(_DEC.c.id))
+
+
+def _decisions_of(conn: Connection, ids: list[int]) -> Any:
+    """The decisions of these posts, in the order they were taken."""
+    query = _DECISIONS_OF_ANY if conn.dialect.name == "postgresql" else _DECISIONS_OF
+    return conn.execute(query, {"ids": ids})
 
 
 # What a queue's line shows of a post (`summary`), and what its state is built from: not the
@@ -220,35 +243,48 @@ _SUMMARY_COLUMNS = tuple(m.Post.__table__.c[name] for name in (
     "created_at", "updated_at"))
 
 
-def read_page(s: Session, conditions: Sequence[Any], order: Sequence[Any], limit: int,
-              offset: int) -> tuple[list[Any], int, dict[int, PostState]]:
-    """One page of the posts matching `conditions` in `order`: their rows (the columns
-    `summary` reads), how many match in all, and the state of each post in review.
+@dataclass(frozen=True)
+class PageShape:
+    """The statements of one shape of page (`page_shape`): built once, run with the values of
+    their conditions, the page size and the offset bound."""
 
-    Two statements: the page with its count and, beside each post in review, its current
-    revision and that revision's newest clearance; then those posts' decisions.
-    """
+    page: Any
+    count: Any
+
+
+def page_shape(conditions: Sequence[Any], order: Sequence[Any]) -> PageShape:
+    """The statements that read a page of the posts matching `conditions` in `order` (their
+    values, and "limit" and "offset", as bound parameters): the page with its count and,
+    beside each post in review, its current revision and that revision's newest clearance; and
+    the count alone, for a page past the end."""
     posts = m.Post.__table__
-    total = (select(func.count()).select_from(posts).where(*conditions)
-             .correlate(None).scalar_subquery())
+    count = select(func.count()).select_from(posts).where(*conditions)
     in_review = posts.c.status == PostStatus.IN_REVIEW.value
-    page = (select(*_SUMMARY_COLUMNS, total.label("total"), *_REV_COLUMNS, *_CLR_COLUMNS)
+    page = (select(*_SUMMARY_COLUMNS, count.correlate(None).scalar_subquery().label("total"),
+                   *_REV_COLUMNS, *_CLR_COLUMNS)
             .select_from(posts
                          .outerjoin(_REV, and_(in_review, _REV.c.post_id == posts.c.id,
                                                _REV.c.number == posts.c.revision_number))
                          .outerjoin(_CLR, _newest_clearance(posts.c.id, _REV.c.content_hash)))
-            .where(*conditions).order_by(*order).limit(limit).offset(offset))
+            .where(*conditions).order_by(*order)
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return PageShape(page, count)
+
+
+def read_page(s: Session, shape: PageShape, params: dict[str, Any], limit: int, offset: int
+              ) -> tuple[list[Any], int, dict[int, PostState]]:
+    """One page of posts (see `page_shape`): their rows (the columns `summary` reads), how many
+    match in all, and the state of each post in review. Two statements: the page, then the
+    decisions of its posts in review."""
     conn = s.connection()
-    rows = conn.execute(page).all()
-    if rows:
-        count = rows[0].total
-    else:  # nothing on this page: the count came with no row
-        count = conn.execute(select(func.count()).select_from(posts).where(*conditions)
-                             ).scalar_one() if offset else 0
+    rows = conn.execute(shape.page, {**params, "limit": limit, "offset": offset}).all()
+    # A page past the end brings no row, and so no count with it.
+    count = rows[0].total if rows else (
+        conn.execute(shape.count, params).scalar_one() if offset else 0)
     reviewed = {row.id: row for row in rows if row.status == PostStatus.IN_REVIEW.value}
     decisions: dict[int, list[DecisionRecord]] = {i: [] for i in reviewed}
     if reviewed:
-        for row in conn.execute(_DECISIONS_OF, {"ids": list(reviewed)}):
+        for row in _decisions_of(conn, list(reviewed)):
             if row.dec_run == reviewed[row.post_id].run:
                 decisions[row.post_id].append(_decision(row))
     return rows, count, {pid: _state(row, _revision(row), tuple(decisions[pid]), _clearance(row))
@@ -337,8 +373,9 @@ def unbacked(s: Session, post_id: int, read: PostRead | None = None,
     else:
         conn = s.connection()
         rows, links = log if log is not None else ledger.post_log(conn, post_id)
-        clearances = conn.execute(_CLEARANCES_OF, {"post_id": post_id}).all()
-        intents = conn.execute(_INTENTS_OF, {"post_id": post_id}).all()
+        clearances, intents = [], []
+        for row in conn.execute(_CLEARANCES_AND_INTENTS, {"post_id": post_id}):
+            (intents if row.intent else clearances).append(row)
         stored = ledger.stored_ledger(read.post, [read.revision] if read.revision else [],
                                       read.decisions, clearances, intents)
         problems = links + ledger.compare_post(rows, stored)
@@ -422,12 +459,25 @@ def revision_summary(rev: m.Revision) -> RevisionSummary:
                            rev.made_by, rev.comment, rev.created_at)
 
 
-_CLEARANCES_OF = (select(_CLR.c.revision_hash, _CLR.c.basis, _CLR.c.reason, _CLR.c.recorded_by,
-                         _CLR.c.on_behalf_of, _CLR.c.recorded_on)
-                  .where(_CLR.c.post_id == bindparam("post_id")).order_by(_CLR.c.id))
-_INTENT = m.PublishIntent.__table__
-_INTENTS_OF = (select(_INTENT.c.kind, _INTENT.c.revision_hash)
-               .where(_INTENT.c.post_id == bindparam("post_id")).order_by(_INTENT.c.id))
+def _clearances_and_intents() -> Any:
+    # A post's clearances and publish intents, each in the order written, in one statement
+    # (what the ledger check reads besides the rows the rules read); what one kind of row
+    # lacks is NULL.
+    c, i = _CLR.c, m.PublishIntent.__table__.c
+    none = {column.name: null().cast(column.type) for column in (
+        c.basis, c.reason, c.recorded_by, c.on_behalf_of, c.recorded_on, i.kind)}
+    clearances = select(literal(0).label("intent"), c.id, c.revision_hash, c.basis, c.reason,
+                        c.recorded_by, c.on_behalf_of, c.recorded_on,
+                        none["kind"].label("kind")).where(c.post_id == bindparam("post_id"))
+    intents = select(literal(1).label("intent"), i.id, i.revision_hash,
+                     *(none[n].label(n) for n in ("basis", "reason", "recorded_by",
+                                                  "on_behalf_of", "recorded_on")),
+                     i.kind).where(i.post_id == bindparam("post_id"))
+    both = union_all(clearances, intents).subquery()
+    return select(both).order_by(both.c.intent, both.c.id)
+
+
+_CLEARANCES_AND_INTENTS = _clearances_and_intents()
 
 
 def timeline(rows: Iterable[Any]) -> tuple[TimelineEntry, ...]:

@@ -287,6 +287,25 @@ def test_the_queue_filters_orders_and_pages(app: Flask, core: Core, who: Persona
     assert ids("page=abc") == made[::-1] and ids("page=999") == []
 
 
+def test_the_queue_search_takes_percent_underscore_and_slash_literally_and_counts_past_the_end(
+        app: Flask, core: Core, who: Personas) -> None:
+    svc = core.service
+    made = [svc.create_post(drafter=who.drafter, title=t, body=BODY)
+            for t in ("满意度100%调查", "满意度1000调查", "a_b通知", "axb通知", "a/b通知", "ab通知")]
+    client = logged_in(app, who.admin)
+
+    def ids(query: str) -> list[int]:
+        page = client.get(f"/?{query}").get_data(as_text=True)
+        return [int(n) for n in re.findall(r'href="/posts/(\d+)"', page)]
+
+    assert ids("q=100%25") == [made[0]]
+    assert ids("q=a_b") == [made[2]]
+    assert ids("q=a/b") == [made[4]]
+    assert ids(f"q=通知&drafter={who.drafter}&status=draft&department=jyk") == made[:1:-1]
+    past = client.get("/?q=通知&per_page=2&page=9").get_data(as_text=True)
+    assert "共 4" in past and "9 / 2" in past
+
+
 def test_the_org_chart_page_shows_who_stands_in_today_and_only_to_admins(
         app: Flask, who: Personas) -> None:
     page = logged_in(app, who.admin).get("/people").get_data(as_text=True)
