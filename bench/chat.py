@@ -1,10 +1,12 @@
 """The chat bot under load: button presses per second through the bot, and the latency from a
 press to the next approver's message, against a bare aiogram bot on the same simulator.
 
-    python bench/chat.py [--presses 300] [--samples 200] [--database-url URL]
+    python bench/chat.py [--presses 300] [--samples 200] [--database-url URL] [--in-process]
 
 Both bots are aiogram Dispatchers long-polling the bundled Telegram simulator (zero latency) over
-HTTP, handling updates as concurrent tasks. The baseline only answers each callback query. The
+HTTP, handling updates as concurrent tasks. The simulator runs as its own process (`signoff sim
+telegram`), steered over its control API, so it does not share the bots' interpreter lock
+(`--in-process` runs it on threads of this process instead). The baseline only answers each callback query. The
 signoff bot gets `--presses` posts laid out for one drafter, and her confirm button pressed on
 each card as fast as the simulator takes the presses; a press is done when its callback query is
 answered (the decision committed, the card edited). Then, `--samples` times, one press on a
@@ -23,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,23 +53,29 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def press_all(sim: TelegramSim, chat_id: int, targets: list[tuple[int, str | None, str | None]]
+def press_all(sim: Any, chat_id: int, targets: list[tuple[int, str | None, str | None]]
               ) -> float:
-    """Press every (message, label, data) as fast as the simulator takes it; seconds until the
-    last callback query is answered."""
+    """Press every (message, label, data) as fast as the simulator takes it (from 16 threads, so
+    the control API is not what is measured); seconds until the last callback query is
+    answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
     local = sim.local
-    start = time.perf_counter()
-    ids = []
-    for message_id, label, data in targets:
+
+    def press(target: tuple[int, str | None, str | None]) -> str:
+        message_id, label, data = target
         update = (local.press(chat_id, message_id, text=label) if data is None
                   else local.press_forged(chat_id, message_id, data))
-        ids.append(update["callback_query"]["id"])
-    for query in ids:
-        local.wait_answer(query, timeout=120)
-    return time.perf_counter() - start
+        return str(update["callback_query"]["id"])
+
+    with ThreadPoolExecutor(16) as pool:
+        start = time.perf_counter()
+        ids = list(pool.map(press, targets))
+        list(pool.map(lambda query: local.wait_answer(query, timeout=120), ids))
+        return time.perf_counter() - start
 
 
-def baseline(sim: TelegramSim, presses: int, user: int) -> float:
+def baseline(sim: Any, presses: int, user: int) -> float:
     """Presses per second through a bot that only answers the callback."""
     bot = sim.make_bot()
     dp = Dispatcher()
@@ -105,7 +114,7 @@ def baseline(sim: TelegramSim, presses: int, user: int) -> float:
     return presses / elapsed
 
 
-def signoff_bot(sim: TelegramSim, url: str, presses: int, samples: int) -> tuple[float, list[float]]:
+def signoff_bot(sim: Any, url: str, presses: int, samples: int) -> tuple[float, list[float]]:
     """Presses per second through the signoff bot, and press → next card latencies (ms)."""
     settings = Settings(database_url=url, org_file=ORG, notify_channels=["telegram"],
                         secret_key="bench-secret-key-0123456789", telegram_token=sim.token,
@@ -163,14 +172,48 @@ def signoff_bot(sim: TelegramSim, url: str, presses: int, samples: int) -> tuple
         core.close()
 
 
+class SimProcess:
+    """`signoff sim telegram` in a child process, with what the benchmark uses of TelegramSim."""
+
+    def __init__(self) -> None:
+        import re
+        import subprocess
+
+        from signoff.sims.telegram import DEFAULT_TOKEN, TelegramSimControl
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "signoff", "sim", "telegram",
+                                      "--port", "0"], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r"http://[0-9.]+:[0-9]+", line)
+        if not found:
+            self.proc.kill()
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        self.api_base, self.token = found.group(0), DEFAULT_TOKEN
+        self.local = TelegramSimControl(self.api_base)
+
+    def make_bot(self) -> Any:
+        return make_bot(Settings(telegram_token=self.token, telegram_api_base=self.api_base))
+
+    def __enter__(self) -> SimProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presses", type=int, default=300, help="presses for the rate (300)")
     parser.add_argument("--samples", type=int, default=200, help="timed press → card samples (200)")
     parser.add_argument("--database-url", default=None,
                         help="a migrated-on-the-fly database (default: a temporary SQLite file)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the simulator on threads of this process")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp, TelegramSim() as sim:
+    with tempfile.TemporaryDirectory() as tmp, \
+            (TelegramSim() if args.in_process else SimProcess()) as sim:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         engine = db.create_db_engine(url)
         db.upgrade(engine)
@@ -181,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         base = baseline(sim, args.presses, base_user)
         rate, latencies = signoff_bot(sim, url, args.presses, args.samples)
     backend = url.split(":", 1)[0]
-    print(f"database: {backend}; {args.presses} presses, {args.samples} latency samples")
+    where = "in this process" if args.in_process else "in its own process"
+    print(f"database: {backend}; simulator {where}; {args.presses} presses, "
+          f"{args.samples} latency samples")
     print(f"bare aiogram bot (answers the callback only): {base:8.1f} presses/s")
     print(f"signoff bot (decides, edits the card):        {rate:8.1f} presses/s  "
           f"ratio {rate / base:.2f} (target ≥ 0.5)")
