@@ -216,7 +216,8 @@ class Notifications:
         before this is recorded delivers it again, with the same key.
         """
         now = self.deps.now()
-        with self.deps.sessions() as s:
+        with self.deps.uow() as uow:  # the read, and the "sending" mark of a chat message
+            s = uow.session
             row = s.get(m.Notification, notification_id)
             if row is None:
                 return "skipped (no such notification)"
@@ -231,11 +232,13 @@ class Notifications:
                               row.channel, row.language, row.text, row.attempts + 1, address,
                               interrupted=row.sending_at is not None) \
                 if person is not None else None
-        channel = channels.get(row.channel)
-        if message is not None and channel is not None:
-            with self.deps.uow() as uow:
-                uow.session.execute(update(m.Notification).where(m.Notification.id == row.id)
-                                    .values(sending_at=now))
+            channel = channels.get(row.channel)
+            if message is not None and channel is not None and CHANNELS.get(row.channel):
+                # A chat message must not go twice: an attempt that never records its answer
+                # leaves this mark for the next one to see (the log channel repeats a line,
+                # keyed, instead).
+                s.execute(update(m.Notification).where(m.Notification.id == row.id)
+                          .values(sending_at=now).execution_options(synchronize_session=False))
         answer: Delivery
         if message is None:
             answer = Permanent(f"{row.recipient} is no longer in the org chart")
