@@ -128,7 +128,7 @@ class ChatAccounts:
 
     def person_for(self, service: str, user_id: int) -> ChatPerson | None:
         """The person behind a chat user, or None for a stranger (or someone who left)."""
-        with self.deps.sessions() as s:
+        with self.deps.standalone() as s:
             row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
                                                      m.ChatLink.user_id == user_id)).first()
             key, chosen = (row.person, row.language) if row is not None else (None, None)

@@ -100,7 +100,7 @@ class Queries:
         Raises:
             NotFound: no such post.
         """
-        with self.deps.sessions() as s:
+        with self.deps.standalone() as s:
             read = read_post(s, post_id, publication=True)
             pub = read.publication
             return PostGlance(summary(read.post), read.state, pub.preview_url if pub else None)

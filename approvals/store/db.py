@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import select
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,14 +24,20 @@ from approvals.rules.errors import ConfigError, Text
 MIGRATIONS = "approvals.store:migrations"
 # A pooled connection unused for longer than this is pinged before it is handed out again.
 IDLE_PING_SECONDS = 10.0
+# How long a SQLite transaction waits for another one's write lock before giving up.
+SQLITE_BUSY_SECONDS = 30.0
+# The execution option of sessions that stand alone: on SQLite they begin without the write lock.
+_DEFERRED = "signoff_sqlite_deferred"
 
 
 def create_db_engine(url: str, **kw: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and write-ahead locking, a database
     server gets its pooled connections checked before use (`_check_on_checkout`)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kw)
-        _sqlite_setup(engine)
+        writers = threading.Lock()
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS,
+                                                  "factory": _sqlite_connection(writers)}, **kw)
+        _sqlite_setup(engine, writers)
         return engine
     engine = create_engine(url, **kw)
     _check_on_checkout(engine)
@@ -80,7 +88,42 @@ def _readable(dbapi_conn: Any) -> bool:
     return bool(ready)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_connection(writers: threading.Lock) -> type[sqlite3.Connection]:
+    """A SQLite connection class that lets go of the engine's in-process write lock (`writers`)
+    once its transaction has ended: commit, rollback or close."""
+
+    class Connection(sqlite3.Connection):
+        writers: threading.Lock
+        holds_write_lock = False
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                self.release_write_lock()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                self.release_write_lock()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                self.release_write_lock()
+
+        def release_write_lock(self) -> None:
+            if self.holds_write_lock:
+                self.holds_write_lock = False
+                writers.release()
+
+    Connection.writers = writers
+    return Connection
+
+
+def _sqlite_setup(engine: Engine, writers: threading.Lock) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, issue BEGIN (pysqlite's implicit BEGIN is deferred).
@@ -93,9 +136,21 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # BEGIN IMMEDIATE takes the write lock up front, so two writers queue (busy timeout)
-        # instead of both reading and then one failing to upgrade its lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(_DEFERRED):  # reads: WAL lets them run beside a write
+            conn.exec_driver_sql("BEGIN")
+            return
+        # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of both
+        # reading and then one failing to upgrade its lock. Writers of this process queue on a
+        # lock of their own first: SQLite's busy handler polls, sleeping up to 100 ms a turn,
+        # where a lock wakes the next writer the moment the last one commits.
+        dbapi_conn = conn.connection.dbapi_connection
+        if not dbapi_conn.holds_write_lock:
+            dbapi_conn.holds_write_lock = writers.acquire(timeout=SQLITE_BUSY_SECONDS)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi_conn.release_write_lock()
+            raise
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -108,10 +163,14 @@ def standalone_session_factory(engine: Engine) -> sessionmaker[Session]:
     statement. On PostgreSQL they run without a transaction around them (autocommit): at READ
     COMMITTED, the isolation level used, each statement sees the database as of its own start
     either way, and one statement is atomic by itself; BEGIN and COMMIT (or ROLLBACK) would be
-    two more round trips. Elsewhere it is `session_factory`."""
+    two more round trips. On SQLite they begin deferred: a read does not take the write lock
+    (in WAL mode it runs beside a writer, on the snapshot it started with), a write of one
+    statement takes it when it runs."""
     if engine.url.get_backend_name() == "postgresql":
         return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),
                             expire_on_commit=False)
+    if engine.url.get_backend_name() == "sqlite":  # a deferred BEGIN: no write lock for reads
+        return sessionmaker(engine.execution_options(**{_DEFERRED: True}), expire_on_commit=False)
     return session_factory(engine)
 
 

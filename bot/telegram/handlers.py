@@ -26,7 +26,7 @@ from approvals.rules.errors import AlreadyDecided, NotFound, SignoffError, Stale
 from approvals.rules.states import ACTION_LABEL, Action, PostStatus
 from approvals.services import Service
 from approvals.services.chat import TELEGRAM, ChatPerson
-from approvals.views import QueueQuery
+from approvals.views import PostGlance, QueueQuery
 from bot.cards import NEEDS_COMMENT, Card, Links, decided_text, post_card
 from bot.telegram.callbacks import Decide
 from bot.telegram.render import pieces
@@ -261,35 +261,70 @@ async def status(message: Message, command: CommandObject, person: ChatPerson, l
 # --- deciding ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Tap:
+    """What a tap came to, worked out on a worker thread in one go (the post read, the
+    revision compared, what the person may do now, the action taken)."""
+
+    outcome: str  # "unknown", "superseded", "refused", "comment" or "done"
+    view: PostGlance | None = None
+    already: bool = False  # refused: the person (or the chain) is past this step
+    problem: SignoffError | None = None  # the core refused the action (outcome "refused")
+
+
+def tap(svc: Service, data: Decide, person_key: str) -> Tap:
+    """Check that the revision the person saw is still current and that they may take the
+    action now, then take it (unless it needs a comment first). Synchronous: the core's."""
+    action = data.action
+    try:
+        view = svc.glance(data.p)
+    except NotFound:
+        return Tap("unknown")
+    if action is None:
+        return Tap("unknown")
+    current = view.revision_hash or ""
+    if not current or not data.matches(current):
+        return Tap("superseded", view)
+    if action not in svc.allowed_now(view, person_key):
+        mine = any(d.revision_hash == current and person_key in (d.actor, d.on_behalf_of)
+                   for d in view.state.decisions)
+        return Tap("refused", view, already=mine or view.post.status is not PostStatus.IN_REVIEW)
+    if action in NEEDS_COMMENT:
+        return Tap("comment", view)
+    try:
+        svc.act(view.post.id, action, person_key, revision_hash=current)
+    except SignoffError as exc:
+        return Tap("refused", view, problem=exc)
+    return Tap("done", view)
+
+
 @router.callback_query(Decide.filter())
 async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson, lang: str,
                  ctx: Context, state: FSMContext) -> None:
     """One tap: check the revision the person saw is still current, then act (or ask for the
     comment first)."""
     svc, action = ctx.svc, callback_data.action
-    try:
-        view = await asyncio.to_thread(svc.glance, callback_data.p)
-    except NotFound:
-        view = None
-    if action is None or view is None:
+    done = await asyncio.to_thread(tap, svc, callback_data, person.key)
+    view = done.view
+    if done.outcome == "unknown" or view is None or action is None:
         await query.answer(tr("not_yours", lang), show_alert=True)
         return
     current = view.revision_hash or ""
-    if not current or not callback_data.matches(current):
+    if done.outcome == "superseded":
         await query.answer(tr("superseded", lang), show_alert=True)
         if current and isinstance(query.message, Message):
             card = await asyncio.to_thread(post_card, svc, view.post.id, person.key, lang,
                                            present.post_line(view.post, svc.org, lang), ctx.links)
             await send_card(query.message, card)
         return
-    allowed = await asyncio.to_thread(svc.allowed_now, view, person.key)
-    if action not in allowed:
-        mine = any(d.revision_hash == current and person.key in (d.actor, d.on_behalf_of)
-                   for d in view.state.decisions)
-        done = mine or view.post.status is not PostStatus.IN_REVIEW
-        await query.answer(tr("already_decided" if done else "not_yours", lang), show_alert=True)
+    if done.problem is not None:
+        await query.answer(_problem(done.problem, lang)[:ANSWER_LIMIT], show_alert=True)
         return
-    if action in NEEDS_COMMENT:
+    if done.outcome == "refused":
+        await query.answer(tr("already_decided" if done.already else "not_yours", lang),
+                           show_alert=True)
+        return
+    if done.outcome == "comment":
         message = query.message
         await state.set_state(Commenting.comment)
         await state.update_data(post=view.post.id, revision=current, action=action.value,
@@ -299,11 +334,6 @@ async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson
         await query.answer()
         if isinstance(message, Message):
             await message.answer(tr("ask_comment", lang, action=ACTION_LABEL[action].get(lang)))
-        return
-    try:
-        await asyncio.to_thread(svc.act, view.post.id, action, person.key, revision_hash=current)
-    except SignoffError as exc:
-        await query.answer(_problem(exc, lang)[:ANSWER_LIMIT], show_alert=True)
         return
     label = ACTION_LABEL[action].get(lang)
     await query.answer(tr("done", lang, action=label)[:ANSWER_LIMIT])
