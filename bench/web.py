@@ -61,6 +61,7 @@ from approvals.store import db  # noqa: E402
 from approvals.store import models as m  # noqa: E402
 from approvals.store.audit import HEAD  # noqa: E402
 from approvals.views import RevisionInput  # noqa: E402
+from bench.cpu import machine, ticks  # noqa: E402
 from signoff.embedded import free_port, redis_answers  # noqa: E402
 from signoff.wiring import build_core  # noqa: E402
 
@@ -303,22 +304,6 @@ def run_wrk(wrk: str, name: str, base: str, client: Client, *, mode: str, second
 SERVER_APP = "signoff-bench-web"  # the server's connections' application_name
 
 
-def _ticks(pid: int) -> int:
-    """A process's CPU time so far (user + system, in clock ticks); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _machine() -> tuple[int, int]:
-    """(busy, all) clock ticks of every core so far, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return sum(values) - idle, sum(values)
-
-
 class CpuMeter:
     """Where a phase's CPU time went: the gunicorn workers, the database backends serving
     them, the load generator; and how busy the machine was (other work included)."""
@@ -339,25 +324,25 @@ class CpuMeter:
 
     def start(self) -> None:
         self.workers, self.backends = self._pids()
-        self.before = {pid: _ticks(pid) for pid in [self.server.pid, *self.workers,
+        self.before = {pid: ticks(pid) for pid in [self.server.pid, *self.workers,
                                                      *self.backends]}
         self.children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        self.machine = _machine()
+        self.machine = machine()
 
     def line(self, requests: int) -> str:
-        machine = _machine()
+        now = machine()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         workers, backends = self._pids()
         tick = os.sysconf("SC_CLK_TCK")
 
         def spent(pids: list[int]) -> float:
-            return sum(_ticks(p) - self.before.get(p, 0) for p in set(pids)) / tick
+            return sum(ticks(p) - self.before.get(p, 0) for p in set(pids)) / tick
 
         server = spent([self.server.pid, *self.workers, *workers])
         database = spent([*self.backends, *backends])
         client = (children.ru_utime + children.ru_stime - self.children.ru_utime
                   - self.children.ru_stime)
-        busy = (machine[0] - self.machine[0]) / max(1, machine[1] - self.machine[1])
+        busy = (now[0] - self.machine[0]) / max(1, now[1] - self.machine[1])
         per = 1000 / max(1, requests)
         return (f"  CPU per request: server {server * per:.2f} ms, database "
                 f"{database * per:.2f} ms, load generator {client * per:.2f} ms; the cores "
