@@ -158,7 +158,8 @@ class Decision(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(String(200), default="")
     decided_on: Mapped[date] = mapped_column(Date)
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The reports' time per step reads the decisions of a year by this (a range).
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Clearance(Base):
@@ -229,9 +230,10 @@ class Publication(Base):
     draft_media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     preview_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     submit_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    publish_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # WeChat's callback finds the publication by the id its event carries (indexed for it).
+    publish_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     clientmsgid: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     article_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     article_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     # What WeChat last reported of this attempt's submission: freepublish's publish_status
@@ -280,7 +282,8 @@ class Notification(Base):
     key: Mapped[str] = mapped_column(String(160), unique=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     revision_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    audit_seq: Mapped[int] = mapped_column(BigInteger)  # the audit row of the change that caused it
+    # the audit row of the change that caused it (the reminder pass looks rows up by it)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, index=True)
     event: Mapped[str] = mapped_column(String(24))
     recipient: Mapped[str] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # "" when no configured channel reaches them
