@@ -56,9 +56,11 @@ def _unreachable(settings: Settings, exc: Exception) -> Unavailable:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [s.get_secret_value() for s in (settings.wechat_secret, settings.secret_key,
-                                           settings.telegram_token,
-                                           settings.telegram_webhook_secret) if s]
+    """Every secret value the settings hold (the file-mounted ones included)."""
+    held = (settings.wechat_secret, settings.secret_key, *settings.previous_secret_keys,
+            settings.telegram_token, settings.telegram_webhook_secret,
+            settings.wechat_callback_token, settings.wechat_encoding_aes_key)
+    return [s.get_secret_value() for s in held if s]
 
 
 def reconcile_once(settings: Settings) -> dict[str, int]:
@@ -158,7 +160,8 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
                                   str(os.getpid())],
                                  start_new_session=True, preexec_fn=die_with_parent)
     worker = SignoffWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
-                    name=name or f"signoff-{os.uname().nodename}-{os.getpid()}")
+                           name=name or f"signoff-{os.uname().nodename}-{os.getpid()}",
+                           secrets=_secrets(settings))
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     except (RedisError, OSError) as exc:
