@@ -179,7 +179,8 @@ class Clearance(Base):
 
 
 class Asset(Base):
-    """An uploaded file (cover, in-article image, .docx), stored once by content hash."""
+    """An uploaded file (a cover, an in-article image, a .docx's picture), stored once by content
+    hash. One that nothing refers to is deleted a grace period after its last upload."""
 
     __tablename__ = "assets"
 
@@ -188,7 +189,7 @@ class Asset(Base):
     mime: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)  # its last upload
 
 
 class PublishIntent(Base):
