@@ -380,6 +380,30 @@ class Asset:
 
 
 @dataclass(frozen=True)
+class StoredAsset:
+    """A stored file as maintenance lists it (never its bytes)."""
+
+    sha256: str
+    filename: str
+    mime: str
+    size: int
+    stored_at: datetime  # when it was last uploaded
+
+
+@dataclass(frozen=True)
+class PrunedAssets:
+    """What a prune of unsaved uploads deleted (or, on a dry run, would delete)."""
+
+    assets: tuple[StoredAsset, ...]
+    dry_run: bool = False
+
+    @property
+    def size(self) -> int:
+        """Their bytes, together."""
+        return sum(a.size for a in self.assets)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything a worker needs to publish one claimed post, read fresh from the database."""
 

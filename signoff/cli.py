@@ -821,6 +821,36 @@ def remind_cmd(obj: Ctx) -> None:
                    f"{done['due_soon']} 条（已写入通知）")
 
 
+@main.group()
+def assets() -> None:
+    """Stored uploads (covers, in-article images, a .docx's pictures)."""
+
+
+@assets.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.pass_obj
+@handled
+def assets_prune(obj: Ctx, dry_run: bool) -> None:
+    """Delete the uploads nothing refers to (no revision, no post's hand-in) whose last upload
+    is older than SIGNOFF_ASSET_GRACE_DAYS days: images and .docx pictures of layouts that were
+    never saved. The reconciler does it once a day."""
+    from signoff.runner import asset_grace
+
+    svc = obj.service()
+    done = svc.prune_assets(asset_grace(obj.settings), by="admin-cli", dry_run=dry_run)
+    en = obj.lang() == "en"
+    for a in done.assets:
+        stored = a.stored_at.astimezone(svc.zone).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{a.sha256[:12]}\t{a.filename}\t{a.size}\t{stored}")
+    n, size, days = len(done.assets), done.size, obj.settings.asset_grace_days
+    if dry_run:
+        click.echo(f"{n} unsaved upload(s), {size} bytes, would be deleted (older than {days} days)"
+                   if en else f"将删除 {n} 个未保存的上传文件，共 {size} 字节（超过 {days} 天）")
+    else:
+        click.echo(f"deleted {n} unsaved upload(s), {size} bytes (older than {days} days)"
+                   if en else f"已删除 {n} 个未保存的上传文件，共 {size} 字节（超过 {days} 天）")
+
+
 @main.command("reconcile")
 @click.option("--every", "every", type=click.FloatRange(min=0, min_open=True, max=86400),
               default=None,

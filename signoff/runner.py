@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 from redis.exceptions import RedisError
 
@@ -20,6 +21,8 @@ from worker.scrub import install_redaction
 log = logging.getLogger("signoff.worker")
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PRUNE_EVERY_SECONDS = 86400.0  # the reconciler looks for unsaved uploads once a day
+RECONCILER = "reconciler"  # who the audit rows of its maintenance name
 
 
 def die_with_parent() -> None:
@@ -56,9 +59,11 @@ def _unreachable(settings: Settings, exc: Exception) -> Unavailable:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [s.get_secret_value() for s in (settings.wechat_secret, settings.secret_key,
-                                           settings.telegram_token,
-                                           settings.telegram_webhook_secret) if s]
+    """Every secret value the settings hold (the file-mounted ones included)."""
+    held = (settings.wechat_secret, settings.secret_key, *settings.previous_secret_keys,
+            settings.telegram_token, settings.telegram_webhook_secret,
+            settings.wechat_callback_token, settings.wechat_encoding_aes_key)
+    return [s.get_secret_value() for s in held if s]
 
 
 def reconcile_once(settings: Settings) -> dict[str, int]:
@@ -74,14 +79,21 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
                           settings.due_soon_working_days)
 
 
+def asset_grace(settings: Settings) -> timedelta:
+    """How long an unsaved upload is kept, as the core takes it."""
+    return timedelta(days=settings.asset_grace_days)
+
+
 def reconcile_loop(settings: Settings, every: float | None, *, parent: int | None = None) -> None:
-    """A pass now, and then every `every` seconds until interrupted (or the parent is gone)."""
+    """A pass now, and then every `every` seconds until interrupted (or the parent is gone);
+    the first pass and then one a day also prune the unsaved uploads."""
     from worker.context import build_context
 
     install_redaction(_secrets(settings))
     ctx = build_context(settings)
     dispatcher = ctx.dispatcher()
     policy = reminder_policy(settings)
+    pruned_at: float | None = None  # time.monotonic() of the last prune
     while True:
         try:
             done = dispatcher.reconcile().as_dict()
@@ -89,6 +101,12 @@ def reconcile_loop(settings: Settings, every: float | None, *, parent: int | Non
             told = ctx.core.service.send_reminders(policy)
             if any(told.values()):
                 print("reminders: " + ", ".join(f"{k} {v}" for k, v in told.items()), flush=True)
+            if pruned_at is None or time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS:
+                gone = ctx.core.service.prune_assets(asset_grace(settings), by=RECONCILER)
+                pruned_at = time.monotonic()
+                if gone.assets:
+                    print(f"assets: pruned {len(gone.assets)} unsaved upload(s), {gone.size} bytes",
+                          flush=True)
         except (RedisError, OSError) as exc:
             if every is None:
                 raise _unreachable(settings, exc) from None
@@ -158,7 +176,8 @@ def run_worker(settings: Settings, *, burst: bool, reconcile: bool, name: str | 
                                   str(os.getpid())],
                                  start_new_session=True, preexec_fn=die_with_parent)
     worker = SignoffWorker(ctx.queues, connection=ctx.redis, serializer=ctx.queue.serializer,
-                    name=name or f"signoff-{os.uname().nodename}-{os.getpid()}")
+                           name=name or f"signoff-{os.uname().nodename}-{os.getpid()}",
+                           secrets=_secrets(settings))
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     except (RedisError, OSError) as exc:

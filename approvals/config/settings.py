@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     remind_every_working_hours: float = Field(8.0, ge=0, le=400, allow_inf_nan=False)
     remind_times: int = Field(2, ge=0, le=20)
     due_soon_working_days: int = Field(3, ge=0, le=20)
+    # Uploads nobody saved (an image or a .docx put into a layout that was never saved): the
+    # reconciler deletes them once a day when nothing refers to them and this many days have
+    # passed since their last upload (`signoff assets prune` does it now). At least a day: an
+    # operator's unsaved layout keeps its images through their working day.
+    asset_grace_days: int = Field(7, ge=1, le=3650)
     # WeChat's callback (/wechat/callback): the token set in the account's server settings, and
     # for safe mode (安全模式) its EncodingAESKey; secrets, from the environment or a *_FILE.
     # Without a token the endpoint answers 404.

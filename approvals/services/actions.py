@@ -246,7 +246,9 @@ class Actions:
         wanted = [(rc.cover_sha256, True)] if rc.cover_sha256 else []
         wanted += [(sha, False) for sha in dict.fromkeys(ASSET_SRC.findall(rc.body_html))]
         for sha, is_cover in wanted:
-            asset = s.get(m.Asset, sha)
+            # Held (FOR SHARE) until the revision commits: a prune of unsaved uploads running
+            # now waits for it, then sees the revision refer to the asset.
+            asset = s.get(m.Asset, sha, with_for_update={"read": True})
             if asset is None:
                 raise InvalidInput(Text("排版稿引用了未上传的图片（{h}）。", "The revision refers to an "
                                         "image that was never uploaded ({h}).").format(h=sha[:12]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from approvals.figures import AnnualFigures, CatalogueEntry, CataloguePage, CatalogueQuery
@@ -19,6 +19,7 @@ from approvals.rules.reporting import may_see_reports
 from approvals.rules.states import Action, Category, Classification
 from approvals.services.accounts import Accounts, TokenInfo, Tokens
 from approvals.services.actions import Actions
+from approvals.services.assets import Assets
 from approvals.services.base import Deps
 from approvals.services.chat import ChatAccounts
 from approvals.services.handin import HandIn, create_post_from_docx
@@ -38,6 +39,7 @@ from approvals.views import (
     PostGlance,
     PostSummary,
     PostView,
+    PrunedAssets,
     QueuePage,
     QueueQuery,
     Reported,
@@ -244,6 +246,11 @@ class Service:
         """Remind approvers of steps that waited too long, escalate to the admins, flag posts
         near their due date (see `Reminders.run`); safe to run as often as wanted."""
         return Reminders(self.deps, self.notifications, policy).run()
+
+    def prune_assets(self, grace: timedelta, *, by: str, dry_run: bool = False) -> PrunedAssets:
+        """Delete the uploads nothing refers to whose last upload is more than `grace` ago (see
+        `Assets.prune`), an audit row each naming `by`; a dry run only lists them."""
+        return Assets(self.deps).prune(grace, by=by, dry_run=dry_run)
 
     # --- chat: who a chat user is (the bot, `signoff people bind-code`, the people page) -------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -110,7 +110,7 @@ class HandIn:
         now = self.deps.now()
         with self.deps.uow() as uow:
             s = uow.session
-            cover_sha = store_asset(s, *cover) if cover else None
+            cover_sha = store_asset(s, *cover, now) if cover else None
             post = m.Post(
                 title=title, department=dept, drafter=drafter, category=cat.value,
                 classification=cls.value, formed_on=formed_on, due_on=due.due,
@@ -168,15 +168,21 @@ def create_post_from_docx(handin: HandIn, *, drafter: str, filename: str, data: 
     result = docx_to_html(data, filename=filename or "document.docx")
     with handin.deps.uow() as uow:
         for image in result.images:
-            store_asset(uow.session, image.filename, image.data, image.mime)
+            store_asset(uow.session, image.filename, image.data, image.mime, handin.deps.now())
     post_id = handin.create_post(drafter=drafter, title=title, body=result.html,
                                  body_format="html", **fields)
     return post_id, result.warnings
 
 
-def store_asset(s: Session, filename: str, data: bytes, mime: str) -> str:
-    """Keep a file once by its SHA-256; returns the hash."""
+def store_asset(s: Session, filename: str, data: bytes, mime: str, now: datetime) -> str:
+    """Keep a file once by its SHA-256; returns the hash. A file uploaded again counts as
+    uploaded `now`: an unsaved upload is kept for the grace period after its last upload
+    (`Assets.prune`), and the row is locked so a prune running now cannot delete it."""
     sha = hashlib.sha256(data).hexdigest()
-    if s.get(m.Asset, sha) is None:
-        s.add(m.Asset(sha256=sha, filename=filename, mime=mime, size=len(data), data=data))
+    row = s.get(m.Asset, sha, with_for_update=True)
+    if row is None:
+        s.add(m.Asset(sha256=sha, filename=filename, mime=mime, size=len(data), data=data,
+                      created_at=now))
+    elif row.created_at < now:
+        row.created_at = now
     return sha

@@ -82,7 +82,7 @@ class Layout:
         (check_cover if cover else check_inline_image)(data, name)
         kind = image_kind(data) or "octet-stream"
         with self.deps.uow() as uow:
-            return store_asset(uow.session, name, data, f"image/{kind}")
+            return store_asset(uow.session, name, data, f"image/{kind}", self.deps.now())
 
     def import_docx(self, post_id: int, actor: str, filename: str, data: bytes) -> DocxImport:
         """A Word .docx as clean body HTML; its images are stored as the post's assets.
@@ -95,7 +95,7 @@ class Layout:
         result = docx_to_html(data, filename=clean_filename(filename, "document.docx"))
         with self.deps.uow() as uow:
             for image in result.images:
-                store_asset(uow.session, image.filename, image.data, image.mime)
+                store_asset(uow.session, image.filename, image.data, image.mime, self.deps.now())
         return DocxImport(result.html, tuple(i.sha256 for i in result.images), result.warnings)
 
     def preview(self, post_id: int, actor: str, given: RevisionInput, *,

@@ -66,9 +66,8 @@ class WeChatReports:
                  .order_by(PUBS.c.id.desc()).limit(1))
         with self.publishing.deps.sessions() as s:
             conn = s.connection()
-            # The posts still open first (the partial index ix_posts_open): where a post being
-            # published is; the publications have no index on these ids, so only an event for
-            # an archived or unknown post reads them all.
+            # The publication by its id (ix_publications_publish_id, ix_publications_msg_id),
+            # among the posts still open first (ix_posts_open): where a post being published is.
             row = conn.execute(query.where(~POSTS.c.archived)).one_or_none() or \
                 conn.execute(query).one_or_none()
             if row is None:

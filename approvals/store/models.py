@@ -158,7 +158,8 @@ class Decision(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(String(200), default="")
     decided_on: Mapped[date] = mapped_column(Date)
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The reports' time per step reads the decisions of a year by this (a range).
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Clearance(Base):
@@ -178,7 +179,8 @@ class Clearance(Base):
 
 
 class Asset(Base):
-    """An uploaded file (cover, in-article image, .docx), stored once by content hash."""
+    """An uploaded file (a cover, an in-article image, a .docx's picture), stored once by content
+    hash. One that nothing refers to is deleted a grace period after its last upload."""
 
     __tablename__ = "assets"
 
@@ -187,7 +189,7 @@ class Asset(Base):
     mime: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)  # its last upload
 
 
 class PublishIntent(Base):
@@ -229,9 +231,10 @@ class Publication(Base):
     draft_media_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     preview_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     submit_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    publish_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # WeChat's callback finds the publication by the id its event carries (indexed for it).
+    publish_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     clientmsgid: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     article_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     article_url: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     # What WeChat last reported of this attempt's submission: freepublish's publish_status
@@ -280,7 +283,8 @@ class Notification(Base):
     key: Mapped[str] = mapped_column(String(160), unique=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
     revision_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    audit_seq: Mapped[int] = mapped_column(BigInteger)  # the audit row of the change that caused it
+    # the audit row of the change that caused it (the reminder pass looks rows up by it)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, index=True)
     event: Mapped[str] = mapped_column(String(24))
     recipient: Mapped[str] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # "" when no configured channel reaches them
