@@ -3,7 +3,8 @@
 A person is reached in chat either through the telegram_id the org file gives them, or through a
 one-time binding code an admin issues (`signoff people bind-code PERSON`) and the person sends to
 the bot (`/start CODE`). Codes are kept as their SHA-256 only, expire, and work once. The language
-a person chooses in chat (`/lang`) is kept with their link and used for everything they are told.
+a person chooses in chat (`/lang`) is kept with their link and used for everything they are told;
+until they choose, a chat app in English has them told in English, as the bot answers them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from approvals.rules.errors import InvalidInput, NotAllowed, NotFound, Text, normalize_language
@@ -35,6 +37,13 @@ class ChatPerson:
     name: str
     language: str
     chosen: bool = False  # chosen in chat (/lang): it wins over the chat app's language
+    app_language: str | None = None  # as last seen: "en" when the chat app is in English
+
+
+def app_language(language_code: str | None) -> str | None:
+    """What a chat app's language means here: "en" for English, None for anything else (the
+    person then reads the language the org file gives them, the unit's by default)."""
+    return "en" if (language_code or "").strip().lower().startswith("en") else None
 
 
 @dataclass(frozen=True)
@@ -131,13 +140,40 @@ class ChatAccounts:
         with self.deps.standalone() as s:
             row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
                                                      m.ChatLink.user_id == user_id)).first()
-            key, chosen = (row.person, row.language) if row is not None else (None, None)
+            key, chosen, app = (row.person, row.language, row.app_language) if row is not None \
+                else (None, None, None)
         if key is None and service == TELEGRAM:
             found = next((p for p in self.deps.org.people.values() if p.telegram_id == user_id), None)
             key = found.key if found else None
         if key is None or key not in self.deps.org.people:
             return None
-        return self._chat_person(key, chosen)
+        return self._chat_person(key, chosen, app)
+
+    def note_app_language(self, service: str, user_id: int, language_code: str | None
+                          ) -> ChatPerson | None:
+        """Remember the language a chat user's app reports (`app_language`), for what they are
+        told until they choose one with /lang; None for a stranger. A face calls this only when
+        it differs from the person's `app_language`, so nothing is written on every message."""
+        person = self.person_for(service, user_id)
+        if person is None:
+            return None
+        app = app_language(language_code)
+        if app == person.app_language:
+            return person
+        try:
+            with self.deps.uow() as uow:
+                s = uow.session
+                row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
+                                                         m.ChatLink.person == person.key)).first()
+                if row is None:  # someone the org file names: their row starts here
+                    s.add(m.ChatLink(service=service, person=person.key, user_id=user_id,
+                                     chat_id=user_id, app_language=app, linked_at=self.deps.now(),
+                                     linked_by="org-file"))
+                else:
+                    row.app_language = app
+        except IntegrityError:  # their first two messages at once: the other one wrote it
+            return self.person_for(service, user_id)
+        return self._chat_person(person.key, person.language if person.chosen else None, app)
 
     def set_language(self, service: str, user_id: int, chat_id: int, language: str) -> ChatPerson:
         """Keep the language a chat user chose for everything they are told from now on.
@@ -163,7 +199,7 @@ class ChatAccounts:
                                  linked_by="org-file"))
             else:
                 row.language = lang
-        return ChatPerson(person.key, person.name, lang, True)
+        return ChatPerson(person.key, person.name, lang, True, person.app_language)
 
     def address(self, service: str, person: str) -> int | None:
         """Where `person` is reached on `service`: their linked chat, else the org file's id."""
@@ -200,8 +236,8 @@ class ChatAccounts:
                           if p.telegram_id == user_id), None)
         return owner
 
-    def _chat_person(self, key: str, chosen: str | None) -> ChatPerson:
+    def _chat_person(self, key: str, chosen: str | None, app: str | None = None) -> ChatPerson:
         person = self.deps.org.people[key]
-        return ChatPerson(key, person.name, normalize_language(chosen or person.language),
-                          chosen is not None)
+        return ChatPerson(key, person.name, normalize_language(chosen or app or person.language),
+                          chosen is not None, app)
 

@@ -138,15 +138,16 @@ class Notifications:
         return Prepared(post.id, now, rows, tag)
 
     def _links(self, uow: UnitOfWork, people: set[str]) -> dict[str, dict[str, str | None]]:
-        """For each of `people`, the chat services they linked and the language chosen there
-        (read only when a chat channel is switched on)."""
+        """For each of `people`, the chat services they linked and the language they read there:
+        the one chosen, else English when their chat app is in English (read only when a chat
+        channel is switched on)."""
         if all(not CHANNELS.get(c) for c in self.deps.channels):
             return {}
         found: dict[str, dict[str, str | None]] = {}
-        for person, service, language in uow.session.execute(
-                select(m.ChatLink.person, m.ChatLink.service, m.ChatLink.language)
-                .where(m.ChatLink.person.in_(people))):
-            found.setdefault(person, {})[service] = language
+        for person, service, language, app in uow.session.execute(
+                select(m.ChatLink.person, m.ChatLink.service, m.ChatLink.language,
+                       m.ChatLink.app_language).where(m.ChatLink.person.in_(people))):
+            found.setdefault(person, {})[service] = language or app
         return found
 
     def record_status_change(self, uow: UnitOfWork, post: m.Post, before: PostState,

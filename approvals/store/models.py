@@ -348,8 +348,9 @@ class ApiToken(Base):
 
 class ChatLink(Base):
     """A person's account on a chat service (Telegram now): who a chat user is, where to reach
-    them, and the language they asked for there (`/lang`). People in the org file with a
-    telegram_id get a row when they first talk to the bot; others bind with a one-time code."""
+    them, the language they asked for there (`/lang`) and the one their chat app reports. People
+    in the org file with a telegram_id get a row when they first choose a language or their app
+    reports English; others bind with a one-time code."""
 
     __tablename__ = "chat_links"
     __table_args__ = (UniqueConstraint("service", "user_id", name="uq_chat_links_user"),
@@ -361,6 +362,8 @@ class ChatLink(Base):
     user_id: Mapped[int] = mapped_column(BigInteger)  # the chat service's id of the user
     chat_id: Mapped[int] = mapped_column(BigInteger)  # their private chat with the bot
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None: as the org file
+    # "en" when the chat app is in English (used until they choose with /lang); None: it is not
+    app_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     display: Mapped[str] = mapped_column(String(128), default="")  # @username or name, for admins
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
     linked_by: Mapped[str] = mapped_column(String(64))  # who issued the code, or "org-file"

@@ -25,7 +25,7 @@ from approvals import present
 from approvals.rules.errors import AlreadyDecided, NotFound, SignoffError, StaleRevision, normalize_language
 from approvals.rules.states import ACTION_LABEL, Action, PostStatus
 from approvals.services import Service
-from approvals.services.chat import TELEGRAM, ChatPerson
+from approvals.services.chat import TELEGRAM, ChatPerson, app_language
 from approvals.views import PostGlance, QueueQuery
 from bot.cards import NEEDS_COMMENT, Card, Links, decided_text, post_card
 from bot.telegram.callbacks import Decide
@@ -59,7 +59,7 @@ def language_of(person: ChatPerson | None, user: User | None) -> str:
     the person's language in the org file (the unit's, zh-CN, unless it says otherwise)."""
     if person is not None and person.chosen:
         return person.language
-    if user is not None and (user.language_code or "").lower().startswith("en"):
+    if user is not None and app_language(user.language_code) == "en":
         return "en"
     return person.language if person is not None else "zh-CN"
 
@@ -110,7 +110,13 @@ class PersonMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or user.is_bot:
             return None
-        person = await asyncio.to_thread(self.ctx.svc.chat.person_for, TELEGRAM, user.id)
+        chat = self.ctx.svc.chat
+        person = await asyncio.to_thread(chat.person_for, TELEGRAM, user.id)
+        if person is not None and not person.chosen \
+                and person.app_language != app_language(user.language_code):
+            # What they are told (written by the core) follows the app too, until /lang.
+            person = await asyncio.to_thread(chat.note_app_language, TELEGRAM, user.id,
+                                             user.language_code)
         data["person"], data["lang"], data["ctx"] = person, language_of(person, user), self.ctx
         if person is not None:
             return await handler(event, data)

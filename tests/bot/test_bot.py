@@ -322,3 +322,34 @@ def test_an_update_telegram_sends_again_is_handled_once(world: World, who: Perso
     assert len(confirms) == 1
     assert w.control.calls("answerCallbackQuery") == answered + 1  # one answer, not two
     assert not any("出了点问题" in m["text"] for m in w.messages(who.drafter))
+
+
+def test_what_a_person_is_told_follows_their_telegram_app_language_until_they_choose(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    head, name = w.ids[who.head], w.core.org.people[who.head].name
+    # The head's app is in English: the next thing they send says so, and the cards the core
+    # writes for them from then on are in English too (not only the bot's replies).
+    w.control.add_user(head, name, language_code="en-GB")
+    w.say(who.head, "/help")
+    w.wait_text(who.head, "Commands")
+    pid, _ = laid_out(w, who)
+    press(w, who.drafter, card(w, who.drafter, pid), "确认")
+    english = card(w, who.head, pid)
+    assert "waiting for you" in english["text"] and "同意" not in buttons(english), english
+    # Back in Chinese: so are the next cards.
+    w.control.add_user(head, name, language_code="zh-hans")
+    before = len(w.messages(who.head))
+    w.say(who.head, "/help")
+    w.control.wait_messages(head, before + 1, timeout=30)
+    second, _ = laid_out(w, who, "我局开展冬季防汛应急演练（二）")
+    press(w, who.drafter, card(w, who.drafter, second), "确认")
+    chinese = card(w, who.head, second)
+    assert "同意" in buttons(chinese) and "waiting for you" not in chinese["text"], chinese
+    # A language chosen with /lang wins over the app's.
+    w.control.add_user(head, name, language_code="en")
+    w.say(who.head, "/lang zh")
+    w.wait_text(who.head, "已切换为中文")
+    third, _ = laid_out(w, who, "我局开展冬季防汛应急演练（三）")
+    press(w, who.drafter, card(w, who.drafter, third), "确认")
+    assert "同意" in buttons(card(w, who.head, third))

@@ -13,7 +13,7 @@ from approvals.config.settings import Settings
 from approvals.rules.errors import InvalidInput, NotAllowed, NotFound
 from approvals.rules.notices import Event
 from approvals.rules.org import OrgChart
-from approvals.services.chat import TELEGRAM, code_hash
+from approvals.services.chat import TELEGRAM, app_language, code_hash
 from approvals.store import models as m
 from approvals.views import Delivered, DeliveryState, Message, Uncertain
 from tests.conftest import EXAMPLE_ORG, Clock, Personas
@@ -162,3 +162,43 @@ def test_an_attempt_that_never_recorded_its_answer_is_not_sent_blindly_again(
     assert seen[0].interrupted and seen[0].address == head_id
     (after,) = [n for n in svc.notifications_for(post_id=pid) if n.recipient == who.head]
     assert after.state is DeliveryState.FAILED and after.last_error.startswith("uncertain")
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("en", "en"), ("en-US", "en"), ("EN-gb", "en"), (" en_AU", "en"), ("zh-hans", None),
+    ("zh-CN", None), ("de", None), ("", None), (None, None), ("fr-en", None),
+])
+def test_a_chat_apps_language_counts_when_it_is_english(code: str | None,
+                                                        expected: str | None) -> None:
+    assert app_language(code) == expected
+
+
+def test_until_a_person_chooses_they_are_told_in_their_chat_apps_language(
+        chat_core: Core, who: Personas) -> None:
+    svc, chat = chat_core.service, chat_core.service.chat
+    head_id = chat_core.org.people[who.head].telegram_id
+    assert head_id is not None
+    assert chat.note_app_language(TELEGRAM, 999999, "en") is None  # a stranger: nothing kept
+    noted = chat.note_app_language(TELEGRAM, head_id, "en-US")
+    assert noted is not None and noted.language == "en" and noted.app_language == "en"
+    assert chat.person_for(TELEGRAM, head_id) == noted
+
+    def told(title: str) -> str:
+        pid = svc.create_post(drafter=who.drafter, title=title, body=BODY)
+        svc.act(pid, "new_revision", who.operator)
+        h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+        svc.act(pid, "confirm", who.drafter, revision_hash=h)
+        (row,) = [n for n in svc.notifications_for(post_id=pid)
+                  if n.recipient == who.head and n.event is Event.STEP_OPENED]
+        return row.language
+
+    assert told("我局开展冬季防汛应急演练") == "en"
+    assert chat.note_app_language(TELEGRAM, head_id, "zh-hans").language == "zh-CN"  # type: ignore[union-attr]
+    assert told("我局开展冬季防汛应急演练（二）") == "zh-CN"
+    chat.set_language(TELEGRAM, head_id, head_id, "zh")  # chosen: the app no longer counts
+    assert chat.note_app_language(TELEGRAM, head_id, "en").language == "zh-CN"  # type: ignore[union-attr]
+    assert told("我局开展冬季防汛应急演练（三）") == "zh-CN"
+    with chat_core.deps.sessions() as s:  # one row for the head, kept up to date
+        rows = s.scalars(select(m.ChatLink).where(m.ChatLink.person == who.head)).all()
+    assert [(r.user_id, r.language, r.app_language, r.linked_by) for r in rows] == \
+        [(head_id, "zh-CN", "en", "org-file")]

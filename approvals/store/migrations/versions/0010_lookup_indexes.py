@@ -3,7 +3,7 @@ notifications by the audit row that caused them
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-04 08:00:00
+Create Date: 2026-12-03 08:00:00
 """
 
 from __future__ import annotations
