@@ -6,7 +6,7 @@ with `approvals.present`; it never re-implements a rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -96,25 +96,28 @@ class Service:
                     classification: str = Classification.PROACTIVE,
                     formed_on: date | None = None, department: str | None = None,
                     repost_source: str | None = None,
-                    cover: tuple[str, bytes, str] | None = None) -> int:
+                    cover: tuple[str, bytes, str] | None = None,
+                    pictures: Sequence[tuple[str, bytes]] = ()) -> int:
         """A drafter hands in material (see `HandIn.create_post`); returns the post's id."""
         return self._handin.create_post(
             drafter=drafter, title=title, body=body, body_format=body_format, category=category,
             classification=classification, formed_on=formed_on, department=department,
-            repost_source=repost_source, cover=cover)
+            repost_source=repost_source, cover=cover, pictures=pictures)
 
     def create_post_from_docx(self, *, drafter: str, filename: str, data: bytes, title: str,
                               category: str = Category.PUBLICITY,
                               classification: str = Classification.PROACTIVE,
                               formed_on: date | None = None, repost_source: str | None = None,
                               cover: tuple[str, bytes, str] | None = None,
+                              pictures: Sequence[tuple[str, bytes]] = (),
                               ) -> tuple[int, tuple[Text, ...]]:
         """A drafter hands in a Word .docx (see `handin.create_post_from_docx`); returns the
         post's id and the warnings of the conversion."""
         return create_post_from_docx(self._handin, drafter=drafter, filename=filename, data=data,
                                      title=title, category=category,
                                      classification=classification, formed_on=formed_on,
-                                     repost_source=repost_source, cover=cover)
+                                     repost_source=repost_source, cover=cover,
+                                     pictures=pictures)
 
     def allowed_actions(self, post_id: int, person: str) -> list[Action]:
         """What `person` (key or name) may do on the post now.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from approvals.rules import content
-from approvals.rules.article import TITLE, check_cover, check_plain_text
+from approvals.rules.article import TITLE, check_cover, check_inline_image, check_plain_text, image_kind
 from approvals.rules.deadlines import due_date
 from approvals.rules.errors import InvalidInput, Text
 from approvals.rules.states import (
@@ -56,8 +57,10 @@ class HandIn:
         department: str | None = None,
         repost_source: str | None = None,
         cover: tuple[str, bytes, str] | None = None,
+        pictures: Sequence[tuple[str, bytes]] = (),
     ) -> int:
-        """A drafter hands in material; returns the new post's id.
+        """A drafter hands in material; returns the new post's id. `pictures` (file name,
+        bytes) go into the article after the text, in order, as the post's assets.
 
         Raises:
             NotFound: the drafter is not in the org chart.
@@ -77,6 +80,18 @@ class HandIn:
         if not (body or "").strip():
             raise InvalidInput(Text("正文不能为空。", "The body is empty."))
         content.to_html(body, body_format)  # validates the format and that something is left
+        if len(pictures) > PICTURES_MAX:
+            raise InvalidInput(Text("图片过多（{n} 张），最多 {m} 张。",
+                                    "Too many pictures ({n}; at most {m}).")
+                               .format(n=len(pictures), m=PICTURES_MAX))
+        shas = []
+        for name, data in pictures:  # refused here, never after four people signed
+            check_inline_image(data, name)
+            shas.append(hashlib.sha256(data).hexdigest())
+        if shas:
+            body = content.to_html(body, body_format) + "".join(
+                f'<p><img src="/assets/{sha}"/></p>' for sha in shas)
+            body_format = "html"
         cat = as_enum(Category, category, Text("类别", "category"), labels=CATEGORY_LABEL)
         cls = as_enum(Classification, classification, Text("公开属性", "classification"),
                       labels=CLASSIFICATION_LABEL)
@@ -111,6 +126,8 @@ class HandIn:
         with self.deps.uow() as uow:
             s = uow.session
             cover_sha = store_asset(s, *cover, now) if cover else None
+            for name, data in pictures:
+                store_asset(s, name, data, f"image/{image_kind(data) or 'jpeg'}", now)
             post = m.Post(
                 title=title, department=dept, drafter=drafter, category=cat.value,
                 classification=cls.value, formed_on=formed_on, due_on=due.due,
@@ -153,6 +170,9 @@ class HandIn:
         raise InvalidInput(Text("{p}属于多个科室（{d}），请指定科室。",
                                 "{p} belongs to several departments ({d}); name one.")
                            .format(p=org.name_of(drafter), d=", ".join(d.code for d in mine)))
+
+
+PICTURES_MAX = 20  # pictures handed in with a post (more come laid out in the console)
 
 
 def create_post_from_docx(handin: HandIn, *, drafter: str, filename: str, data: bytes,

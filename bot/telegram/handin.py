@@ -1,8 +1,9 @@
 """`/new`: handing in a draft as a conversation (aiogram FSM; its state lives in Redis, so a bot
 restart loses nothing).
 
-category (buttons, art. 26) → title → body as text or a Word .docx → a cover photo (optional) →
-for a repost, the source's name and URL (art. 28) → a summary card with submit / edit / cancel.
+category (buttons, art. 26) → title → body as text or a Word .docx → photos (optional: the first
+is the cover, all go into the article after the text) → for a repost, the source's name and URL
+(art. 28) → a summary card with submit / edit / cancel.
 Every answer is checked where it enters; a bad one gets a clear message and the conversation
 stays where it was. Files are kept as Telegram file ids and fetched again when the post is
 handed in, never parked in the conversation state.
@@ -23,12 +24,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from approvals.rules.article import check_cover
+from approvals.rules.article import check_cover, check_inline_image
 from approvals.rules.errors import SignoffError, Text
 from approvals.rules.revisions import TITLE_MAX
 from approvals.rules.states import CATEGORY_LABEL, Category
 from approvals.services.chat import ChatPerson
 from approvals.services.docx import DOCX_MAX_BYTES, docx_to_html
+from approvals.services.handin import PICTURES_MAX
 from bot.telegram.handlers import Context
 from bot.telegram.routes import Routes
 
@@ -57,9 +59,15 @@ T: dict[str, Text] = {
                     "The file “{name}” is {mb} MB; at most {max} MB. Compress its pictures and "
                     "send it again."),
     "docx_ok": Text("已读取 Word 文档“{name}”。", "Read the Word document “{name}”."),
-    "photo": Text("可发送一张封面图片（可选），或点“跳过”。",
-                  "Send a cover picture (optional), or press “Skip”."),
-    "photo_ok": Text("已收到封面图片。", "Cover received."),
+    "photo": Text(f"可发送图片（可选，最多 {PICTURES_MAX} 张）：第一张作封面，所有图片按顺序放在正文之后。"
+                  "不需要图片请点“跳过”。",
+                  f"Send pictures (optional, at most {PICTURES_MAX}): the first is the cover, and "
+                  "all go into the article after the text, in order. Press “Skip” for none."),
+    "photo_ok": Text("已收到第 {n} 张图片。还有请继续发送，发完请点“完成”。",
+                     "Picture {n} received. Send more, or press “Done”."),
+    "photo_full": Text(f"已收到 {PICTURES_MAX} 张图片，不能再多了。请点“完成”。",
+                       f"{PICTURES_MAX} pictures received, the most a draft takes. Press “Done”."),
+    "photos": Text("{n} 张（第一张作封面）", "{n} (the first is the cover)"),
     "source_name": Text("转载信息须注明来源（第二十八条）。请输入来源名称（如：新华社）：",
                         "A repost names its source (art. 28). Type the source's name (e.g. Xinhua):"),
     "source_url": Text("请输入来源链接（http:// 或 https:// 开头，须为官方渠道）：",
@@ -72,9 +80,9 @@ T: dict[str, Text] = {
                                "请输入官方来源链接，或发送 /cancel 取消。",
                                "The source “{s}” is not on the allowlist of official channels "
                                "(art. 28). Type an official source's link, or /cancel."),
-    "summary": Text("请核对：\n类别：{category}\n标题：{title}\n正文：{body}\n封面：{cover}{source}",
+    "summary": Text("请核对：\n类别：{category}\n标题：{title}\n正文：{body}\n图片：{cover}{source}",
                     "Please check:\nCategory: {category}\nTitle: {title}\nBody: {body}\n"
-                    "Cover: {cover}{source}"),
+                    "Pictures: {cover}{source}"),
     "source_line": Text("\n来源：{name} {url}", "\nSource: {name} {url}"),
     "typed": Text("文字，{n} 字", "typed, {n} characters"),
     "none": Text("无", "none"),
@@ -83,12 +91,14 @@ T: dict[str, Text] = {
     "warnings": Text("文档转换提示：", "Conversion notes:"),
     "expect_text": Text("请输入文字。", "Please type text."),
     "expect_body": Text("请直接输入正文，或发送 .docx 文件。", "Type the body, or send a .docx file."),
-    "expect_photo": Text("请发送图片，或点“跳过”。", "Send a picture, or press “Skip”."),
+    "expect_photo": Text("请发送图片，或点下面的按钮继续。", "Send a picture, or press the button below "
+                         "to go on."),
     "use_buttons": Text("请点上面的按钮。", "Please press one of the buttons above."),
     "submit": Text("提交", "Submit"),
     "edit": Text("修改", "Edit"),
     "cancel": Text("取消", "Cancel"),
     "skip": Text("跳过", "Skip"),
+    "done": Text("完成", "Done"),
     "cancelled": Text("已取消，稿件未提交。", "Cancelled; nothing was handed in."),
     "stale": Text("这个按钮已失效。发送 /new 重新开始。", "This button has expired. Send /new to start again."),
 }
@@ -113,7 +123,8 @@ class HandIn(StatesGroup):
 
 
 class Step(CallbackData, prefix="h1"):
-    """A button of the conversation: k is cat | skip | submit | edit | cancel; v its value."""
+    """A button of the conversation: k is cat | skip | done | submit | edit | cancel; v its
+    value."""
 
     k: str
     v: str = ""
@@ -244,8 +255,10 @@ async def _after_body(message: Message, lang: str, state: FSMContext) -> None:
 
 
 @router.message(StateFilter(HandIn.photo), F.photo)
-async def photo(message: Message, bot: Bot, lang: str, state: FSMContext) -> None:
-    """The cover: the largest size Telegram offers, checked as WeChat will check it."""
+async def photo(message: Message, bot: Bot, lang: str, ctx: Context, state: FSMContext) -> None:
+    """A picture: the largest size Telegram offers, checked as WeChat will check it (the first
+    also as the cover). An album arrives as several messages at once: they are taken one at a
+    time, and put in the order they were sent."""
     assert message.photo
     best = message.photo[-1]
     data = await _download(bot, best.file_id, PHOTO_MAX_BYTES)
@@ -253,28 +266,38 @@ async def photo(message: Message, bot: Bot, lang: str, state: FSMContext) -> Non
         await message.answer(tx("too_big", lang, name="photo", mb=">" + _mb(PHOTO_MAX_BYTES),
                                 max=_mb(PHOTO_MAX_BYTES)))
         return
-    try:
-        await asyncio.to_thread(check_cover, data, "cover.jpg")
-    except SignoffError as exc:
-        await message.answer(exc.text.get(lang))
-        return
-    await state.update_data(cover=best.file_id)
-    await message.answer(tx("photo_ok", lang))
-    await _after_photo(message, lang, state)
+    async with ctx.lock(message.chat.id):
+        kept = [(int(m), str(f)) for m, f in (await state.get_data()).get("photos", [])]
+        if len(kept) >= PICTURES_MAX:
+            await message.answer(tx("photo_full", lang), reply_markup=_one("done", lang))
+            return
+        first = not kept or message.message_id < min(m for m, _ in kept)
+        try:
+            await asyncio.to_thread(check_inline_image, data, "photo.jpg")
+            if first:
+                await asyncio.to_thread(check_cover, data, "cover.jpg")
+        except SignoffError as exc:
+            await message.answer(exc.text.get(lang))
+            return
+        kept = sorted([*kept, (message.message_id, best.file_id)])
+        await state.update_data(photos=kept)
+    await message.answer(tx("photo_ok", lang, n=len(kept)), reply_markup=_one("done", lang))
 
 
-@router.callback_query(Step.filter(F.k == "skip"), StateFilter(HandIn.photo))
+@router.callback_query(Step.filter(F.k.in_({"skip", "done"})), StateFilter(HandIn.photo))
 async def skip_photo(query: CallbackQuery, lang: str, state: FSMContext) -> None:
-    """No cover: the account's default one is used."""
+    """No (more) pictures: on to the next step (no cover: the account's default one)."""
     await query.answer()
     if isinstance(query.message, Message):
         await _after_photo(query.message, lang, state)
 
 
 @router.message(StateFilter(HandIn.photo))
-async def photo_other(message: Message, lang: str) -> None:
-    """Anything but a picture where the cover is asked."""
-    await message.answer(tx("expect_photo", lang), reply_markup=_one("skip", lang))
+async def photo_other(message: Message, lang: str, state: FSMContext) -> None:
+    """Anything but a picture where pictures are asked."""
+    done = bool((await state.get_data()).get("photos"))
+    await message.answer(tx("expect_photo", lang), reply_markup=_one("done" if done else "skip",
+                                                                      lang))
 
 
 async def _after_photo(message: Message, lang: str, state: FSMContext) -> None:
@@ -322,7 +345,8 @@ async def _summary(message: Message, lang: str, state: FSMContext) -> None:
         if data.get("source_url") else ""
     await message.answer(tx("summary", lang, category=CATEGORY_LABEL[Category(data["category"])]
                             .get(lang), title=data["title"], body=body,
-                            cover=tx("photo_ok", lang) if data.get("cover") else tx("none", lang),
+                            cover=tx("photos", lang, n=len(_photos(data))) if _photos(data)
+                            else tx("none", lang),
                             source=source), reply_markup=_confirm(lang))
 
 
@@ -375,13 +399,15 @@ async def stale(query: CallbackQuery, lang: str) -> None:
 
 async def _hand_in(bot: Bot, ctx: Context, person: ChatPerson, data: dict[str, Any]
                    ) -> tuple[int, tuple[Text, ...]]:
-    cover = None
-    if data.get("cover"):
-        raw = await _download(bot, data["cover"], PHOTO_MAX_BYTES)
+    pictures = []
+    for n, file_id in enumerate(_photos(data), 1):
+        raw = await _download(bot, file_id, PHOTO_MAX_BYTES)
         if raw is not None:
-            cover = ("cover.jpg", raw, "image/jpeg")
+            pictures.append((f"photo-{n}.jpg", raw))
+    cover = ("cover.jpg", pictures[0][1], "image/jpeg") if pictures else None
     source = data.get("source_url")
-    fields: dict[str, Any] = {"category": data["category"], "repost_source": source, "cover": cover}
+    fields: dict[str, Any] = {"category": data["category"], "repost_source": source,
+                              "cover": cover, "pictures": pictures}
     if data.get("body_kind") == "docx":
         raw = await _download(bot, data["docx"], DOCX_MAX_BYTES) or b""
         return await asyncio.to_thread(
@@ -393,6 +419,14 @@ async def _hand_in(bot: Bot, ctx: Context, person: ChatPerson, data: dict[str, A
     post_id = await asyncio.to_thread(ctx.svc.create_post, drafter=person.key,
                                       title=data["title"], body=body, body_format="text", **fields)
     return post_id, ()
+
+
+def _photos(data: dict[str, Any]) -> list[str]:
+    """The pictures' file ids in the order they were sent (a conversation begun before pictures
+    went into the article kept one cover)."""
+    if data.get("photos"):
+        return [str(file_id) for _, file_id in sorted((int(m), f) for m, f in data["photos"])]
+    return [data["cover"]] if data.get("cover") else []
 
 
 async def _download(bot: Bot, file_id: str, limit: int) -> bytes | None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import BaseMiddleware, F
@@ -42,10 +42,16 @@ ANSWER_LIMIT = 200  # Telegram's limit on a callback answer's text
 
 @dataclass(frozen=True)
 class Context:
-    """What the handlers share: the core's façade (channel "chat") and where links point."""
+    """What the handlers share: the core's façade (channel "chat"), where links point, and a
+    lock per chat for the steps that must take a chat's updates one at a time."""
 
     svc: Service
     links: Links
+    locks: dict[int, asyncio.Lock] = field(default_factory=dict, compare=False)
+
+    def lock(self, chat_id: int) -> asyncio.Lock:
+        """The chat's lock (on this dispatcher's event loop)."""
+        return self.locks.setdefault(chat_id, asyncio.Lock())
 
 
 class Commenting(StatesGroup):

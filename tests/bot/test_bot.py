@@ -353,3 +353,76 @@ def test_what_a_person_is_told_follows_their_telegram_app_language_until_they_ch
     third, _ = laid_out(w, who, "我局开展冬季防汛应急演练（三）")
     press(w, who.drafter, card(w, who.drafter, third), "确认")
     assert "同意" in buttons(card(w, who.head, third))
+
+
+def _jpeg(color: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_pictures_sent_at_once_go_into_the_article_in_order_and_the_first_is_the_cover(
+        world: World, who: Personas, redis_url: str) -> None:
+    import hashlib
+
+    from aiogram.fsm.storage.redis import RedisStorage
+    from sqlalchemy import select
+
+    from approvals.store import models as m
+    from signoff.chatrun import BotThread
+
+    w = world
+    w.storage = RedisStorage.from_url(redis_url)  # as in production
+    bot = BotThread(w.core, w.settings, w.storage)  # updates as concurrent tasks, as in production
+    w.bots.append(bot.start())
+    for person in w.ids:
+        w.wait_text(person, "/help")
+    me = w.ids[who.drafter]
+    w.say(who.drafter, "/new")
+    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="工作宣传")
+    w.wait_text(who.drafter, "请输入标题")
+    w.say(who.drafter, "我局开展冬季防汛应急演练")
+    w.wait_text(who.drafter, "请发送正文")
+    w.say(who.drafter, BODY)
+    w.wait_text(who.drafter, "第一张作封面")
+    pictures = [_jpeg((200, 30, 30)), _jpeg((30, 200, 30)), _jpeg((30, 30, 200))]
+    for data in pictures:  # an album: three messages at once, handled concurrently
+        w.control.send_photo(me, data)
+    w.wait_text(who.drafter, "已收到第 3 张图片")
+    w.control.send_photo(me, _noise_jpeg())  # over WeChat's 1 MB for an in-article image
+    w.wait_text(who.drafter, "1 MB")
+    done = [m for m in w.messages(who.drafter) if "完成" in buttons(m)][-1]
+    w.control.press(me, done["message_id"], text="完成")
+    summary = w.control.wait_text(me, "请核对")
+    assert "图片：3 张（第一张作封面）" in summary["text"], summary
+    w.control.press(me, summary["message_id"], text="提交")
+    handed = w.wait_text(who.drafter, "已提交")
+    pid = int(handed["text"].split("#", 1)[1].split("《", 1)[0])
+    with w.core.deps.sessions() as s:
+        post = s.get(m.Post, pid)
+        assert post is not None
+        body, cover = post.material_body, post.cover_sha256
+        stored = set(s.scalars(select(m.Asset.sha256)))
+    shas = [hashlib.sha256(p).hexdigest() for p in pictures]
+    assert cover == shas[0]
+    assert [body.index(f"/assets/{sha}") for sha in shas] == sorted(
+        body.index(f"/assets/{sha}") for sha in shas)  # in the order they were sent
+    assert body.index("太浦河") < body.index(f"/assets/{shas[0]}")  # after the text
+    assert set(shas) <= stored
+
+
+def _noise_jpeg() -> bytes:
+    """A JPEG of random pixels: well over 1 MB, as a camera's photo can be."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(7)
+    side = 1100
+    image = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=100)
+    assert len(out.getvalue()) > 1024 * 1024
+    return out.getvalue()

@@ -3,6 +3,7 @@ writes in the same transaction, their delivery, scheduling, and the worker's boo
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -450,6 +451,41 @@ def test_a_cover_that_is_no_image_is_refused_at_hand_in_and_nothing_is_stored(
     assert core.service.count_posts() == before
     with core.deps.sessions() as s:
         assert s.scalar(select(func.count()).select_from(m.Asset)) == 0
+
+
+def test_pictures_handed_in_are_checked_as_wechat_will_and_laid_out_after_the_text(
+        core: Core, who: Personas) -> None:
+    import io
+
+    from PIL import Image
+
+    def png(shade: int) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (40, 30), (shade, shade, shade)).save(out, "PNG")
+        return out.getvalue()
+
+    svc, before = core.service, core.service.count_posts()
+    for bad, says in [([("a.jpg", b"%PDF-1.7 not an image")], "JPG or PNG"),
+                      ([("big.png", png(1) + b"\0" * (1024 * 1024))], "1 MB"),
+                      ([(f"{n}.png", png(n)) for n in range(21)], "at most 20")]:
+        with pytest.raises(InvalidInput) as info:
+            svc.create_post(drafter=who.drafter, title="测试稿", body=BODY, pictures=bad)
+        assert says in info.value.message("en"), info.value.message("en")
+    assert svc.count_posts() == before
+    with core.deps.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(m.Asset)) == 0
+    pictures = [(f"{n}.png", png(n)) for n in (10, 20)]
+    pid = svc.create_post(drafter=who.drafter, title="测试稿", body=BODY, pictures=pictures)
+    shas = [hashlib.sha256(data).hexdigest() for _, data in pictures]
+    with core.deps.sessions() as s:
+        post = s.get(m.Post, pid)
+        assert post is not None and post.material_format == "html"
+        body = post.material_body
+        assert set(s.scalars(select(m.Asset.sha256))) == set(shas)
+    assert body.index("太浦河") < body.index(shas[0]) < body.index(shas[1])
+    # The operator's layout takes them as they are.
+    svc.act(pid, "new_revision", who.operator)
+    assert svc.view(pid).revision is not None
 
 
 def test_a_body_referring_to_an_image_never_uploaded_is_refused_at_layout(
