@@ -371,18 +371,25 @@ async def cancel(query: CallbackQuery, lang: str, state: FSMContext) -> None:
 @router.callback_query(Step.filter(F.k == "submit"), StateFilter(HandIn.confirm))
 async def submit(query: CallbackQuery, bot: Bot, person: ChatPerson, lang: str, ctx: Context,
                  state: FSMContext) -> None:
-    """Hand the draft in through the core (which checks everything again)."""
-    data = await state.get_data()
-    await query.answer()
+    """Hand the draft in through the core (which checks everything again); once, however often
+    the button is tapped (the taps are taken one at a time, and the first ends the
+    conversation)."""
     message = query.message
     if not isinstance(message, Message):
+        await query.answer()
         return
-    try:
-        post_id, warnings = await _hand_in(bot, ctx, person, data)
-    except SignoffError as exc:
-        await message.answer(exc.text.get(lang))
-        return  # the conversation stays at the summary: edit or cancel
-    await state.clear()
+    async with ctx.lock(message.chat.id):
+        if await state.get_state() != HandIn.confirm.state:
+            await query.answer(tx("stale", lang), show_alert=True)
+            return
+        await query.answer()
+        data = await state.get_data()
+        try:
+            post_id, warnings = await _hand_in(bot, ctx, person, data)
+        except SignoffError as exc:
+            await message.answer(exc.text.get(lang))
+            return  # the conversation stays at the summary: edit or cancel
+        await state.clear()
     if message.text:
         await _drop_buttons(bot, message)
     text = tx("submitted", lang, id=post_id, title=data["title"])

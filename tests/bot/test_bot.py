@@ -426,3 +426,33 @@ def _noise_jpeg() -> bytes:
     image.save(out, "JPEG", quality=100)
     assert len(out.getvalue()) > 1024 * 1024
     return out.getvalue()
+
+
+def test_a_double_tap_on_submit_hands_the_draft_in_once(world: World, who: Personas,
+                                                       redis_url: str) -> None:
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from signoff.chatrun import BotThread
+
+    w = world
+    w.storage = RedisStorage.from_url(redis_url)
+    w.bots.append(BotThread(w.core, w.settings, w.storage).start())  # taps handled concurrently
+    for person in w.ids:
+        w.wait_text(person, "/help")
+    me = w.ids[who.drafter]
+    w.say(who.drafter, "/new")
+    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="工作宣传")
+    w.wait_text(who.drafter, "请输入标题")
+    w.say(who.drafter, "双击提交的测试稿")
+    w.wait_text(who.drafter, "请发送正文")
+    w.say(who.drafter, BODY)
+    w.control.press(me, w.control.wait_text(me, "第一张作封面")["message_id"], text="跳过")
+    summary = w.control.wait_text(me, "请核对")
+    first = w.control.press(me, summary["message_id"], text="提交")
+    second = w.control.press_forged(me, summary["message_id"], first["callback_query"]["data"])
+    answers = [w.control.wait_answer(u["callback_query"]["id"], timeout=30)["answer"]
+               for u in (first, second)]
+    w.wait_text(who.drafter, "已提交")
+    titles = [p.title for p in w.core.service.list_posts()]
+    assert titles.count("双击提交的测试稿") == 1
+    assert sum("失效" in (a.get("text") or "") for a in answers) == 1, answers
