@@ -162,15 +162,7 @@ class ChatAccounts:
             return person
         try:
             with self.deps.uow() as uow:
-                s = uow.session
-                row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
-                                                         m.ChatLink.person == person.key)).first()
-                if row is None:  # someone the org file names: their row starts here
-                    s.add(m.ChatLink(service=service, person=person.key, user_id=user_id,
-                                     chat_id=user_id, app_language=app, linked_at=self.deps.now(),
-                                     linked_by="org-file"))
-                else:
-                    row.app_language = app
+                self._link_of(uow.session, service, person.key, user_id, user_id).app_language = app
         except IntegrityError:  # their first two messages at once: the other one wrote it
             return self.person_for(service, user_id)
         return self._chat_person(person.key, person.language if person.chosen else None, app)
@@ -188,17 +180,8 @@ class ChatAccounts:
         person = self.person_for(service, user_id)
         if person is None:
             raise NotFound(Text("您尚未绑定。", "You are not linked yet."))
-        now = self.deps.now()
         with self.deps.uow() as uow:
-            s = uow.session
-            row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
-                                                     m.ChatLink.person == person.key)).first()
-            if row is None:  # someone the org file names: their row starts here
-                s.add(m.ChatLink(service=service, person=person.key, user_id=user_id,
-                                 chat_id=chat_id, language=lang, linked_at=now,
-                                 linked_by="org-file"))
-            else:
-                row.language = lang
+            self._link_of(uow.session, service, person.key, user_id, chat_id).language = lang
         return ChatPerson(person.key, person.name, lang, True, person.app_language)
 
     def address(self, service: str, person: str) -> int | None:
@@ -227,6 +210,17 @@ class ChatAccounts:
                   for p in self.deps.org.people.values()
                   if p.telegram_id and (TELEGRAM, p.key) not in seen]
         return found
+
+    def _link_of(self, s: Session, service: str, person: str, user_id: int, chat_id: int
+                 ) -> m.ChatLink:
+        """The person's link on `service`; someone the org file names gets theirs now."""
+        row = s.scalars(select(m.ChatLink).where(m.ChatLink.service == service,
+                                                 m.ChatLink.person == person)).first()
+        if row is None:
+            row = m.ChatLink(service=service, person=person, user_id=user_id, chat_id=chat_id,
+                             linked_at=self.deps.now(), linked_by="org-file")
+            s.add(row)
+        return row
 
     def _owner(self, s: Session, service: str, user_id: int) -> str | None:
         owner = s.scalars(select(m.ChatLink.person).where(m.ChatLink.service == service,

@@ -56,6 +56,32 @@ def started(w: World) -> World:
     return w
 
 
+def as_in_production(w: World, redis_url: str) -> World:
+    """The world with a bot that keeps conversations in Redis and takes updates as concurrent
+    tasks, as `signoff bot` does; each persona's /start answered."""
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from signoff.chatrun import BotThread
+
+    w.storage = RedisStorage.from_url(redis_url)
+    w.bots.append(BotThread(w.core, w.settings, w.storage).start())
+    for person in w.ids:
+        w.wait_text(person, "/help")
+    return w
+
+
+def to_pictures(w: World, who: Personas, title: str) -> dict[str, Any]:
+    """The drafter's /new, up to the question for pictures (returned)."""
+    me = w.ids[who.drafter]
+    w.say(who.drafter, "/new")
+    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="工作宣传")
+    w.wait_text(who.drafter, "请输入标题")
+    w.say(who.drafter, title)
+    w.wait_text(who.drafter, "请发送正文")
+    w.say(who.drafter, BODY)
+    return w.control.wait_text(me, "第一张作封面")
+
+
 def test_a_full_chain_by_button_presses(world: World, who: Personas) -> None:
     w = started(world)
     pid, h = laid_out(w, who)
@@ -367,26 +393,13 @@ def test_pictures_sent_at_once_go_into_the_article_in_order_and_the_first_is_the
         world: World, who: Personas, redis_url: str) -> None:
     import hashlib
 
-    from aiogram.fsm.storage.redis import RedisStorage
     from sqlalchemy import select
 
     from approvals.store import models as m
-    from signoff.chatrun import BotThread
 
-    w = world
-    w.storage = RedisStorage.from_url(redis_url)  # as in production
-    bot = BotThread(w.core, w.settings, w.storage)  # updates as concurrent tasks, as in production
-    w.bots.append(bot.start())
-    for person in w.ids:
-        w.wait_text(person, "/help")
+    w = as_in_production(world, redis_url)
     me = w.ids[who.drafter]
-    w.say(who.drafter, "/new")
-    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="工作宣传")
-    w.wait_text(who.drafter, "请输入标题")
-    w.say(who.drafter, "我局开展冬季防汛应急演练")
-    w.wait_text(who.drafter, "请发送正文")
-    w.say(who.drafter, BODY)
-    w.wait_text(who.drafter, "第一张作封面")
+    to_pictures(w, who, "我局开展冬季防汛应急演练")
     pictures = [_jpeg((200, 30, 30)), _jpeg((30, 200, 30)), _jpeg((30, 30, 200))]
     for data in pictures:  # an album: three messages at once, handled concurrently
         w.control.send_photo(me, data)
@@ -430,23 +443,9 @@ def _noise_jpeg() -> bytes:
 
 def test_a_double_tap_on_submit_hands_the_draft_in_once(world: World, who: Personas,
                                                        redis_url: str) -> None:
-    from aiogram.fsm.storage.redis import RedisStorage
-
-    from signoff.chatrun import BotThread
-
-    w = world
-    w.storage = RedisStorage.from_url(redis_url)
-    w.bots.append(BotThread(w.core, w.settings, w.storage).start())  # taps handled concurrently
-    for person in w.ids:
-        w.wait_text(person, "/help")
+    w = as_in_production(world, redis_url)
     me = w.ids[who.drafter]
-    w.say(who.drafter, "/new")
-    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="工作宣传")
-    w.wait_text(who.drafter, "请输入标题")
-    w.say(who.drafter, "双击提交的测试稿")
-    w.wait_text(who.drafter, "请发送正文")
-    w.say(who.drafter, BODY)
-    w.control.press(me, w.control.wait_text(me, "第一张作封面")["message_id"], text="跳过")
+    w.control.press(me, to_pictures(w, who, "双击提交的测试稿")["message_id"], text="跳过")
     summary = w.control.wait_text(me, "请核对")
     first = w.control.press(me, summary["message_id"], text="提交")
     second = w.control.press_forged(me, summary["message_id"], first["callback_query"]["data"])
