@@ -48,9 +48,14 @@ def send(p: Publisher, snap: Snapshot, worker: str, pub: PublicationIds) -> Publ
         try:
             res = p.client.message.send_mass_article(media_id, is_to_all=True, client_msg_id=cid)
         except WeChatClientException as exc:
+            if exc.errcode == 40007:
+                # The draft left the box after the check above (a send of ours used it up, or
+                # someone deleted it): the retry makes a fresh one and sends under the same
+                # clientmsgid, which WeChat answers 45065 if that earlier send was ours.
+                p.publishing.record_draft(pid, h, None, None)
+                failed = from_wechat(exc, MASS_SEND)
+                raise PublishError(failed.text, permanent=False, errcode=40007) from exc
             if exc.errcode != 45065:
-                if exc.errcode == 40007:  # the draft left the box: the next attempt makes one
-                    p.publishing.record_draft(pid, h, None, None)
                 raise from_wechat(exc, MASS_SEND) from exc
             # The same clientmsgid was sent already: that send is ours; follow it.
             res = exc.response.json() if exc.response is not None else {}

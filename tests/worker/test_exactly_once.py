@@ -210,6 +210,18 @@ def test_a_lost_reply_to_a_mass_send_is_resent_under_the_same_clientmsgid_and_se
     assert len(control.state()["mass_sends"]) == 1
 
 
+def test_a_mass_sends_draft_gone_at_the_send_is_made_again_and_sent_once(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    # The draft left the box between the check and the send (an earlier send of ours used it
+    # up, or someone deleted it): a clear "no" to this request, not to the post.
+    control.inject("message/mass/sendall", "errcode", errcode=40007, times=1)
+    pid = bench.signed_post(who, mode="mass_send")
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED)
+    assert control.calls("message/mass/sendall") == 2 and control.calls("draft/add") == 2
+    assert len(control.state()["mass_sends"]) == 1
+
+
 def test_a_mass_send_deleted_after_sending_goes_to_a_person(
         bench: Bench, control: SimControl, who: Personas) -> None:
     control.inject("message/mass/sendall", "mass_outcome", status="DELETE", times=1)
