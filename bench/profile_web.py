@@ -62,8 +62,9 @@ def main() -> None:
     ap.add_argument("--audit-rows", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--profile", choices=["queue", "post", "approve"], default=None)
-    ap.add_argument("--profiler", choices=["cprofile", "pyinstrument"], default="cprofile",
-                    help="pyinstrument is not a dependency: pip install it to use it")
+    ap.add_argument("--profiler", choices=["cprofile", "cpu", "pyinstrument"], default="cprofile",
+                    help="cpu: cProfile counting CPU time only (no waiting on the database); "
+                         "pyinstrument is not a dependency: pip install it to use it")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--sql", action="store_true", help="print the statements of one request each")
     ap.add_argument("--redis-url", default=None,
@@ -248,7 +249,8 @@ def main() -> None:
                 print(f"{name:30s} {spent * 1000 / args.requests:6.2f} ms/request "
                       f"({spent / total:5.1%})")
             return
-        prof = cProfile.Profile()
+        prof = (cProfile.Profile(time.process_time) if args.profiler == "cpu"
+                else cProfile.Profile())
         prof.enable()
         for request in requests:
             request()

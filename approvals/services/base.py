@@ -61,23 +61,31 @@ class Deps:
 
     def record_enqueued(self, table: Table, jobs: Sequence[tuple[int, str, int]]) -> None:
         """Record that the dispatcher put these outbox items of `table` on the queue: (id, job
-        id, times enqueued) each, set by one UPDATE by primary key."""
+        id, times enqueued) each. The items of one job (a batch of notifications) are set by one
+        UPDATE; a single such statement runs on its own, atomic without a transaction."""
         if not jobs:
             return
         now = self.now()
-        rows = [{"b_id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
-                for item_id, job_id, count in jobs]
+        groups: dict[tuple[str, int], list[int]] = {}
+        for item_id, job_id, count in jobs:
+            groups.setdefault((job_id, count), []).append(item_id)
         statement = _MARK_ENQUEUED.get(table.name)
-        if statement is None:  # built once a table: the columns to set are the rows' keys
+        if statement is None:  # built once a table, the ids bound as an expanding IN
             statement = _MARK_ENQUEUED[table.name] = update(table).where(
-                table.c.id == bindparam("b_id"))
+                table.c.id.in_(bindparam("b_ids", expanding=True))).values(
+                job_id=bindparam("b_job"), enqueued_at=bindparam("b_at"),
+                enqueue_count=bindparam("b_count"))
+        rows = [{"b_ids": ids, "b_job": job_id, "b_at": now, "b_count": count}
+                for (job_id, count), ids in groups.items()]
         if len(rows) == 1:  # one statement, atomic on its own: no transaction around it
             with self.standalone() as s:
                 s.connection().execute(statement, rows[0])
                 s.commit()
             return
         with self.uow() as uow:
-            uow.session.connection().execute(statement, rows)
+            conn = uow.session.connection()
+            for row in rows:  # an expanding IN is not for executemany
+                conn.execute(statement, row)
 
     def uow(self) -> UnitOfWork:
         """A new unit of work (one transaction)."""

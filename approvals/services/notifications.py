@@ -201,14 +201,7 @@ class Notifications:
 
     def mark_enqueued(self, jobs: Sequence[tuple[int, str, int]]) -> None:
         """Record that the dispatcher put each notification on the queue: (id, job id, times enqueued)."""
-        if not jobs:
-            return
-        now = self.deps.now()
-        with self.deps.uow() as uow:
-            # One UPDATE by primary key for all of them.
-            uow.session.execute(update(m.Notification), [
-                {"id": item_id, "job_id": job_id, "enqueued_at": now, "enqueue_count": count}
-                for item_id, job_id, count in jobs])
+        self.deps.record_enqueued(m.Notification.__table__, jobs)
 
     def deliver(self, notification_id: int, channels: Mapping[str, Channel]) -> str:
         """Deliver one notification through its channel and record the answer; returns a summary.
