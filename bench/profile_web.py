@@ -66,6 +66,8 @@ def main() -> None:
                     help="cpu: cProfile counting CPU time only (no waiting on the database); "
                          "pyinstrument is not a dependency: pip install it to use it")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--save", default=None, help="with --profile: write cProfile's stats here "
+                    "(for pstats: callers, callees)")
     ap.add_argument("--sql", action="store_true", help="print the statements of one request each")
     ap.add_argument("--redis-url", default=None,
                     help="hand each commit's outbox items to RQ at this Redis, as production does")
@@ -255,10 +257,24 @@ def main() -> None:
         for request in requests:
             request()
         prof.disable()
+        if args.save:
+            prof.dump_stats(args.save)
+        stats = pstats.Stats(prof)
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
-            pstats.Stats(prof, stream=out).sort_stats(order).print_stats(args.top)
+            stats.stream = out  # type: ignore[attr-defined]
+            stats.sort_stats(order).print_stats(args.top)
             print(out.getvalue())
+        # Own time by package (or by the project's folder), of all the requests.
+        owners: dict[str, float] = {}
+        for (path, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
+            parts = path.split("site-packages/")
+            owner = (parts[1].split("/")[0] if len(parts) > 1 else
+                     path.rsplit("/", 2)[-2] if path.count("/") > 1 else path)
+            owners[owner] = owners.get(owner, 0.0) + row[2]
+        total = sum(owners.values())
+        for owner, spent in sorted(owners.items(), key=lambda kv: -kv[1])[:args.top]:
+            print(f"{owner:30s} {spent / total:6.1%}")
 
 
 def _forget(redis_url: str, queue_name: str) -> None:

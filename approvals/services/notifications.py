@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal_column, select, update
 
 from approvals import present
 from approvals.rules.assign import resolve_assignee
@@ -132,8 +132,7 @@ class Notifications:
                     "recipient": notice.recipient, "channel": channel, "language": lang,
                     "text": text,
                     "state": (DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
-                    "attempts": 0, "due_at": now, "enqueue_count": 0, "delivery_ref": "",
-                    "last_error": "", "created_at": now,
+                    "due_at": now, "created_at": now,
                 })
         return Prepared(post.id, now, rows, tag)
 
@@ -284,7 +283,12 @@ class Notifications:
 
 
 _TABLE = m.Notification.__table__
-_INSERT = insert(_TABLE).returning(_TABLE.c.key, _TABLE.c.id)
+# What every new row starts with is written into the statement, not bound for each row: a
+# change's rows then stay under the driver's 50 parameters for a statement it parses once.
+_INSERT = insert(_TABLE).values(
+    attempts=literal_column("0"), enqueue_count=literal_column("0"),
+    delivery_ref=literal_column("''"), last_error=literal_column("''"),
+).returning(_TABLE.c.key, _TABLE.c.id)
 
 
 @dataclass(frozen=True)
