@@ -69,7 +69,9 @@ def bootstrap(
     if check_schema:
         db.require_current_schema(engine)
     deps = Deps(db.session_factory(engine), org, zone=settings.zone,
-                channels=tuple(settings.notify_channels), standalone_sessions=db.standalone_session_factory(engine))
+                channels=tuple(settings.notify_channels),
+                standalone_sessions=db.standalone_session_factory(engine),
+                writes_alone=engine.dialect.name == "postgresql")
     if clock is not None:
         deps.clock = clock
     notifications = Notifications(deps)

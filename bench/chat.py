@@ -216,8 +216,44 @@ def _forgetting(settings: Settings, bot_id: int) -> Iterator[None]:
         conn.close()
 
 
-def signoff_bot(sim: Sim, url: str, redis_url: str, presses: int, samples: int, logs: Path
-                ) -> tuple[float, list[float], Phase]:
+@contextlib.contextmanager
+def sampled(pid: int, out: str | None) -> Iterator[None]:
+    """With `out`, py-spy samples process `pid` (every thread) meanwhile and writes its stacks
+    there, folded (one line a stack, then its count), with each package's share of the samples
+    printed; without, nothing."""
+    if out is None:
+        yield
+        return
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "400", "--format",
+                             "raw", "--output", out, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        _stop(proc)
+    owners: dict[str, int] = {}
+    idle = 0
+    for line in Path(out).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        top = frames[-1] if frames else ""
+        if any(w in top for w in ("select (", "epoll", "wait (threading", "_wait_for_tstate")):
+            idle += int(count)
+            continue
+        where = top.rsplit("(", 1)[-1]
+        parts = where.split("site-packages/")
+        owner = parts[1].split("/")[0] if len(parts) > 1 else where.split("/")[-2:][0]
+        owners[owner] = owners.get(owner, 0) + int(count)
+    total = sum(owners.values()) or 1
+    print(f"  py-spy, the bot's busy samples by package ({total} busy, {idle} idle): " + ", ".join(
+        f"{k} {v / total:.0%}" for k, v in sorted(owners.items(), key=lambda kv: -kv[1])[:12]))
+
+
+def signoff_bot(sim: Sim, url: str, redis_url: str, presses: int, samples: int, logs: Path,
+                profile: str | None = None) -> tuple[float, list[float], Phase]:
     """Presses per second through `signoff bot`, and press → next card latencies (ms); the bot's
     and the worker's logs go to files in `logs`."""
     from signoff.sims.wechat import SimConfig, WeChatSim
@@ -277,9 +313,10 @@ def signoff_bot(sim: Sim, url: str, redis_url: str, presses: int, samples: int, 
 
         # Throughput: every card's confirm pressed at once.
         cards = laid_out(presses)
-        elapsed, phase = press_all(sim, drafter, [(m, "确认") for m in cards.values()],
-                                   {"bot": bot.pid, "simulator": sim.proc.pid,
-                                    "worker": worker.pid, "this process": os.getpid()})
+        with sampled(bot.pid, profile):
+            elapsed, phase = press_all(sim, drafter, [(m, "确认") for m in cards.values()],
+                                       {"bot": bot.pid, "simulator": sim.proc.pid,
+                                        "worker": worker.pid, "this process": os.getpid()})
         settle()
         # Latency: one press at a time, until the head's card for the post arrives.
         latencies = []
@@ -300,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
                         help="Redis for the bot and the worker (an embedded one when it does not "
                              "answer)")
+    parser.add_argument("--profile-bot", metavar="FILE", default=None,
+                        help="sample the bot with py-spy during the presses (pip install py-spy) "
+                             "and write its folded stacks to FILE")
     parser.add_argument("--bare-bot", nargs=2, metavar=("API_BASE", "TOKEN"),
                         help=argparse.SUPPRESS)  # the baseline's own process
     args = parser.parse_args(argv)
@@ -317,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             base, base_cpu = baseline(sim, args.presses)
             rate, latencies, cpu = signoff_bot(sim, url, redis_url, args.presses, args.samples,
-                                               Path(tmp))
+                                               Path(tmp), args.profile_bot)
         except BaseException:
             for log in sorted(Path(tmp).glob("*.log")):  # what the bot and the worker said
                 print(f"--- the end of {log.name}:", *log.read_text().splitlines()[-30:],

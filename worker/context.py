@@ -86,6 +86,7 @@ def rq_handoff(redis: Redis) -> Callable[[Core], Enqueue]:
 
     def make(core: Core) -> Enqueue:
         dispatcher = Dispatcher(core, *make_queues(redis, core.settings))
+        core.deps.plan_job = dispatcher.notify_job_id  # notifications are written with it
 
         def enqueue(items: Sequence[Handoff]) -> None:
             dispatcher(items)

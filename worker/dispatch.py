@@ -90,12 +90,35 @@ class Dispatcher:
         wanted = [i for i in items if not i.cancel]
         known = [i.pending for i in wanted if i.pending is not None]  # just created: as written
         unknown = [i for i in wanted if i.pending is None]
+        report = Report()
+        # Notifications written with their job's id (`notify_job_id`): that job, nothing to record.
+        self._enqueue_planned([p for p in known if p.kind is OutboxKind.NOTIFY and p.job_id],
+                              report)
         pending = [
-            *known,
+            *[p for p in known if not (p.kind is OutboxKind.NOTIFY and p.job_id)],
             *self.core.publishing.get_pending([i.id for i in unknown if i.kind is not OutboxKind.NOTIFY]),
             *self.core.notifications.get_pending([i.id for i in unknown if i.kind is OutboxKind.NOTIFY]),
         ]
-        self._enqueue_all(pending, Report())
+        self._enqueue_all(pending, report)
+
+    def notify_job_id(self, key: str) -> str:
+        """The id of the job that will deliver the notifications `key` stands for (one change's
+        rows of one channel), named before they are written (`Deps.plan_job`)."""
+        return f"{self._prefix()}-notify-{key}"
+
+    def _prefix(self) -> str:
+        # Job ids are global to the Redis server: the queue's name keeps deployments apart.
+        return re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
+
+    def _enqueue_planned(self, items: Sequence[Pending], report: Report) -> None:
+        """Enqueue notifications under the job id their rows record, one job per id; a job of
+        that id made a moment ago (by the hand-off or a reconciler pass) stands."""
+        groups: dict[str, list[Pending]] = {}
+        for item in items:
+            assert item.job_id is not None
+            groups.setdefault(item.job_id, []).append(item)
+        for job_id, group in groups.items():
+            self._enqueue(group[0], report, batch=group, job_id=job_id)
 
     # --- the reconciler: a safety net, every few seconds ----------------------------------------
 
@@ -128,6 +151,7 @@ class Dispatcher:
         now = datetime.now(UTC)
         items = [*self.core.publishing.pending(), *self.core.notifications.pending()]
         due: list[Pending] = []
+        absent: list[Pending] = []  # notifications whose job Redis does not hold
         jobs: dict[str | None, Job | None] = {None: None}  # a batch's rows share one job
         for item in items:
             if item.job_id not in jobs:
@@ -164,7 +188,13 @@ class Dispatcher:
                 continue
             if item.job_id is not None:
                 report.requeued += 1  # Redis lost it, it failed, or its worker died
+            if job is None and item.kind is OutboxKind.NOTIFY and item.job_id is not None:
+                # Never made (its hand-off may be a moment away) or lost: made under its own id,
+                # so that a hand-off racing this pass makes no second job.
+                absent.append(item)
+                continue
             due.append(item)
+        self._enqueue_planned(absent, report)
         self._enqueue_all(due, report)
         report.cancelled = self._cancel_withdrawn()
         report.drafts = self._clean_drafts()
@@ -172,7 +202,7 @@ class Dispatcher:
 
     def _clean_drafts(self) -> int:
         """A job per draft that will never be used; the job deletes it from the draft box."""
-        prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
+        prefix = self._prefix()
         made = 0
         for ref in self.core.publishing.obsolete_drafts():
             job_id = f"{prefix}-draft-{ref.post_id}-{ref.revision_hash[:16]}"
@@ -208,14 +238,14 @@ class Dispatcher:
             [(i.id, j, i.enqueue_count + 1) for i, j in made if i.kind is OutboxKind.NOTIFY])
 
     def _enqueue(self, item: Pending, report: Report,
-                 batch: Sequence[Pending] | None = None) -> str | None:
+                 batch: Sequence[Pending] | None = None, job_id: str | None = None
+                 ) -> str | None:
         queue = self._queue_for(item)
-        # Job ids are global to the Redis server: the queue's name keeps deployments apart.
-        prefix = re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
         batch = batch or [item]
-        count = max(i.enqueue_count for i in batch) + 1
-        size = f"x{len(batch)}-" if len(batch) > 1 else ""
-        job_id = f"{prefix}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}"
+        if job_id is None:  # the item, how many times it was enqueued, how many go together
+            count = max(i.enqueue_count for i in batch) + 1
+            size = f"x{len(batch)}-" if len(batch) > 1 else ""
+            job_id = f"{self._prefix()}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}"
         timeout = int(self.settings.publish_poll_seconds) + 300
         if item.kind is OutboxKind.PUBLISH:
             func, args = "worker.jobs.publish_post", (item.post_id, item.id)

@@ -39,11 +39,20 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     channels: tuple[str, ...] = ("log",)  # notification channels switched on
     enqueue: Enqueue | None = None  # set by bootstrap once the queue adapter exists
+    # Names the job that will deliver the notifications a key stands for (one change's rows of
+    # one channel); set by the queue adapter with `enqueue`. The rows record it as they are
+    # written, so the hand-off after the commit has nothing left to record. None: the hand-off
+    # names the job and records it after enqueueing it.
+    plan_job: Callable[[str], str] | None = None
     # The face people act through, written into every audit row they cause: cli (the operator's
     # terminal, with a self-declared --as), web, api or chat (an authenticated person).
     channel: str = "cli"
     # Sessions whose statements stand alone (`db.standalone_session_factory`); None: `sessions`.
     standalone_sessions: sessionmaker[Session] | None = None
+    # Whether a write of one statement may stand alone too: on PostgreSQL (autocommit) yes; on
+    # SQLite it would wait for the write lock in SQLite's busy handler, which polls, instead of
+    # queueing behind this process's other writers in a transaction (`db.standalone_session_factory`).
+    writes_alone: bool = False
 
     def now(self) -> datetime:
         """The current instant (UTC)."""
@@ -62,7 +71,7 @@ class Deps:
     def record_enqueued(self, table: Table, jobs: Sequence[tuple[int, str, int]]) -> None:
         """Record that the dispatcher put these outbox items of `table` on the queue: (id, job
         id, times enqueued) each. The items of one job (a batch of notifications) are set by one
-        UPDATE; a single such statement runs on its own, atomic without a transaction."""
+        UPDATE; a single such statement stands alone where writes may (`writes_alone`)."""
         if not jobs:
             return
         now = self.now()
@@ -77,7 +86,7 @@ class Deps:
                 enqueue_count=bindparam("b_count"))
         rows = [{"b_ids": ids, "b_job": job_id, "b_at": now, "b_count": count}
                 for (job_id, count), ids in groups.items()]
-        if len(rows) == 1:  # one statement, atomic on its own: no transaction around it
+        if len(rows) == 1 and self.writes_alone:  # one statement, atomic: no transaction
             with self.standalone() as s:
                 s.connection().execute(statement, rows[0])
                 s.commit()

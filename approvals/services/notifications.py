@@ -130,9 +130,7 @@ class Notifications:
                     "revision_hash": revision.content_hash if revision else None,
                     "event": notice.event.value,
                     "recipient": notice.recipient, "channel": channel, "language": lang,
-                    "text": text,
-                    "state": (DeliveryState.PENDING if channel else DeliveryState.NO_CHANNEL).value,
-                    "due_at": now, "created_at": now,
+                    "text": text, "due_at": now, "created_at": now,
                 })
         return Prepared(post.id, now, rows, tag)
 
@@ -284,11 +282,15 @@ class Notifications:
 
 _TABLE = m.Notification.__table__
 # What every new row starts with is written into the statement, not bound for each row: a
-# change's rows then stay under the driver's 50 parameters for a statement it parses once.
-_INSERT = insert(_TABLE).values(
-    attempts=literal_column("0"), enqueue_count=literal_column("0"),
-    delivery_ref=literal_column("''"), last_error=literal_column("''"),
+# change's rows (four people told, say) then stay under the driver's 50 parameters for a
+# statement it parses once.
+_NEW = {"attempts": literal_column("0"), "enqueue_count": literal_column("0"),
+        "delivery_ref": literal_column("''"), "last_error": literal_column("''")}
+_INSERT_PENDING = insert(_TABLE).values(
+    state=literal_column(f"'{DeliveryState.PENDING.value}'"), **_NEW,
 ).returning(_TABLE.c.key, _TABLE.c.id)
+_INSERT_UNREACHED = insert(_TABLE).values(
+    state=literal_column(f"'{DeliveryState.NO_CHANNEL.value}'"), **_NEW)
 
 
 @dataclass(frozen=True)
@@ -301,21 +303,38 @@ class Prepared:
     tag: str = ""  # a second reminder of one cause: its key differs by this
 
     def write(self, uow: UnitOfWork, audit_seq: int) -> int:
-        """Put the rows in, keyed by the change's audit row; returns how many."""
+        """Put the rows in, keyed by the change's audit row; returns how many. Where the queue
+        adapter names jobs ahead (`Deps.plan_job`), each channel's rows record the job that will
+        deliver them, enqueued under that id once the transaction commits."""
         if not self.rows:
             return 0
-        rows = [{**row, "audit_seq": audit_seq,
-                 "key": f"p{self.post_id}-a{audit_seq}-{row['event']}{self.tag}-{row['recipient']}-"
-                        f"{row['channel'] or 'none'}"} for row in self.rows]
-        # One INSERT for all of them; each id comes back with its (unique) key.
-        ids = dict(uow.session.connection().execute(_INSERT, rows).all())
-        for row in rows:
-            if row["channel"]:
-                nid = ids[row["key"]]
-                uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
-                    OutboxKind.NOTIFY, nid, self.post_id, self.now, None, 0, None,
-                    str(row["channel"])))
-        return len(rows)
+        plan, planned = uow.deps.plan_job, dict[str, str]()
+        tag = f"-{self.tag}" if self.tag else ""
+        reached, unreached = [], []
+        for row in self.rows:
+            channel = str(row["channel"] or "")
+            values = {**row}  # its state follows from the channel
+            values.update(audit_seq=audit_seq, key=f"p{self.post_id}-a{audit_seq}-"
+                          f"{row['event']}{self.tag}-{row['recipient']}-{channel or 'none'}")
+            if not channel:
+                unreached.append(values)
+                continue
+            if plan is not None and channel not in planned:
+                planned[channel] = plan(f"p{self.post_id}-a{audit_seq}{tag}-{channel}")
+            values["job_id"] = planned.get(channel)
+            reached.append(values)
+        # One INSERT for those a channel reaches (each id comes back with its unique key), one
+        # for those none does (rare).
+        conn = uow.session.connection()
+        ids = dict(conn.execute(_INSERT_PENDING, reached).all()) if reached else {}
+        if unreached:
+            conn.execute(_INSERT_UNREACHED, unreached)
+        for values in reached:
+            nid = ids[values["key"]]
+            uow.hand_off(OutboxKind.NOTIFY, nid, pending=Pending(
+                OutboxKind.NOTIFY, nid, self.post_id, self.now, values["job_id"], 0, None,
+                str(values["channel"])))
+        return len(reached) + len(unreached)
 
 
 def _view(n: m.Notification) -> NotificationView:

@@ -54,7 +54,8 @@ def warm_up(deps: Deps, engine: Engine) -> bool:
         try:
             dry = replace(deps, sessions=sessionmaker(bind=conn, expire_on_commit=False,
                                                       join_transaction_mode="create_savepoint"),
-                          standalone_sessions=None, enqueue=None)
+                          standalone_sessions=None, writes_alone=False, enqueue=None,
+                          plan_job=None)
             notifications = Notifications(dry)
             publishing = Publishing(dry, notifications)
             intent_id = _insert(dry, state, maker)

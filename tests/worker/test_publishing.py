@@ -18,7 +18,7 @@ from approvals.rules.article import CONTENT_MAX_CHARS, render
 from approvals.rules.errors import InvalidInput
 from approvals.rules.notices import Event
 from approvals.rules.states import PostStatus
-from approvals.views import DeliveryState, OutboxKind, RevisionInput, ScheduleInput
+from approvals.views import DeliveryState, Handoff, OutboxKind, RevisionInput, ScheduleInput
 from approvals.web import create_app
 from signoff.embedded import free_port
 from signoff.sims.wechat import SimControl
@@ -284,6 +284,31 @@ def test_a_signoff_made_while_redis_is_down_is_published_once_the_reconciler_run
     assert report["enqueued"] >= 2  # the preview and the publish (and the notifications)
     bench.wait_status(pid, PUBLISHED)
     assert len(control.published()) == 1
+
+
+def test_notifications_are_written_with_their_jobs_id_and_a_racing_reconciler_makes_no_second_job(
+        bench: Bench, who: Personas) -> None:
+    # A change made while Redis is down: its rows name the job that will deliver them, though
+    # the hand-off after the commit could not make it.
+    offline = bench.offline_core()
+    pid = offline.service.create_post(drafter=who.drafter, title="通知任务", body="正文。")
+    offline.service.act(pid, "new_revision", who.operator, revision=RevisionInput())
+    rows = [n for n in bench.core.notifications.pending() if n.post_id == pid]
+    assert rows
+    (job_id,) = {n.job_id for n in rows}  # one job for the change's rows of the log channel
+    assert job_id and f"-notify-p{pid}-a" in job_id
+    # The reconciler finds the job missing and makes it, under that id.
+    assert bench.reconcile()["requeued"] == len(rows)
+    assert [j.id for j in bench.jobs("worker.jobs.deliver_notifications")] == [job_id]
+    # The hand-off arriving late (it was racing the pass) makes no second job ...
+    bench.dispatcher()([Handoff(OutboxKind.NOTIFY, n.id, False, n) for n in rows])
+    assert [j.id for j in bench.jobs("worker.jobs.deliver_notifications")] == [job_id]
+    # ... and each notification goes out once.
+    bench.start_worker("w1")
+    wait_for(lambda: not [n for n in bench.core.notifications.pending() if n.post_id == pid])
+    keys = [line["key"] for line in bench.notification_lines()]
+    assert sorted(k for k in keys if k.startswith(f"p{pid}-")) == sorted(
+        n.key for n in bench.service.notifications_for(post_id=pid))
 
 
 def redis_text(redis: Redis) -> str:
