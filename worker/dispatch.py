@@ -9,6 +9,7 @@ racing for the same item make one job.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ MAX_PREVIEW_TRIES = 3
 # Notifications due now are delivered in batches, one job per channel and batch (a publication
 # tells seven people at once); each row still records its own delivery.
 NOTIFY_BATCH = 50
+JOB_ID_MAX = 80  # the width of the outbox tables' job_id column
 NOTIFY_TIMEOUT_SECONDS = 30  # a batch gets this plus NOTIFY_SECONDS_EACH per notification
 NOTIFY_SECONDS_EACH = 5
 # The job that delivers each notification channel's messages (the job hands each to the channel
@@ -91,34 +93,55 @@ class Dispatcher:
         known = [i.pending for i in wanted if i.pending is not None]  # just created: as written
         unknown = [i for i in wanted if i.pending is None]
         report = Report()
-        # Notifications written with their job's id (`notify_job_id`): that job, nothing to record.
-        self._enqueue_planned([p for p in known if p.kind is OutboxKind.NOTIFY and p.job_id],
-                              report)
+        planned = [p for p in known if p.kind is OutboxKind.NOTIFY and p.job_id]
         pending = [
             *[p for p in known if not (p.kind is OutboxKind.NOTIFY and p.job_id)],
             *self.core.publishing.get_pending([i.id for i in unknown if i.kind is not OutboxKind.NOTIFY]),
             *self.core.notifications.get_pending([i.id for i in unknown if i.kind is OutboxKind.NOTIFY]),
         ]
         self._enqueue_all(pending, report)
+        # Last: notifications written with their job's id (`notify_job_id`), nothing to record.
+        self._enqueue_planned(planned, report)
 
     def notify_job_id(self, key: str) -> str:
         """The id of the job that will deliver the notifications `key` stands for (one change's
         rows of one channel), named before they are written (`Deps.plan_job`)."""
-        return f"{self._prefix()}-notify-{key}"
+        return self._fit(f"{self._prefix()}-notify-{key}")
 
     def _prefix(self) -> str:
         # Job ids are global to the Redis server: the queue's name keeps deployments apart.
         return re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
 
+    def _fit(self, job_id: str) -> str:
+        """`job_id`, or where it is longer than the outbox tables' column (a long queue name),
+        the queue's name cut short and a digest of the whole id: the same id every time."""
+        if len(job_id) <= JOB_ID_MAX:
+            return job_id
+        digest = hashlib.sha256(job_id.encode()).hexdigest()[:24]
+        return f"{self._prefix()[:JOB_ID_MAX - 25]}-{digest}"
+
     def _enqueue_planned(self, items: Sequence[Pending], report: Report) -> None:
-        """Enqueue notifications under the job id their rows record, one job per id; a job of
-        that id made a moment ago (by the hand-off or a reconciler pass) stands."""
+        """Enqueue notifications under the job id their rows record, one job per id. A job of
+        that id in Redis already stands when it is live (the hand-off or a reconciler pass made
+        it a moment ago); one that has ended (a database restored under a Redis that kept its
+        jobs) gets the rows still recorded under it a new job, as a dead job's rows do."""
         groups: dict[str, list[Pending]] = {}
         for item in items:
             assert item.job_id is not None
             groups.setdefault(item.job_id, []).append(item)
         for job_id, group in groups.items():
-            self._enqueue(group[0], report, batch=group, job_id=job_id)
+            try:
+                if self._enqueue(group[0], report, batch=group, job_id=job_id) is not None:
+                    continue
+                job = self._job(job_id)
+                if job is None or job.get_status(refresh=False) in LIVE:
+                    continue
+                orphans = [p for p in self.core.notifications.get_pending([i.id for i in group])
+                           if p.job_id == job_id]
+                self._enqueue_all(orphans, report)
+            except Exception as exc:  # the reconciler makes what this missed
+                log.warning("enqueueing notification job %s failed (%s); the reconciler will "
+                            "make it", job_id, type(exc).__name__)
 
     # --- the reconciler: a safety net, every few seconds ----------------------------------------
 
@@ -245,7 +268,8 @@ class Dispatcher:
         if job_id is None:  # the item, how many times it was enqueued, how many go together
             count = max(i.enqueue_count for i in batch) + 1
             size = f"x{len(batch)}-" if len(batch) > 1 else ""
-            job_id = f"{self._prefix()}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}"
+            job_id = self._fit(
+                f"{self._prefix()}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}")
         timeout = int(self.settings.publish_poll_seconds) + 300
         if item.kind is OutboxKind.PUBLISH:
             func, args = "worker.jobs.publish_post", (item.post_id, item.id)

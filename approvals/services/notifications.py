@@ -7,6 +7,7 @@ small `Channel` port, and answers delivered, retry after N seconds, or permanent
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -228,8 +229,16 @@ class Notifications:
                 # A chat message must not go twice: an attempt that never records its answer
                 # leaves this mark for the next one to see (the log channel repeats a line,
                 # keyed, instead).
-                s.execute(update(m.Notification).where(m.Notification.id == row.id)
-                          .values(sending_at=now).execution_options(synchronize_session=False))
+                # Claimed on the mark as read: of two jobs holding the row at once (Redis lost
+                # one that was still running, and it was made again), one sends.
+                seen = m.Notification.sending_at
+                claimed = s.execute(update(m.Notification).where(
+                    m.Notification.id == row.id,
+                    m.Notification.state == DeliveryState.PENDING.value,
+                    seen.is_(None) if row.sending_at is None else seen == row.sending_at)
+                    .values(sending_at=now).execution_options(synchronize_session=False))
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    return "skipped (another job is delivering it)"
         answer: Delivery
         if message is None:
             answer = Permanent(f"{row.recipient} is no longer in the org chart")
@@ -308,21 +317,25 @@ class Prepared:
         deliver them, enqueued under that id once the transaction commits."""
         if not self.rows:
             return 0
-        plan, planned = uow.deps.plan_job, dict[str, str]()
-        tag = f"-{self.tag}" if self.tag else ""
         reached, unreached = [], []
         for row in self.rows:
             channel = str(row["channel"] or "")
             values = {**row}  # its state follows from the channel
             values.update(audit_seq=audit_seq, key=f"p{self.post_id}-a{audit_seq}-"
                           f"{row['event']}{self.tag}-{row['recipient']}-{channel or 'none'}")
-            if not channel:
-                unreached.append(values)
-                continue
-            if plan is not None and channel not in planned:
-                planned[channel] = plan(f"p{self.post_id}-a{audit_seq}{tag}-{channel}")
-            values["job_id"] = planned.get(channel)
-            reached.append(values)
+            (reached if channel else unreached).append(values)
+        plan = uow.deps.plan_job
+        if plan is not None:
+            # A job per channel, named after its rows' keys (unique in the table, so no other
+            # write's job has the same name: an escalation hangs on the audit row of the step's
+            # opening too).
+            keys: dict[str, list[str]] = {}
+            for values in reached:
+                keys.setdefault(str(values["channel"]), []).append(str(values["key"]))
+            planned = {channel: plan(f"p{self.post_id}-a{audit_seq}-{channel}-" + hashlib.sha256(
+                "\n".join(sorted(ks)).encode()).hexdigest()[:12]) for channel, ks in keys.items()}
+        for values in reached:
+            values["job_id"] = planned[str(values["channel"])] if plan is not None else None
         # One INSERT for those a channel reaches (each id comes back with its unique key), one
         # for those none does (rare).
         conn = uow.session.connection()

@@ -3,10 +3,13 @@ chose in chat, and the Telegram channel's address and language in the notificati
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from approvals.bootstrap import Core, bootstrap
 from approvals.config.settings import Settings
@@ -162,6 +165,48 @@ def test_an_attempt_that_never_recorded_its_answer_is_not_sent_blindly_again(
     assert seen[0].interrupted and seen[0].address == head_id
     (after,) = [n for n in svc.notifications_for(post_id=pid) if n.recipient == who.head]
     assert after.state is DeliveryState.FAILED and after.last_error.startswith("uncertain")
+
+
+def test_two_jobs_delivering_one_notification_at_once_send_it_once(
+        chat_core: Core, who: Personas) -> None:
+    """Two delivery jobs holding one row at the same moment (Redis lost a job that was still
+    running, and it was made again): both read the row before either marks it; one sends."""
+    if chat_core.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite takes the write lock before the read: the two cannot overlap there")
+    svc = chat_core.service
+    pid = svc.create_post(drafter=who.drafter, title="测试稿", body=BODY)
+    svc.act(pid, "new_revision", who.operator)
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    svc.act(pid, "confirm", who.drafter, revision_hash=h)
+    (row,) = [n for n in svc.notifications_for(post_id=pid) if n.recipient == who.head]
+    # Each delivery waits, before it marks the row, until the other has read it too.
+    both_read = threading.Barrier(2, timeout=30)
+
+    def before_mark(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if sql.lstrip().upper().startswith("UPDATE NOTIFICATIONS SET SENDING_AT"):
+            both_read.wait()
+
+    sent: list[Message] = []
+
+    class Slow:
+        name = TELEGRAM
+
+        def deliver(self, message: Message) -> Delivered:
+            sent.append(message)
+            time.sleep(0.2)
+            return Delivered(str(len(sent)))
+
+    event.listen(chat_core.engine, "before_cursor_execute", before_mark)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: chat_core.notifications.deliver(
+                row.id, {TELEGRAM: Slow()}), range(2)))
+    finally:
+        event.remove(chat_core.engine, "before_cursor_execute", before_mark)
+    assert sorted(answers) == ["delivered", "skipped (another job is delivering it)"]
+    assert len(sent) == 1 and not sent[0].interrupted
+    (after,) = [n for n in svc.notifications_for(post_id=pid) if n.recipient == who.head]
+    assert after.state is DeliveryState.DELIVERED
 
 
 @pytest.mark.parametrize("code, expected", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -13,11 +14,15 @@ from pathlib import Path
 import pytest
 import tomli_w
 from redis import Redis
+from sqlalchemy import func, select, update
 
 from approvals.rules.article import CONTENT_MAX_CHARS, render
 from approvals.rules.errors import InvalidInput
-from approvals.rules.notices import Event
+from approvals.rules.notices import Event, Notice
+from approvals.rules.permits import current_step
 from approvals.rules.states import PostStatus
+from approvals.services.state import read_post
+from approvals.store import models as m
 from approvals.views import DeliveryState, Handoff, OutboxKind, RevisionInput, ScheduleInput
 from approvals.web import create_app
 from signoff.embedded import free_port
@@ -25,6 +30,8 @@ from signoff.sims.wechat import SimControl
 from tests.conftest import EXAMPLE_ORG, Personas
 from tests.web.test_console import token
 from tests.worker.conftest import Bench, wait_for
+from worker.context import make_queue
+from worker.dispatch import Dispatcher
 
 PUBLISHED = PostStatus.PUBLISHED.value
 
@@ -309,6 +316,67 @@ def test_notifications_are_written_with_their_jobs_id_and_a_racing_reconciler_ma
     keys = [line["key"] for line in bench.notification_lines()]
     assert sorted(k for k in keys if k.startswith(f"p{pid}-")) == sorted(
         n.key for n in bench.service.notifications_for(post_id=pid))
+
+
+def test_a_planned_job_id_fits_its_column_whatever_the_queue_name(bench: Bench) -> None:
+    long_name = "q" * 64  # the longest name the settings take
+    ids = set()
+    for name in (long_name, long_name[:-1] + "r", "signoff"):
+        dispatcher = Dispatcher(bench.core, make_queue(bench.redis, name),
+                                make_queue(bench.redis, name + "-notify"))
+        for key in ("p2147483647-a9223372036854775807-telegram-0123456789ab",
+                    "p2147483647-a9223372036854775807-telegram-0123456789ac"):
+            job_id = dispatcher.notify_job_id(key)
+            assert len(job_id) <= 80 and job_id == dispatcher.notify_job_id(key)
+            assert re.fullmatch(r"[A-Za-z0-9_-]+", job_id)
+            ids.add(job_id)
+    assert len(ids) == 6  # another queue or another key: another job
+
+
+def test_an_escalation_on_the_same_audit_row_gets_a_job_of_its_own(bench: Bench,
+                                                                  who: Personas) -> None:
+    svc = bench.service
+    pid = svc.create_post(drafter=who.drafter, title="升级提醒", body="正文。")
+    svc.act(pid, "new_revision", who.operator, revision=RevisionInput())
+    first = {n.job_id for n in bench.core.notifications.pending() if n.post_id == pid}
+    with bench.core.engine.connect() as conn:
+        seq = conn.scalar(select(func.max(m.Notification.audit_seq)).where(
+            m.Notification.post_id == pid))
+    with bench.core.deps.uow() as uow:  # a second write hanging on the same audit row
+        read = read_post(uow.session, pid)
+        bench.core.notifications.tell(uow, read.post, read.state,
+                                      [Notice(Event.ESCALATED, a, current_step(
+                                          read.state, bench.core.org))
+                                       for a in bench.core.org.admins],
+                                      who.drafter, seq)
+    later = {n.job_id for n in bench.core.notifications.pending() if n.post_id == pid} - first
+    assert len(first) == 1 and len(later) == 1 and None not in later
+    assert len(bench.jobs("worker.jobs.deliver_notifications")) == 2
+
+
+def test_rows_whose_planned_job_already_ended_in_redis_get_a_new_job_at_once(
+        bench: Bench, who: Personas) -> None:
+    # Delivered, then the database restored from before the delivery while Redis kept the
+    # finished job: the rows are pending again, under the id of a job that has ended.
+    svc = bench.service
+    pid = svc.create_post(drafter=who.drafter, title="恢复备份", body="正文。")
+    svc.act(pid, "new_revision", who.operator, revision=RevisionInput())
+    bench.start_worker("w1")
+    wait_for(lambda: not [n for n in bench.core.notifications.pending() if n.post_id == pid])
+    with bench.core.engine.begin() as conn:
+        conn.execute(update(m.Notification).where(m.Notification.post_id == pid).values(
+            state=DeliveryState.PENDING.value, delivered_at=None, attempts=0))
+    rows = [n for n in bench.core.notifications.pending() if n.post_id == pid]
+    (ended,) = {n.job_id for n in rows}
+    bench.dispatcher()([Handoff(OutboxKind.NOTIFY, n.id, False, n) for n in rows])
+    # Not left for the reconciler's next pass: a new job, recorded on the rows, delivers them.
+    wait_for(lambda: not [n for n in bench.core.notifications.pending() if n.post_id == pid])
+    with bench.core.engine.connect() as conn:
+        again = set(conn.scalars(select(m.Notification.job_id).where(
+            m.Notification.post_id == pid)))
+    assert ended not in again and None not in again
+    keys = [line["key"] for line in bench.notification_lines()]
+    assert all(keys.count(n.key) == 2 for n in bench.service.notifications_for(post_id=pid))
 
 
 def redis_text(redis: Redis) -> str:
