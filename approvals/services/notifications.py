@@ -324,18 +324,20 @@ class Prepared:
             values.update(audit_seq=audit_seq, key=f"p{self.post_id}-a{audit_seq}-"
                           f"{row['event']}{self.tag}-{row['recipient']}-{channel or 'none'}")
             (reached if channel else unreached).append(values)
-        plan = uow.deps.plan_job
-        if plan is not None:
+        planned: dict[str, str] = {}
+        if uow.deps.plan_job is not None:
             # A job per channel, named after its rows' keys (unique in the table, so no other
             # write's job has the same name: an escalation hangs on the audit row of the step's
             # opening too).
             keys: dict[str, list[str]] = {}
             for values in reached:
                 keys.setdefault(str(values["channel"]), []).append(str(values["key"]))
-            planned = {channel: plan(f"p{self.post_id}-a{audit_seq}-{channel}-" + hashlib.sha256(
-                "\n".join(sorted(ks)).encode()).hexdigest()[:12]) for channel, ks in keys.items()}
+            for channel, ks in keys.items():
+                digest = hashlib.sha256("\n".join(sorted(ks)).encode()).hexdigest()[:12]
+                planned[channel] = uow.deps.plan_job(
+                    f"p{self.post_id}-a{audit_seq}-{channel}-{digest}")
         for values in reached:
-            values["job_id"] = planned[str(values["channel"])] if plan is not None else None
+            values["job_id"] = planned.get(str(values["channel"]))
         # One INSERT for those a channel reaches (each id comes back with its unique key), one
         # for those none does (rare).
         conn = uow.session.connection()
