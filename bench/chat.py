@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from approvals.config.settings import Settings  # noqa: E402
 from approvals.store import db  # noqa: E402
 from approvals.views import RevisionInput  # noqa: E402
-from bench.cpu import Phase  # noqa: E402
+from bench.cpu import Phase, package_of  # noqa: E402
 
 ORG = ROOT / "config" / "org.example.toml"
 BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
@@ -235,20 +235,12 @@ def sampled(pid: int, out: str | None) -> Iterator[None]:
     finally:
         _stop(proc)
     owners: dict[str, int] = {}
-    idle = 0
-    for line in Path(out).read_text().splitlines():
+    for line in Path(out).read_text().splitlines():  # py-spy records the busy samples only
         stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        top = frames[-1] if frames else ""
-        if any(w in top for w in ("select (", "epoll", "wait (threading", "_wait_for_tstate")):
-            idle += int(count)
-            continue
-        where = top.rsplit("(", 1)[-1]
-        parts = where.split("site-packages/")
-        owner = parts[1].split("/")[0] if len(parts) > 1 else where.split("/")[-2:][0]
-        owners[owner] = owners.get(owner, 0) + int(count)
+        where = stack.rsplit(";", 1)[-1].rsplit("(", 1)[-1].rsplit(":", 1)[0]
+        owners[package_of(where)] = owners.get(package_of(where), 0) + int(count)
     total = sum(owners.values()) or 1
-    print(f"  py-spy, the bot's busy samples by package ({total} busy, {idle} idle): " + ", ".join(
+    print(f"  py-spy, the bot's samples by package ({total}): " + ", ".join(
         f"{k} {v / total:.0%}" for k, v in sorted(owners.items(), key=lambda kv: -kv[1])[:12]))
 
 

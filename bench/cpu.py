@@ -49,3 +49,15 @@ class Phase:
         """Milliseconds of CPU per unit of work (n units), by process, and the machine's load."""
         parts = [f"{name} {seconds / n * 1000:.1f}" for name, seconds in self.spent.items()]
         return f"CPU ms each: {', '.join(parts)}; cores {self.busy:.0%} busy"
+
+
+def package_of(path: str) -> str:
+    """The package a profiler's source path belongs to: the folder under site-packages; for a
+    relative path (py-spy shortens them), its first folder; else the folder the file lies in (a
+    project file's part of the project, a standard module's library); else the path itself."""
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0]
+    parts = path.split("/")
+    if len(parts) == 1:
+        return path
+    return parts[0] if parts[0] else parts[-2]

@@ -38,6 +38,7 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 from approvals.config.settings import Settings  # noqa: E402
 from approvals.store import db  # noqa: E402
 from approvals.web import create_app  # noqa: E402
+from bench.cpu import package_of  # noqa: E402
 from bench.web import ORG, PASSWORD, ensure_filled, prepare_approvals, settle  # noqa: E402
 from signoff.wiring import build_core  # noqa: E402
 
@@ -237,9 +238,7 @@ def main() -> None:
                 # Own time comes as children without a file: it is their parent's.
                 path = frame.file_path  # type: ignore[attr-defined]
                 if path:
-                    parts = path.split("site-packages/")
-                    owner = (parts[1].split("/")[0] if len(parts) > 1
-                             else path.rsplit("/", 2)[-2] if path.count("/") > 1 else path)
+                    owner = package_of(path)
                 own = frame.time - sum(c.time for c in frame.children)  # type: ignore[attr-defined]
                 by_package[owner] = by_package.get(owner, 0.0) + own
                 for child in frame.children:  # type: ignore[attr-defined]
@@ -268,9 +267,7 @@ def main() -> None:
         # Own time by package (or by the project's folder), of all the requests.
         owners: dict[str, float] = {}
         for (path, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
-            parts = path.split("site-packages/")
-            owner = (parts[1].split("/")[0] if len(parts) > 1 else
-                     path.rsplit("/", 2)[-2] if path.count("/") > 1 else path)
+            owner = package_of(path)
             owners[owner] = owners.get(owner, 0.0) + row[2]
         total = sum(owners.values())
         for owner, spent in sorted(owners.items(), key=lambda kv: -kv[1])[:args.top]:

@@ -78,6 +78,8 @@ class Dispatcher:
         self.queue = queue
         self.notify_queue = notify_queue
         self.settings = settings or core.settings
+        # Job ids are global to the Redis server: the queue's name keeps deployments apart.
+        self.prefix = re.sub(r"[^A-Za-z0-9_-]", "_", queue.name)
 
     def _queue_for(self, item: Pending) -> Queue:
         return self.notify_queue if item.kind is OutboxKind.NOTIFY else self.queue
@@ -93,24 +95,22 @@ class Dispatcher:
         known = [i.pending for i in wanted if i.pending is not None]  # just created: as written
         unknown = [i for i in wanted if i.pending is None]
         report = Report()
-        planned = [p for p in known if p.kind is OutboxKind.NOTIFY and p.job_id]
+        planned: list[Pending] = []  # notifications written with their job's id
+        rest: list[Pending] = []
+        for p in known:
+            (planned if p.kind is OutboxKind.NOTIFY and p.job_id else rest).append(p)
         pending = [
-            *[p for p in known if not (p.kind is OutboxKind.NOTIFY and p.job_id)],
+            *rest,
             *self.core.publishing.get_pending([i.id for i in unknown if i.kind is not OutboxKind.NOTIFY]),
             *self.core.notifications.get_pending([i.id for i in unknown if i.kind is OutboxKind.NOTIFY]),
         ]
         self._enqueue_all(pending, report)
-        # Last: notifications written with their job's id (`notify_job_id`), nothing to record.
-        self._enqueue_planned(planned, report)
+        self._enqueue_planned(planned, report)  # last; nothing to record (`notify_job_id`)
 
     def notify_job_id(self, key: str) -> str:
         """The id of the job that will deliver the notifications `key` stands for (one change's
         rows of one channel), named before they are written (`Deps.plan_job`)."""
-        return self._fit(f"{self._prefix()}-notify-{key}")
-
-    def _prefix(self) -> str:
-        # Job ids are global to the Redis server: the queue's name keeps deployments apart.
-        return re.sub(r"[^A-Za-z0-9_-]", "_", self.queue.name)
+        return self._fit(f"{self.prefix}-notify-{key}")
 
     def _fit(self, job_id: str) -> str:
         """`job_id`, or where it is longer than the outbox tables' column (a long queue name),
@@ -118,7 +118,7 @@ class Dispatcher:
         if len(job_id) <= JOB_ID_MAX:
             return job_id
         digest = hashlib.sha256(job_id.encode()).hexdigest()[:24]
-        return f"{self._prefix()[:JOB_ID_MAX - 25]}-{digest}"
+        return f"{self.prefix[:JOB_ID_MAX - 25]}-{digest}"
 
     def _enqueue_planned(self, items: Sequence[Pending], report: Report) -> None:
         """Enqueue notifications under the job id their rows record, one job per id. A job of
@@ -225,10 +225,9 @@ class Dispatcher:
 
     def _clean_drafts(self) -> int:
         """A job per draft that will never be used; the job deletes it from the draft box."""
-        prefix = self._prefix()
         made = 0
         for ref in self.core.publishing.obsolete_drafts():
-            job_id = f"{prefix}-draft-{ref.post_id}-{ref.revision_hash[:16]}"
+            job_id = f"{self.prefix}-draft-{ref.post_id}-{ref.revision_hash[:16]}"
             try:
                 # Kept briefly either way: a failed deletion is tried again a few passes later.
                 self.queue.enqueue("worker.jobs.delete_draft", ref.post_id, ref.revision_hash,
@@ -269,7 +268,7 @@ class Dispatcher:
             count = max(i.enqueue_count for i in batch) + 1
             size = f"x{len(batch)}-" if len(batch) > 1 else ""
             job_id = self._fit(
-                f"{self._prefix()}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}")
+                f"{self.prefix}-{item.kind.value}-{item.post_id}-{item.id}-{size}{count}")
         timeout = int(self.settings.publish_poll_seconds) + 300
         if item.kind is OutboxKind.PUBLISH:
             func, args = "worker.jobs.publish_post", (item.post_id, item.id)
