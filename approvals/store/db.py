@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import select
 import sqlite3
 import threading
@@ -15,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,7 +36,7 @@ def create_db_engine(url: str, **kw: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and write-ahead locking, a database
     server gets its pooled connections checked before use (`_check_on_checkout`)."""
     if url.startswith("sqlite"):
-        writers = threading.Lock()
+        writers = Writers(sqlite_file(url))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS,
                                                   "factory": _sqlite_connection(writers)}, **kw)
         _sqlite_setup(engine, writers)
@@ -88,12 +90,95 @@ def _readable(dbapi_conn: Any) -> bool:
     return bool(ready)
 
 
-def _sqlite_connection(writers: threading.Lock) -> type[sqlite3.Connection]:
-    """A SQLite connection class that lets go of the engine's in-process write lock (`writers`)
-    once its transaction has ended: commit, rollback or close."""
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL's database; None for one in memory (or named by a URI)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+class Writers:
+    """The turn to write to one SQLite database.
+
+    The threads of this process queue on a lock of their own, and processes (the bot, the
+    worker, the console) on an advisory lock (`flock`) on a file beside the database, the
+    database's name with `-writers` added. Either is free the moment the last writer commits,
+    rolls back or closes. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20 and 25 ms between
+    its tries: a writer that let go 3 ms into the wait was noticed after 8 ms, and in the gaps
+    between another process's short transactions a waiter could sleep through several turns.
+    A process without this lock (the sqlite3 shell) still meets SQLite's own.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = f"{path}-writers" if path else None
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = os.getpid()
+
+    def locked(self) -> bool:
+        """Whether a thread of this process holds the turn."""
+        return self._threads.locked()
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait for the turn (at most `timeout` seconds); False if it did not come."""
+        if self._pid != os.getpid():  # a forked child: the parent's lock and file are not its own
+            self._threads, self._fd, self._pid = threading.Lock(), None, os.getpid()
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
+            return False
+        try:
+            if self._lock_file(deadline):
+                return True
+        except BaseException:
+            self._threads.release()
+            raise
+        self._threads.release()
+        return False
+
+    def release(self) -> None:
+        """Give the turn back."""
+        if self._pid != os.getpid():  # a forked child's copy of its parent's turn: not its own
+            return
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _lock_file(self, deadline: float) -> bool:
+        fd = self._open()
+        if fd is None:
+            return True
+        nap = 0.00005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            # No timed flock exists: a short nap (a system call a turn, no SQLite work) instead
+            # of a wait that could never give up on a process that hangs mid-transaction.
+            time.sleep(nap)
+            nap = min(nap * 2, 0.0005)
+
+    def _open(self) -> int | None:
+        if self._fd is None and self.path is not None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # a directory we may not write to: SQLite's own lock alone
+                self.path = None
+        return self._fd
+
+
+def _sqlite_connection(writers: Writers) -> type[sqlite3.Connection]:
+    """A SQLite connection class that gives the engine's write turn (`writers`) back once its
+    transaction has ended: commit, rollback or close."""
 
     class Connection(sqlite3.Connection):
-        writers: threading.Lock
+        writers: Writers
         holds_write_lock = False
 
         def commit(self) -> None:
@@ -123,7 +208,7 @@ def _sqlite_connection(writers: threading.Lock) -> type[sqlite3.Connection]:
     return Connection
 
 
-def _sqlite_setup(engine: Engine, writers: threading.Lock) -> None:
+def _sqlite_setup(engine: Engine, writers: Writers) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, issue BEGIN (pysqlite's implicit BEGIN is deferred).
@@ -140,9 +225,8 @@ def _sqlite_setup(engine: Engine, writers: threading.Lock) -> None:
             conn.exec_driver_sql("BEGIN")
             return
         # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of both
-        # reading and then one failing to upgrade its lock. Writers of this process queue on a
-        # lock of their own first: SQLite's busy handler polls, sleeping up to 100 ms a turn,
-        # where a lock wakes the next writer the moment the last one commits.
+        # reading and then one failing to upgrade its lock. Writers queue for their turn first
+        # (`Writers`): SQLite's busy handler polls, sleeping up to 100 ms a turn.
         dbapi_conn = conn.connection.dbapi_connection
         if not dbapi_conn.holds_write_lock:
             dbapi_conn.holds_write_lock = writers.acquire(timeout=SQLITE_BUSY_SECONDS)
