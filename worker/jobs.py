@@ -78,7 +78,7 @@ def delete_draft(post_id: int, revision_hash: str, media_id: str) -> str:
 def deliver_notifications(notification_ids: list[int]) -> list[str]:
     """Deliver chain notifications through their channel (each at least once, each recorded)."""
     ctx = context()
-    return [ctx.core.notifications.deliver(nid, ctx.channels) for nid in notification_ids]
+    return ctx.core.notifications.deliver_all(notification_ids, ctx.channels)
 
 
 def ping() -> str:

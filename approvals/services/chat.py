@@ -191,12 +191,25 @@ class ChatAccounts:
 
     def address_in(self, s: Session, service: str, person: str) -> int | None:
         """`address`, inside an open session."""
-        chat = s.scalars(select(m.ChatLink.chat_id).where(m.ChatLink.service == service,
-                                                          m.ChatLink.person == person)).first()
-        if chat is not None:
-            return int(chat)
-        found = self.deps.org.people.get(person)
-        return found.telegram_id if found is not None and service == TELEGRAM else None
+        return self.addresses_in(s, {(service, person)})[(service, person)]
+
+    def addresses_in(self, s: Session, wanted: set[tuple[str, str]]
+                     ) -> dict[tuple[str, str], int | None]:
+        """`address` of each (service, person), read in one statement inside an open session."""
+        linked: dict[tuple[str, str], int] = {}
+        if wanted:
+            for service, person, chat in s.execute(
+                    select(m.ChatLink.service, m.ChatLink.person, m.ChatLink.chat_id)
+                    .where(m.ChatLink.person.in_({p for _, p in wanted}))):
+                linked.setdefault((service, person), int(chat))
+        found: dict[tuple[str, str], int | None] = {}
+        for service, person in wanted:
+            chat = linked.get((service, person))
+            if chat is None:
+                who = self.deps.org.people.get(person)
+                chat = who.telegram_id if who is not None and service == TELEGRAM else None
+            found[(service, person)] = chat
+        return found
 
     def links(self) -> list[ChatLinkView]:
         """Every chat account: those linked by code or language choice, then the org file's ids

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import insert, literal_column, select, update
+from sqlalchemy.orm import Session
 
 from approvals import present
 from approvals.rules.assign import resolve_assignee
@@ -56,6 +57,9 @@ class Channel(Protocol):
     def deliver(self, message: Message) -> Delivery:
         """Send one message; never raise for a failure the answer can describe."""
         ...
+
+    # A channel may also offer `deliver_many(messages) -> list[Delivery]`: several messages sent
+    # together, an answer each in the same order (the chat channel sends them concurrently).
 
 
 class Notifications:
@@ -202,62 +206,133 @@ class Notifications:
         self.deps.record_enqueued(m.Notification.__table__, jobs)
 
     def deliver(self, notification_id: int, channels: Mapping[str, Channel]) -> str:
-        """Deliver one notification through its channel and record the answer; returns a summary.
+        """Deliver one notification through its channel and record the answer; returns a summary
+        (`deliver_all` of one)."""
+        return self.deliver_all([notification_id], channels)[0]
 
-        Delivery is at least once: a worker that dies after the channel took the message but
-        before this is recorded delivers it again, with the same key.
+    def deliver_all(self, notification_ids: Sequence[int], channels: Mapping[str, Channel]
+                    ) -> list[str]:
+        """Deliver a job's notifications and record the answers; a summary each, in order.
+
+        They are read and claimed in one transaction, sent (a channel that can send several at
+        once, the chat's, sends them together, each chat's in order), and their answers recorded
+        in one more: two write transactions a job, not two a notification.
+
+        Delivery is at least once: a worker that dies after the channel took a message but
+        before this is recorded delivers it again, with the same key; a chat message is never
+        sent twice (its "sending" mark tells the next attempt an earlier one may have sent it).
         """
+        ids = list(dict.fromkeys(notification_ids))
+        outcomes: dict[int, str] = {}
+        sends: list[_Send] = []
         now = self.deps.now()
-        with self.deps.uow() as uow:  # the read, and the "sending" mark of a chat message
+        with self.deps.uow() as uow:  # the reads, and the "sending" mark of chat messages
             s = uow.session
-            row = s.get(m.Notification, notification_id)
-            if row is None:
-                return "skipped (no such notification)"
-            if row.state != DeliveryState.PENDING.value:
-                return f"skipped ({row.state})"
-            if row.due_at > now + timedelta(seconds=1):
-                return f"skipped (not due until {row.due_at.isoformat()})"
-            person = self.deps.org.people.get(row.recipient)
-            address = ChatAccounts(self.deps).address_in(s, row.channel, row.recipient) \
-                if CHANNELS.get(row.channel) else None
-            message = Message(row.id, row.key, row.post_id, Event(row.event), person,
-                              row.channel, row.language, row.text, row.attempts + 1, address,
-                              interrupted=row.sending_at is not None) \
-                if person is not None else None
-            channel = channels.get(row.channel)
-            if message is not None and channel is not None and CHANNELS.get(row.channel):
-                # A chat message must not go twice: an attempt that never records its answer
-                # leaves this mark for the next one to see (the log channel repeats a line,
-                # keyed, instead).
-                # Claimed on the mark as read: of two jobs holding the row at once (Redis lost
-                # one that was still running, and it was made again), one sends.
-                seen = m.Notification.sending_at
-                claimed = s.execute(update(m.Notification).where(
-                    m.Notification.id == row.id,
-                    m.Notification.state == DeliveryState.PENDING.value,
-                    seen.is_(None) if row.sending_at is None else seen == row.sending_at)
-                    .values(sending_at=now).execution_options(synchronize_session=False))
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    return "skipped (another job is delivering it)"
-        answer: Delivery
-        if message is None:
-            answer = Permanent(f"{row.recipient} is no longer in the org chart")
-        elif channel is None:
-            answer = Permanent(f"the {row.channel!r} channel is not set up in this worker")
-        else:
-            try:
-                answer = channel.deliver(message)
-            except Exception as exc:  # a channel bug or an unforeseen network error: retry
-                answer = RetryAfter(0, f"{type(exc).__name__}")
-        return self._record_answer(notification_id, answer)
+            rows = self._rows(s, ids)
+            due = []
+            for nid in ids:
+                row = rows.get(nid)
+                if row is None:
+                    outcomes[nid] = "skipped (no such notification)"
+                elif row.state != DeliveryState.PENDING.value:
+                    outcomes[nid] = f"skipped ({row.state})"
+                elif row.due_at > now + timedelta(seconds=1):
+                    outcomes[nid] = f"skipped (not due until {row.due_at.isoformat()})"
+                else:
+                    due.append(row)
+            addresses = ChatAccounts(self.deps).addresses_in(
+                s, {(r.channel, r.recipient) for r in due if CHANNELS.get(r.channel)})
+            sends = [self._send_of(row, channels, addresses.get((row.channel, row.recipient)))
+                     for row in due]
+            claimed = self._claim(s, [row for row, send in zip(due, sends, strict=True)
+                                      if send.message is not None and CHANNELS.get(row.channel)],
+                                  now)
+            for row, send in zip(due, sends, strict=True):
+                if send.message is not None and CHANNELS.get(row.channel) \
+                        and row.id not in claimed:
+                    outcomes[row.id] = "skipped (another job is delivering it)"
+            sends = [send for send in sends if send.id not in outcomes]
+        answers = self._send_all(sends)
+        if answers:
+            with self.deps.uow() as uow:
+                outcomes.update(self._record_answers(uow, answers))
+        return [outcomes[nid] for nid in ids]
 
-    def _record_answer(self, notification_id: int, answer: Delivery) -> str:
-        now = self.deps.now()
-        with self.deps.uow() as uow:
-            s = uow.session
-            row = s.get(m.Notification, notification_id)
+    @staticmethod
+    def _rows(s: Session, ids: Sequence[int]) -> dict[int, m.Notification]:
+        if not ids:
+            return {}
+        return {r.id: r for r in s.scalars(
+            select(m.Notification).where(m.Notification.id.in_(ids)))}
+
+    @staticmethod
+    def _claim(s: Session, rows: Sequence[m.Notification], now: datetime) -> set[int]:
+        """Mark chat messages as being sent, each only if its mark is still as it was read: of
+        two jobs holding a row at once (Redis lost one that was still running, and it was made
+        again), one sends. A chat message must not go twice: an attempt that never records its
+        answer leaves the mark for the next one to see. (The log channel needs no mark: it
+        repeats a keyed line instead.) The ids claimed."""
+        seen = m.Notification.sending_at
+        pending = m.Notification.state == DeliveryState.PENDING.value
+        fresh = [r.id for r in rows if r.sending_at is None]
+        claimed: set[int] = set()
+        if fresh:
+            claimed.update(s.scalars(update(m.Notification).where(
+                m.Notification.id.in_(fresh), pending, seen.is_(None))
+                .values(sending_at=now).returning(m.Notification.id)
+                .execution_options(synchronize_session=False)))
+        for row in rows:
+            if row.sending_at is not None and s.execute(update(m.Notification).where(
+                    m.Notification.id == row.id, pending, seen == row.sending_at)
+                    .values(sending_at=now).execution_options(synchronize_session=False)
+                    ).rowcount == 1:  # type: ignore[attr-defined]
+                claimed.add(row.id)
+        return claimed
+
+    def _send_of(self, row: m.Notification, channels: Mapping[str, Channel],
+                 address: int | None) -> _Send:
+        person = self.deps.org.people.get(row.recipient)
+        channel = channels.get(row.channel)
+        if person is None:
+            return _Send(row.id, None, None, Permanent(
+                f"{row.recipient} is no longer in the org chart"))
+        if channel is None:
+            return _Send(row.id, None, None, Permanent(
+                f"the {row.channel!r} channel is not set up in this worker"))
+        return _Send(row.id, channel, Message(
+            row.id, row.key, row.post_id, Event(row.event), person, row.channel, row.language,
+            row.text, row.attempts + 1, address, interrupted=row.sending_at is not None))
+
+    @staticmethod
+    def _send_all(sends: Sequence[_Send]) -> dict[int, Delivery]:
+        """Each channel's answers to its messages (a channel bug or an unforeseen error: retry)."""
+        answers = {send.id: send.answer for send in sends if send.answer is not None}
+        by_channel: dict[int, list[_Send]] = {}
+        for send in sends:
+            if send.answer is None:
+                by_channel.setdefault(id(send.channel), []).append(send)
+        for group in by_channel.values():
+            channel = group[0].channel
+            messages = [send.message for send in group if send.message is not None]
+            many = getattr(channel, "deliver_many", None)
+            try:
+                got = list(many(messages)) if many is not None \
+                    else [_deliver_one(channel, message) for message in messages]
+            except Exception as exc:
+                got = [RetryAfter(0, f"{type(exc).__name__}")] * len(messages)
+            answers.update(zip((send.id for send in group), got, strict=True))
+        return answers
+
+    def _record_answers(self, uow: UnitOfWork, answers: Mapping[int, Delivery]
+                        ) -> dict[int, str]:
+        now, s = self.deps.now(), uow.session
+        rows = self._rows(s, list(answers))
+        outcomes: dict[int, str] = {}
+        for notification_id, answer in answers.items():
+            row = rows.get(notification_id)
             if row is None or row.state != DeliveryState.PENDING.value:
-                return "skipped (recorded by another job)"
+                outcomes[notification_id] = "skipped (recorded by another job)"
+                continue
             attempts = row.attempts + 1
             values: dict[str, object]
             if isinstance(answer, Delivered):
@@ -281,12 +356,31 @@ class Notifications:
             s.execute(update(m.Notification).where(
                 m.Notification.id == notification_id,
                 m.Notification.state == DeliveryState.PENDING.value,
-                m.Notification.attempts == row.attempts).values(attempts=attempts, sending_at=None,
-                                                                **values)
+                m.Notification.attempts == row.attempts).values(
+                    attempts=attempts, sending_at=None, **values)
                 .execution_options(synchronize_session=False))
             if values.get("due_at") is not None:
                 uow.hand_off(OutboxKind.NOTIFY, notification_id)
-            return outcome
+            outcomes[notification_id] = outcome
+        return outcomes
+
+
+@dataclass(frozen=True)
+class _Send:
+    """A claimed notification: its channel and message, or the answer it has without sending."""
+
+    id: int
+    channel: Channel | None
+    message: Message | None = None
+    answer: Delivery | None = None
+
+
+def _deliver_one(channel: Channel | None, message: Message) -> Delivery:
+    assert channel is not None
+    try:
+        return channel.deliver(message)
+    except Exception as exc:  # a channel bug or an unforeseen network error: retry
+        return RetryAfter(0, f"{type(exc).__name__}")
 
 
 _TABLE = m.Notification.__table__

@@ -1,7 +1,8 @@
 """The Telegram channel of the notification outbox: what the worker's delivery jobs send through.
 
 The worker is synchronous; aiogram is not. The channel keeps one event loop on a thread of its
-own, with one Bot (and its connection pool) on it, and each delivery waits for its coroutine.
+own, with one Bot (and its connection pool) on it, and each delivery waits for its coroutine. A
+job's messages to several chats are in flight together (`deliver_many`), each chat's in order.
 
 Answers are told apart from unknowns. Telegram answering an error is a clear "not sent": 429 is
 retried after its retry_after, 5xx and a refused connection after a backoff, a blocked bot or an
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from aiogram import Bot
@@ -66,13 +67,41 @@ class TelegramChannel:
 
     def deliver(self, message: Message) -> Delivery:
         """Send one notification; never raises for an answer it can describe."""
-        if message.address is None:
-            return Permanent(f"{message.person.key} has no Telegram account linked")
-        if message.interrupted:
-            return Uncertain("an earlier attempt was interrupted after asking Telegram; check "
-                             "the person's chat before sending again")
-        card = self.card(message)
-        return self._run(self._send(message.address, card))
+        return self.deliver_many([message])[0]
+
+    def deliver_many(self, messages: Sequence[Message]) -> list[Delivery]:
+        """Send several notifications at once, an answer each: the chats' requests are in
+        flight together, and each chat gets its messages in the order given."""
+        answers: list[Delivery | None] = []
+        chats: dict[int, list[tuple[int, Card]]] = {}
+        for i, message in enumerate(messages):
+            if message.address is None:
+                answers.append(Permanent(f"{message.person.key} has no Telegram account linked"))
+            elif message.interrupted:
+                answers.append(Uncertain("an earlier attempt was interrupted after asking "
+                                         "Telegram; check the person's chat before sending again"))
+            else:
+                answers.append(None)
+                chats.setdefault(message.address, []).append((i, self.card(message)))
+        if chats:
+            for i, answer in self._run(self._send_chats(chats)):
+                answers[i] = answer
+        return [a if a is not None else RetryAfter(0, "not sent") for a in answers]
+
+    async def _send_chats(self, chats: dict[int, list[tuple[int, Card]]]
+                          ) -> list[tuple[int, Delivery]]:
+        async def one_chat(chat_id: int, cards: list[tuple[int, Card]]
+                           ) -> list[tuple[int, Delivery]]:
+            out: list[tuple[int, Delivery]] = []
+            for i, card in cards:
+                try:
+                    out.append((i, await self._send(chat_id, card)))
+                except Exception as exc:  # unforeseen: retried, as the core retries one alone
+                    out.append((i, RetryAfter(0, f"{type(exc).__name__}")))
+            return out
+
+        done = await asyncio.gather(*(one_chat(c, cards) for c, cards in chats.items()))
+        return [pair for chat in done for pair in chat]
 
     def card(self, message: Message) -> Card:
         """The notification's text; a step that opened (or a reminder of it) gets the links and

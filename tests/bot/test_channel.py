@@ -89,6 +89,54 @@ def test_telegram_unreachable_is_a_clear_no_and_the_notification_waits(
         away.close()
 
 
+def confirmed(w: World, who: Personas) -> tuple[int, list[int], dict[str, int]]:
+    """A post the drafter confirmed, its notifications (the head's card, the admins' notices)
+    written and not yet delivered, and how many messages about it each of them held before."""
+    svc = w.core.service
+    pid = hand_over(w, who)
+    w.core.deps.enqueue = None  # nothing is delivered by the embedded loop now
+    h = svc.view(pid).revision.content_hash  # type: ignore[union-attr]
+    svc.act(pid, "confirm", who.drafter, revision_hash=h)
+    rows = [n for n in svc.notifications_for(post_id=pid) if n.state is DeliveryState.PENDING]
+    assert len({n.recipient for n in rows}) >= 2
+    return pid, [n.id for n in rows], {n.recipient: len(cards_about(w, n.recipient, pid))
+                                       for n in rows}
+
+
+def test_a_jobs_notifications_go_out_together_each_once_each_recorded(
+        world: World, who: Personas) -> None:
+    pid, rows, before = confirmed(world, who)
+    outcomes = world.core.notifications.deliver_all(rows, world.delivery.channels)  # type: ignore[attr-defined]
+    assert outcomes == ["delivered"] * len(rows)
+    told = [n for n in world.core.service.notifications_for(post_id=pid) if n.id in rows]
+    assert all(n.state is DeliveryState.DELIVERED and n.attempts == 1 for n in told)
+    for n in told:  # each person holds their message once
+        assert len(cards_about(world, n.recipient, pid)) == before[n.recipient] + 1
+    # The job run again (Redis made it twice): nothing goes a second time.
+    assert world.core.notifications.deliver_all(rows, world.delivery.channels) \
+        == ["skipped (delivered)"] * len(rows)  # type: ignore[attr-defined]
+
+
+def test_one_refusal_among_messages_sent_together_touches_only_its_own(
+        world: World, who: Personas) -> None:
+    pid, rows, before = confirmed(world, who)
+    world.control.inject("sendMessage", "retry_after", times=1, retry_after=2)
+    world.control.inject("sendMessage", "accept_then_drop", times=1)
+    outcomes = world.core.notifications.deliver_all(rows, world.delivery.channels)  # type: ignore[attr-defined]
+    kinds = sorted(o.split(" ")[0] for o in outcomes)
+    assert kinds == sorted(["retry", "uncertain"] + ["delivered"] * (len(rows) - 2))
+    after = {n.id: n for n in world.core.service.notifications_for(post_id=pid)}
+    for nid, outcome in zip(rows, outcomes, strict=True):
+        row = after[nid]
+        sent = len(cards_about(world, row.recipient, pid)) - before[row.recipient]
+        if outcome.startswith("retry"):  # a clear no: waits for its retry, nothing sent
+            assert row.state is DeliveryState.PENDING and row.attempts == 1 and sent == 0
+        elif outcome.startswith("uncertain"):  # Telegram took it, the reply was lost
+            assert row.state is DeliveryState.FAILED and sent == 1
+        else:
+            assert row.state is DeliveryState.DELIVERED and sent == 1
+
+
 # --- the rules, over generated cases ------------------------------------------------------------------
 
 
