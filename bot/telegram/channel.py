@@ -84,7 +84,12 @@ class TelegramChannel:
                 answers.append(None)
                 chats.setdefault(message.address, []).append((i, self.card(message)))
         if chats:
-            for i, answer in self._run(self._send_chats(chats)):
+            try:
+                sent = self._run(self._send_chats(chats))
+            except TimeoutError:  # no answer in time: a lost reply, never a clear no
+                sent = [(i, Uncertain("Telegram did not answer in time; it may hold the message"))
+                        for cards in chats.values() for i, _ in cards]
+            for i, answer in sent:
                 answers[i] = answer
         return [a if a is not None else RetryAfter(0, "not sent") for a in answers]
 

@@ -4,6 +4,9 @@ size) checked over generated cases."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -11,6 +14,7 @@ from approvals.rules.states import Action
 from approvals.services.state import MAX_ID
 from approvals.views import DeliveryState, RevisionInput
 from bot.cards import Button, split, utf16_len
+from bot.telegram import channel as channel_module
 from bot.telegram.app import links, make_bot
 from bot.telegram.callbacks import CODE, Decide
 from bot.telegram.channel import TelegramChannel
@@ -135,6 +139,26 @@ def test_one_refusal_among_messages_sent_together_touches_only_its_own(
             assert row.state is DeliveryState.FAILED and sent == 1
         else:
             assert row.state is DeliveryState.DELIVERED and sent == 1
+
+
+def test_a_send_with_no_answer_in_time_is_uncertain_never_retried(
+        world: World, who: Personas, monkeypatch: pytest.MonkeyPatch) -> None:
+    pid, rows, before = confirmed(world, who)
+    monkeypatch.setattr(channel_module, "SEND_TIMEOUT", 0.05)  # the wait for the whole job
+    world.control.inject("sendMessage", "delay", times=None, seconds=1)
+    outcomes = world.core.notifications.deliver_all(rows, world.delivery.channels)  # type: ignore[attr-defined]
+    assert all(o.startswith("uncertain") for o in outcomes)
+    world.control.clear_faults()
+    told = [n for n in world.core.service.notifications_for(post_id=pid) if n.id in rows]
+    assert all(n.state is DeliveryState.FAILED and n.last_error.startswith("uncertain")
+               for n in told)
+    assert world.core.notifications.pending() == []  # nothing waits to be sent again
+    # The messages went out late all the same, each once.
+    deadline = time.monotonic() + 60
+    while any(len(cards_about(world, n.recipient, pid)) <= before[n.recipient] for n in told):
+        assert time.monotonic() < deadline, "the late messages never arrived"
+        time.sleep(0.05)
+    assert all(len(cards_about(world, n.recipient, pid)) == before[n.recipient] + 1 for n in told)
 
 
 # --- the rules, over generated cases ------------------------------------------------------------------
