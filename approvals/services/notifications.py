@@ -224,7 +224,6 @@ class Notifications:
         """
         ids = list(dict.fromkeys(notification_ids))
         outcomes: dict[int, str] = {}
-        sends: list[_Send] = []
         now = self.deps.now()
         with self.deps.uow() as uow:  # the reads, and the "sending" mark of chat messages
             s = uow.session
@@ -244,12 +243,11 @@ class Notifications:
                 s, {(r.channel, r.recipient) for r in due if CHANNELS.get(r.channel)})
             sends = [self._send_of(row, channels, addresses.get((row.channel, row.recipient)))
                      for row in due]
-            claimed = self._claim(s, [row for row, send in zip(due, sends, strict=True)
-                                      if send.message is not None and CHANNELS.get(row.channel)],
-                                  now)
-            for row, send in zip(due, sends, strict=True):
-                if send.message is not None and CHANNELS.get(row.channel) \
-                        and row.id not in claimed:
+            marked = [row for row, send in zip(due, sends, strict=True)
+                      if send.message is not None and CHANNELS.get(row.channel)]
+            claimed = self._claim(s, marked, now)
+            for row in marked:
+                if row.id not in claimed:
                     outcomes[row.id] = "skipped (another job is delivering it)"
             sends = [send for send in sends if send.id not in outcomes]
         answers = self._send_all(sends)

@@ -72,26 +72,23 @@ class TelegramChannel:
     def deliver_many(self, messages: Sequence[Message]) -> list[Delivery]:
         """Send several notifications at once, an answer each: the chats' requests are in
         flight together, and each chat gets its messages in the order given."""
-        answers: list[Delivery | None] = []
+        answers: dict[int, Delivery] = {}
         chats: dict[int, list[tuple[int, Card]]] = {}
         for i, message in enumerate(messages):
             if message.address is None:
-                answers.append(Permanent(f"{message.person.key} has no Telegram account linked"))
+                answers[i] = Permanent(f"{message.person.key} has no Telegram account linked")
             elif message.interrupted:
-                answers.append(Uncertain("an earlier attempt was interrupted after asking "
-                                         "Telegram; check the person's chat before sending again"))
+                answers[i] = Uncertain("an earlier attempt was interrupted after asking "
+                                       "Telegram; check the person's chat before sending again")
             else:
-                answers.append(None)
                 chats.setdefault(message.address, []).append((i, self.card(message)))
         if chats:
             try:
-                sent = self._run(self._send_chats(chats))
+                answers.update(self._run(self._send_chats(chats)))
             except TimeoutError:  # no answer in time: a lost reply, never a clear no
-                sent = [(i, Uncertain("Telegram did not answer in time; it may hold the message"))
-                        for cards in chats.values() for i, _ in cards]
-            for i, answer in sent:
-                answers[i] = answer
-        return [a if a is not None else RetryAfter(0, "not sent") for a in answers]
+                answers.update((i, Uncertain("Telegram did not answer in time; it may hold the "
+                                             "message")) for cards in chats.values() for i, _ in cards)
+        return [answers[i] for i in range(len(messages))]
 
     async def _send_chats(self, chats: dict[int, list[tuple[int, Card]]]
                           ) -> list[tuple[int, Delivery]]:
