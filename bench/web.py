@@ -16,6 +16,13 @@ the load generator logs in once per person and, with `--concurrency` connections
 each, requests `/ping`, the queue page, approves the prepared posts one POST each (the session
 cookie and the CSRF token, as a browser sends them; until they run out) and opens their pages.
 
+Then, served and measured the same way, a reference (bench/floor_web.py, `--no-floor` skips
+it): a Flask app whose approve does only what any approve of a logged-in person on this stack
+must (the session's person, the CSRF check, one transaction updating the post's row and
+appending a log row, a flashed message, the redirect), against its own `/ping`. It shows how
+far the console's approve is from the cheapest one possible, and how far that one is from
+the target.
+
 The load generator is wrk (written in C: it leaves the two cores to the server and the
 database), driven by bench/web.lua; when it is not installed the bench installs it (apt-get,
 as root), or else falls back to a thread pool of the standard library's HTTP clients and says
@@ -29,6 +36,7 @@ ratios against `/ping` and whether the targets are met.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.cookiejar
 import json
 import multiprocessing
@@ -45,7 +53,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -356,6 +364,70 @@ def _parent(pid: int) -> int | None:
         return None
 
 
+@contextlib.contextmanager
+def serving(command: list[str], env: dict[str, str], log: Path,
+            port: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A server started with `command`, once its /ping answers: (its process, its base URL);
+    stopped when the block ends. Its output goes to `log`, shown if it never answers."""
+    with log.open("wb") as out, subprocess.Popen(command, env=env, stdout=out, cwd=ROOT,
+                                                 stderr=subprocess.STDOUT) as server:
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(base + "/ping", timeout=2).read()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit(log.read_text(errors="replace")) from None
+                    time.sleep(0.2)
+            yield server, base
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def floor(args: argparse.Namespace, wrk: str | None, url: str, engine: Engine, tmp: Path,
+          count: int) -> tuple[Measured, Measured]:
+    """/ping and the approve of bench/floor_web.py (the least an approve can cost on this
+    stack), served and measured as the console was: (ping, approve)."""
+    from bench.floor_web import FLOOR_HASH
+
+    port = free_port()
+    command = [sys.executable, "-m", "bench.floor_web", "--database-url", url, "--port",
+               str(port), "--workers", str(args.workers), "--posts", str(count)]
+    posts_file = tmp / "floor-posts.txt"
+    posts_file.write_text("".join(f"{i} {FLOOR_HASH}\n" for i in range(1, count + 1)))
+    results: list[Measured] = []
+
+    def ping(c: Client, _n: int) -> None:
+        c.get("/ping")
+
+    def approve(c: Client, n: int) -> None:
+        if n >= count:
+            raise IndexError(n)  # all approved: the phase ends
+        c.act(f"/posts/{n + 1}/act", {"revision": FLOOR_HASH})
+
+    with serving(command, dict(os.environ), tmp / "floor.log", port) as (server, base):
+        client, meter = Client(base, "zhang_wei"), CpuMeter(server, engine)
+        names = ("floor: /ping (hello world)", "floor: approve (POST /posts/N/act, its 302)")
+        for name, how in zip(names, ({"mode": "get", "path": "/ping"},
+                                     {"mode": "approve", "posts": posts_file}), strict=True):
+            meter.start()
+            if wrk is not None:
+                results.append(run_wrk(wrk, name, base, client, seconds=args.seconds,  # type: ignore[arg-type]
+                                       connections=args.concurrency,
+                                       threads=args.client_threads, **how))
+            else:
+                clients = [client.clone() for _ in range(args.concurrency)]
+                results.append(run_python(name, clients, args.seconds,
+                                          ping if how["mode"] == "get" else approve))
+            print(results[-1].line(), flush=True)
+            print(meter.line(results[-1].answers), flush=True)
+    return results[0], results[1]
+
+
 def run_python(name: str, clients: list[Client], seconds: float,
                call: Callable[[Client, int], None]) -> Measured:
     """One phase from a thread pool of the standard library's HTTP clients."""
@@ -398,6 +470,8 @@ def main() -> None:
     ap.add_argument("--client-threads", type=int, default=2, help="wrk's threads")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
                     help="where the server hands its commits off (nobody works that queue)")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the reference app (bench/floor_web.py) measured after the console")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="signoff-bench-web-")
     url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -442,74 +516,67 @@ def main() -> None:
         command += ["--threads", str(args.threads)]
     posts_file = Path(tmp) / "posts.txt"
     posts_file.write_text("".join(f"{pid} {h}\n" for pid, h in waiting))
-    with log.open("wb") as out, subprocess.Popen(command, env=env, stdout=out,
-                                                 stderr=subprocess.STDOUT) as server:
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/ping", timeout=2).read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit(log.read_text(errors="replace")) from None
-                    time.sleep(0.2)
-            admin, head = Client(base, "zhao_xue"), Client(base, "zhang_wei")
-            meter = CpuMeter(server, engine)
-            served = f"{args.workers} workers" + (f" x {args.threads} threads"
-                                                  if args.threads else "")
-            queue_name = f"queue page (/, 50 rows of {args.posts + len(waiting)})"
-            results: list[Measured] = []
-            if wrk is not None:
-                print(f"gunicorn, {served}; wrk, {args.concurrency} connections on "
-                      f"{args.client_threads} threads, {args.seconds:g} s a phase", flush=True)
-                common = {"seconds": args.seconds, "connections": args.concurrency,
-                          "threads": args.client_threads}
-                phases = [
-                    ("/ping (hello world)", admin, {"mode": "get", "path": "/ping"}),
-                    (queue_name, admin, {"mode": "get", "path": "/"}),
-                    ("approve (POST /posts/N/act, its 302)", head,
-                     {"mode": "approve", "posts": posts_file}),
-                    ("post page (GET /posts/N, where the approve redirects)", head,
-                     {"mode": "page", "posts": posts_file}),
-                ]
-                for name, client, how in phases:
-                    meter.start()
-                    results.append(run_wrk(wrk, name, base, client, **common, **how))  # type: ignore[arg-type]
-                    print(results[-1].line(), flush=True)
-                    print(meter.line(results[-1].answers), flush=True)
-            else:
-                print(f"gunicorn, {served}; {args.concurrency} Python client threads",
-                      flush=True)
-                admins = [admin.clone() for _ in range(args.concurrency)]
-                heads = [head.clone() for _ in range(args.concurrency)]
+    with serving(command, env, log, port) as (server, base):
+        admin, head = Client(base, "zhao_xue"), Client(base, "zhang_wei")
+        meter = CpuMeter(server, engine)
+        served = f"{args.workers} workers" + (f" x {args.threads} threads"
+                                              if args.threads else "")
+        queue_name = f"queue page (/, 50 rows of {args.posts + len(waiting)})"
+        results: list[Measured] = []
+        if wrk is not None:
+            print(f"gunicorn, {served}; wrk, {args.concurrency} connections on "
+                  f"{args.client_threads} threads, {args.seconds:g} s a phase", flush=True)
+            common = {"seconds": args.seconds, "connections": args.concurrency,
+                      "threads": args.client_threads}
+            phases = [
+                ("/ping (hello world)", admin, {"mode": "get", "path": "/ping"}),
+                (queue_name, admin, {"mode": "get", "path": "/"}),
+                ("approve (POST /posts/N/act, its 302)", head,
+                 {"mode": "approve", "posts": posts_file}),
+                ("post page (GET /posts/N, where the approve redirects)", head,
+                 {"mode": "page", "posts": posts_file}),
+            ]
+            for name, client, how in phases:
+                meter.start()
+                results.append(run_wrk(wrk, name, base, client, **common, **how))  # type: ignore[arg-type]
+                print(results[-1].line(), flush=True)
+                print(meter.line(results[-1].answers), flush=True)
+        else:
+            print(f"gunicorn, {served}; {args.concurrency} Python client threads",
+                  flush=True)
+            admins = [admin.clone() for _ in range(args.concurrency)]
+            heads = [head.clone() for _ in range(args.concurrency)]
 
-                def approve(c: Client, n: int) -> None:
-                    pid, h = waiting[n]  # IndexError once all are approved
-                    c.act(f"/posts/{pid}/act", {"action": "approve", "revision": h})
+            def approve(c: Client, n: int) -> None:
+                pid, h = waiting[n]  # IndexError once all are approved
+                c.act(f"/posts/{pid}/act", {"action": "approve", "revision": h})
 
-                for name, clients, call in (
-                        ("/ping (hello world)", admins, lambda c, n: c.get("/ping") and None),
-                        (queue_name, admins, lambda c, n: c.get("/") and None),
-                        ("approve (POST /posts/N/act, its 302)", heads, approve),
-                        ("post page (GET /posts/N, where the approve redirects)", heads,
-                         lambda c, n: c.get(f"/posts/{waiting[n % len(waiting)][0]}") and None)):
-                    meter.start()
-                    results.append(run_python(name, clients, args.seconds, call))
-                    print(results[-1].line(), flush=True)
-                    print(meter.line(results[-1].answers), flush=True)
-            ping, queue, approved, page = results
-            print(f"ratio queue/ping: {queue.rate / ping.rate:.3f}; ratio approve/ping: "
-                  f"{approved.rate / ping.rate:.3f}; ratio post page/ping: "
-                  f"{page.rate / ping.rate:.3f}", flush=True)
-            met = (approved.rate >= 0.25 * ping.rate, approved.p99 <= 0.025, queue.p95 <= 0.050)
-            print(f"{TARGETS}: {'met' if all(met) else 'not met'} (approve ratio "
-                  f"{'ok' if met[0] else 'short'}, approve p99 {'ok' if met[1] else 'over'}, "
-                  f"queue p95 {'ok' if met[2] else 'over'})", flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for name, clients, call in (
+                    ("/ping (hello world)", admins, lambda c, n: c.get("/ping") and None),
+                    (queue_name, admins, lambda c, n: c.get("/") and None),
+                    ("approve (POST /posts/N/act, its 302)", heads, approve),
+                    ("post page (GET /posts/N, where the approve redirects)", heads,
+                     lambda c, n: c.get(f"/posts/{waiting[n % len(waiting)][0]}") and None)):
+                meter.start()
+                results.append(run_python(name, clients, args.seconds, call))
+                print(results[-1].line(), flush=True)
+                print(meter.line(results[-1].answers), flush=True)
+        ping, queue, approved, page = results
+        print(f"ratio queue/ping: {queue.rate / ping.rate:.3f}; ratio approve/ping: "
+              f"{approved.rate / ping.rate:.3f}; ratio post page/ping: "
+              f"{page.rate / ping.rate:.3f}", flush=True)
+        met = (approved.rate >= 0.25 * ping.rate, approved.p99 <= 0.025, queue.p95 <= 0.050)
+        print(f"{TARGETS}: {'met' if all(met) else 'not met'} (approve ratio "
+              f"{'ok' if met[0] else 'short'}, approve p99 {'ok' if met[1] else 'over'}, "
+              f"queue p95 {'ok' if met[2] else 'over'})", flush=True)
+    if not args.no_floor:
+        # Enough posts that the phase never runs out (wrk's threads that stop early leave the
+        # requests still in flight on their other connections waiting a second or more).
+        floor_ping, floor_approve = floor(args, wrk, served_url, engine, Path(tmp),
+                                          max(20_000, round(args.seconds * 4000)))
+        print(f"floor: ratio approve/ping {floor_approve.rate / floor_ping.rate:.3f}; signoff's "
+              f"approve is {approved.rate / floor_approve.rate:.2f} x the floor's rate, its "
+              f"p99 {approved.p99 / floor_approve.p99:.1f} x the floor's", flush=True)
     d = m.Decision
     with engine.connect() as conn:
         done = conn.scalar(select(func.count()).select_from(d).where(
