@@ -42,7 +42,7 @@ from approvals.store import models as m
 from approvals.views import PostSummary, PublicationIds, RevisionSummary, TimelineEntry
 
 E = TypeVar("E")
-MAX_ID = 2**63 - 1  # ids are 64-bit integers in every database we run on
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL (beyond, it refuses to compare)
 _HEX = re.compile(r"[0-9a-f]+")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask_openapi3 import Info, OpenAPI
+from werkzeug.routing import IntegerConverter
 
 from approvals.bootstrap import Core
 from approvals.web import api, auth, console, health, invite, people, preview
@@ -20,6 +21,13 @@ from approvals.web.api_models import ErrorOut
 from approvals.web.i18n import install as install_i18n
 from approvals.web.reports import install as install_reports
 from approvals.web.wechat import CallbackCodec, install_callback
+
+
+class AsciiInt(IntegerConverter):
+    """`<int:…>` in this app's paths, in ASCII digits only: werkzeug's own converter takes any
+    Unicode digit, so /posts/１ opened post 1. (How large an id may be is the core's to say.)"""
+
+    regex = r"[0-9]+"
 
 
 def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = (),
@@ -37,6 +45,7 @@ def create_app(core: Core, *, secret_key: str, previous_keys: tuple[str, ...] = 
                   security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
                   validation_error_status=422, validation_error_model=ErrorOut,
                   validation_error_callback=api.validation_error)
+    app.url_map.converters["int"] = AsciiInt  # before any route is added
     app.config.update(
         SECRET_KEY=secret_key,
         TESTING=testing,

@@ -4,6 +4,7 @@ form by Flask-WTF, and the login form rate-limited by Flask-Limiter."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_limiter import Limiter
@@ -89,9 +90,20 @@ def login() -> str | Response | tuple[str, int]:
         return render_template("login.html", error=ui("bad_login"), person=person), 401
     login_user(User(key))
     wanted = request.args.get("next", "")
-    # Only a path of this site: never an open redirect.
-    safe = wanted.startswith("/") and not wanted.startswith("//") and "\\" not in wanted
-    return redirect(wanted if safe else url_for("console.queue"))
+    return redirect(wanted if is_own_path(wanted) else url_for("console.queue"))
+
+
+def is_own_path(wanted: str) -> bool:
+    """Whether `wanted` is a path of this site, safe to redirect to: never an open redirect.
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a slash, so
+    "/\t/evil.example" is "//evil.example" to them: any of those, or any other control
+    character or space, and the answer is no."""
+    if not wanted.startswith("/") or any(ch.isspace() or ch == "\\" or not ch.isprintable()
+                                         for ch in wanted):
+        return False
+    parts = urlsplit(wanted)
+    return not parts.scheme and not parts.netloc and not wanted.startswith("//")
 
 
 @bp.post("/logout")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -10,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from approvals.bootstrap import Core
-from approvals.rules.errors import InvalidInput
+from approvals.rules.errors import InvalidInput, NotFound
 from approvals.rules.states import PostStatus
 from approvals.store import models as m
 from approvals.views import RevisionInput
@@ -63,6 +64,33 @@ def test_every_page_asks_for_a_login_first(app: Flask, core: Core, who: Personas
         assert answer.status_code == 302 and "/login" in answer.headers["Location"]
 
 
+def test_an_id_no_post_can_have_is_a_missing_post_on_every_page(app: Flask, core: Core,
+                                                                 who: Personas) -> None:
+    from approvals.web.preview import signer
+
+    pid = laid_out(core, who)
+    wide = quote("".join(chr(ord(c) + 0xFEE0) for c in str(pid)))  # its id in full-width digits
+    admin = logged_in(app, who.admin)
+    form = {"csrf_token": token(admin, f"/posts/{pid}")}
+    # Past the id columns' 32 bits (PostgreSQL refuses to compare), and digits that are not
+    # ASCII (werkzeug's converter reads "１" as 1).
+    for bad in ("2147483648", "9223372036854775807", "9" * 5000, wide):
+        for path in (f"/posts/{bad}", f"/posts/{bad}/diff?a=1&b=1", f"/posts/{bad}/edit"):
+            assert admin.get(path).status_code == 404, path
+        # A form's refusal is a flashed message and the way back (302), or no such page (404;
+        # werkzeug says 405 where the GET rule of the same path was tried first); never an error.
+        for path in (f"/posts/{bad}/act", f"/posts/{bad}/schedule", f"/posts/{bad}/edit",
+                     f"/jobs/posts/{bad}/retry", f"/jobs/notifications/{bad}/retry",
+                     f"/jobs/items/publish/{bad}/redispatch"):
+            assert admin.post(path, data=form).status_code in (302, 404, 405), path
+    with pytest.raises(NotFound):
+        core.service.view(2**31)
+    with app.test_request_context():
+        link = signer().dumps({"p": 2**31, "r": "0" * 64})
+    answer = app.test_client().get(f"/p/{link}")
+    assert answer.status_code == 404 and "Traceback" not in answer.get_data(as_text=True)
+
+
 def test_a_wrong_name_and_a_wrong_password_get_the_same_answer(app: Flask, who: Personas) -> None:
     client = app.test_client()
     said = []
@@ -100,11 +128,15 @@ def test_logins_are_rate_limited(app: Flask, who: Personas) -> None:
 
 def test_the_login_never_redirects_off_site(app: Flask, who: Personas) -> None:
     client = app.test_client()
+    # Browsers drop tabs and line breaks in a URL: "/\t/evil.example" is "//evil.example".
     for target, expected in (("//evil.example/x", "/"), ("https://evil.example/", "/"),
-                             ("/\\evil.example", "/"), ("/posts/1", "/posts/1")):
-        answer = client.post(f"/login?next={target}", data={
+                             ("/\\evil.example", "/"), ("/\t/evil.example/", "/"),
+                             ("/\n/evil.example", "/"), ("/\r\n//evil.example", "/"),
+                             ("/ /evil.example", "/"), ("/\x00/evil.example", "/"),
+                             ("/posts/1", "/posts/1"), ("/?status=draft&page=2", "/?status=draft&page=2")):
+        answer = client.post("/login", query_string={"next": target}, data={
             "person": who.drafter, "password": PASSWORD, "csrf_token": token(client)})
-        assert answer.headers["Location"] == expected, target
+        assert answer.status_code == 302 and answer.headers["Location"] == expected, target
 
 
 def test_the_chain_walks_through_the_post_page(app: Flask, core: Core, who: Personas) -> None:
