@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -12,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, Update
 
 from approvals.config.settings import Settings
 from approvals.rules.errors import ConfigError, Text
@@ -64,12 +65,34 @@ def links(settings: Settings) -> Links:
     return Links(settings.console_url, key if key and len(key) >= 16 else None)
 
 
+class InOrderDispatcher(Dispatcher):
+    """A Dispatcher that takes a chat's messages one at a time, in the order they came.
+
+    A conversation's step reads what the message before it left: a title typed and the body
+    sent right after it, or a long text the Telegram app cut into several messages, would
+    otherwise race (each update is handled in a task of its own, and the conversation's state
+    is read from Redis before any handler runs). The chat's lock is taken before anything
+    awaits, so the tasks queue for it in the order they were made. Button presses are not held
+    up by it: each answers on its own."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._chats: dict[int, asyncio.Lock] = {}
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        """Handle one update (a message after the chat's earlier ones)."""
+        if update.message is None:
+            return await super().feed_update(bot, update, **kwargs)
+        async with self._chats.setdefault(update.message.chat.id, asyncio.Lock()):
+            return await super().feed_update(bot, update, **kwargs)
+
+
 def make_dispatcher(service: Service, settings: Settings, storage: BaseStorage | None = None
                     ) -> Dispatcher:
     """The Dispatcher with the person middleware and the handlers; conversation state lives in
     `storage` (Redis unless given), so a restart loses no conversation."""
     storage = storage or RedisStorage.from_url(settings.redis_url)
-    dp = Dispatcher(storage=storage)
+    dp = InOrderDispatcher(storage=storage)
     dp.update.outer_middleware(OnceMiddleware(storage.redis if isinstance(storage, RedisStorage)
                                               else None))
     middleware = PersonMiddleware(Context(service.via("chat"), links(settings)))

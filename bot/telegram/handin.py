@@ -24,7 +24,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from approvals.rules.article import check_cover, check_inline_image
+from approvals.rules import content
+from approvals.rules.article import TITLE, check_cover, check_inline_image, check_plain_text
 from approvals.rules.errors import SignoffError, Text
 from approvals.rules.revisions import TITLE_MAX
 from approvals.rules.states import CATEGORY_LABEL, Category
@@ -39,6 +40,9 @@ router = Routes("signoff-handin")
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 BODY_MAX = 20000  # characters of a typed body: a long article comes as a .docx
+# The Telegram app sends a text longer than a message (4096) as several messages, each cut near
+# that length: a part this long may have more coming.
+SPLIT_AT = 3000
 
 T: dict[str, Text] = {
     "category": Text("请选择稿件类别（第二十六条）：", "Choose the category (art. 26):"),
@@ -58,6 +62,13 @@ T: dict[str, Text] = {
     "too_big": Text("文件“{name}”为 {mb} MB，最大 {max} MB。请压缩图片后重新发送。",
                     "The file “{name}” is {mb} MB; at most {max} MB. Compress its pictures and "
                     "send it again."),
+    "body_more": Text("已收到正文（共 {n} 字）。如果 Telegram 把长文分成了几条消息，请接着发送其余部分；"
+                      "发完请点“完成”。",
+                      "Body received ({n} characters so far). If Telegram cut a long text into "
+                      "several messages, send the rest; press “Done” when it is all here."),
+    "not_command": Text("“{c}”不是可用的命令，没有当作内容收下。要取消请发送 /cancel，要重新开始请发送 /new。",
+                        "“{c}” is not a command here and was not taken as content. Send /cancel to "
+                        "stop, or /new to start again."),
     "docx_ok": Text("已读取 Word 文档“{name}”。", "Read the Word document “{name}”."),
     "photo": Text(f"可发送图片（可选，最多 {PICTURES_MAX} 张）：第一张作封面，所有图片按顺序放在正文之后。"
                   "不需要图片请点“跳过”。",
@@ -116,6 +127,7 @@ class HandIn(StatesGroup):
     category = State()
     title = State()
     body = State()
+    body_more = State()  # a long typed body: the rest of what the Telegram app cut up
     photo = State()
     source_name = State()
     source_url = State()
@@ -136,9 +148,9 @@ def _categories(lang: str) -> InlineKeyboardMarkup:
         for c in Category])
 
 
-def _one(kind: str, lang: str) -> InlineKeyboardMarkup:
+def _one(kind: str, lang: str, label: str | None = None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=tx(kind, lang), callback_data=Step(k=kind).pack())]])
+        text=tx(label or kind, lang), callback_data=Step(k=kind).pack())]])
 
 
 def _confirm(lang: str) -> InlineKeyboardMarkup:
@@ -178,9 +190,18 @@ async def category_typed(message: Message, lang: str) -> None:
     await message.answer(tx("use_buttons", lang), reply_markup=_categories(lang))
 
 
+@router.message(StateFilter(HandIn.title, HandIn.body, HandIn.body_more, HandIn.source_name,
+                           HandIn.source_url), F.text.regexp(r"^/[^\s/]"))
+async def not_a_command(message: Message, lang: str) -> None:
+    """A mistyped or unknown command where text is asked (the known ones are taken before):
+    never taken as the title, the body or the source."""
+    await message.answer(tx("not_command", lang, c=(message.text or "").split()[0][:40]))
+
+
 @router.message(StateFilter(HandIn.title))
 async def title(message: Message, lang: str, state: FSMContext) -> None:
-    """The title: not empty, one line, within WeChat's limit."""
+    """The title: not empty, one line, within WeChat's limit, plain text (as the core will
+    check it at hand-in: refused here, not after the summary)."""
     if message.text is None:
         await message.answer(tx("expect_text", lang))
         return
@@ -190,6 +211,11 @@ async def title(message: Message, lang: str, state: FSMContext) -> None:
         return
     if len(text) > TITLE_MAX:
         await message.answer(tx("title_long", lang, n=len(text)))
+        return
+    try:
+        check_plain_text(TITLE, text)
+    except SignoffError as exc:
+        await message.answer(exc.text.get(lang))
         return
     await state.update_data(title=text)
     data = await state.get_data()
@@ -229,23 +255,48 @@ async def body_docx(message: Message, bot: Bot, lang: str, ctx: Context, state: 
     await _after_body(message, lang, state)
 
 
-@router.message(StateFilter(HandIn.body), F.text)
+@router.message(StateFilter(HandIn.body, HandIn.body_more), F.text)
 async def body_text(message: Message, lang: str, state: FSMContext) -> None:
-    """The body typed as text."""
-    text = (message.text or "").strip()
-    if not text:
+    """The body typed as text; a long one may come as several messages (joined in order), so
+    after a long part the conversation waits for more until “Done”."""
+    part = (message.text or "").strip()
+    if not part:
         await message.answer(tx("expect_body", lang))
         return
+    more = await state.get_state() == HandIn.body_more.state
+    text = (await state.get_data())["body"] + "\n" + part if more else part
     if len(text) > BODY_MAX:
         await message.answer(tx("body_long", lang, n=len(text)))
         return
+    try:
+        content.to_html(text, "text")  # control characters: refused here, not at hand-in
+    except SignoffError as exc:
+        await message.answer(exc.text.get(lang))
+        return
     await state.update_data(body_kind="text", body=text)
+    if more or len(part) >= SPLIT_AT:
+        await state.set_state(HandIn.body_more)
+        await message.answer(tx("body_more", lang, n=len(text)),
+                             reply_markup=_one("body", lang, "done"))
+        return
     await _after_body(message, lang, state)
 
 
-@router.message(StateFilter(HandIn.body))
-async def body_other(message: Message, lang: str) -> None:
-    """A photo, a sticker, … where the body is asked."""
+@router.callback_query(Step.filter(F.k == "body"), StateFilter(HandIn.body_more))
+async def body_done(query: CallbackQuery, lang: str, state: FSMContext) -> None:
+    """The whole long body is here."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _after_body(query.message, lang, state)
+
+
+@router.message(StateFilter(HandIn.body, HandIn.body_more))
+async def body_other(message: Message, lang: str, state: FSMContext) -> None:
+    """A photo, a sticker, … where the body is asked (or its rest)."""
+    if await state.get_state() == HandIn.body_more.state:
+        await message.answer(tx("body_more", lang, n=len((await state.get_data())["body"])),
+                             reply_markup=_one("body", lang, "done"))
+        return
     await message.answer(tx("expect_body", lang))
 
 

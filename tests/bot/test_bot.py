@@ -70,12 +70,18 @@ def as_in_production(w: World, redis_url: str) -> World:
     return w
 
 
-def to_pictures(w: World, who: Personas, title: str) -> dict[str, Any]:
-    """The drafter's /new, up to the question for pictures (returned)."""
+def to_title(w: World, who: Personas, category: str = "工作宣传") -> int:
+    """The drafter's /new and category, up to the question for the title; her chat's id."""
     me = w.ids[who.drafter]
     w.say(who.drafter, "/new")
-    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="工作宣传")
+    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text=category)
     w.wait_text(who.drafter, "请输入标题")
+    return me
+
+
+def to_pictures(w: World, who: Personas, title: str) -> dict[str, Any]:
+    """The drafter's /new, up to the question for pictures (returned)."""
+    me = to_title(w, who)
     w.say(who.drafter, title)
     w.wait_text(who.drafter, "请发送正文")
     w.say(who.drafter, BODY)
@@ -205,11 +211,7 @@ def _docx(paragraphs: list[str]) -> bytes:
 
 def test_handing_in_a_docx_through_the_conversation(world: World, who: Personas) -> None:
     w = started(world)
-    me = w.ids[who.drafter]
-    w.say(who.drafter, "/new")
-    category = w.control.wait_text(me, "类别")
-    w.control.press(me, category["message_id"], text="工作宣传")
-    w.wait_text(who.drafter, "请输入标题")
+    me = to_title(w, who)
     w.say(who.drafter, "我" * 60)  # refused where it enters; the conversation stays
     w.wait_text(who.drafter, "标题 60 字")
     w.say(who.drafter, "我局开展冬季防汛应急演练")
@@ -236,11 +238,7 @@ def test_a_bot_restart_mid_conversation_loses_nothing(world: World, who: Persona
 
     world.storage = RedisStorage.from_url(redis_url)
     w = started(world)
-    me = w.ids[who.drafter]
-    w.say(who.drafter, "/new")
-    category = w.control.wait_text(me, "类别")
-    w.control.press(me, category["message_id"], text="政策解读")
-    w.wait_text(who.drafter, "请输入标题")
+    to_title(w, who, "政策解读")
     w.say(who.drafter, "新修订的防汛条例解读")
     w.wait_text(who.drafter, "请发送正文")
     w.bots.pop().close()  # the bot goes down between two answers
@@ -252,10 +250,7 @@ def test_a_bot_restart_mid_conversation_loses_nothing(world: World, who: Persona
 def test_a_repost_needs_an_allowlisted_source_link_and_big_files_are_refused_on_arrival(
         world: World, who: Personas) -> None:
     w = started(world)
-    me = w.ids[who.drafter]
-    w.say(who.drafter, "/new")
-    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text="转载")
-    w.wait_text(who.drafter, "请输入标题")
+    me = to_title(w, who, "转载")
     w.say(who.drafter, "国务院安委会部署冬季安全防范工作")
     w.wait_text(who.drafter, "请发送正文")
     w.control.send_document(me, b"PK\x03\x04", "通报.docx", size=30 * 1024 * 1024)
@@ -455,3 +450,51 @@ def test_a_double_tap_on_submit_hands_the_draft_in_once(world: World, who: Perso
     titles = [p.title for p in w.core.service.list_posts()]
     assert titles.count("双击提交的测试稿") == 1
     assert sum("失效" in (a.get("text") or "") for a in answers) == 1, answers
+
+
+def test_a_long_text_the_app_cut_into_messages_is_one_body_in_the_order_sent(
+        world: World, who: Personas, redis_url: str) -> None:
+    from approvals.store import models as m
+
+    w = as_in_production(world, redis_url)  # each update a task of its own, as in production
+    me = to_title(w, who)
+    # The title and, right after it, a long text the Telegram app sent as three messages.
+    parts = ["甲" * 3999 + "一", "乙" * 3999 + "二", "丙。"]
+    for text in ("冬季防汛长文", *parts):
+        w.say(who.drafter, text)
+    total = sum(len(p) for p in parts) + len(parts) - 1  # joined line by line
+    more = w.wait_text(who.drafter, f"共 {total} 字")
+    w.control.press(me, more["message_id"], text="完成")
+    w.control.press(me, w.wait_text(who.drafter, "第一张作封面")["message_id"], text="跳过")
+    summary = w.control.wait_text(me, "请核对")
+    assert "标题：冬季防汛长文" in summary["text"] and f"文字，{total} 字" in summary["text"]
+    w.control.press(me, summary["message_id"], text="提交")
+    handed = w.wait_text(who.drafter, "已提交")
+    pid = int(handed["text"].split("#", 1)[1].split("《", 1)[0])
+    with w.core.deps.sessions() as s:
+        post = s.get(m.Post, pid)
+        assert post is not None and post.title == "冬季防汛长文"
+        body = post.material_body
+    assert body.index("一") < body.index("乙") < body.index("二") < body.index("丙")
+
+
+def test_what_the_core_would_refuse_is_refused_at_its_step_and_commands_are_never_content(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    me = to_title(w, who)
+    for typo in ("/取消", "/CANCEL", "/cancle 这篇"):
+        w.say(who.drafter, typo)
+        w.wait_text(who.drafter, f"“{typo.split()[0]}”不是可用的命令")
+    w.say(who.drafter, "<b>冬季演练</b>")
+    w.wait_text(who.drafter, "HTML")
+    w.say(who.drafter, "冬季演练")
+    w.wait_text(who.drafter, "请发送正文")
+    w.say(who.drafter, "正文\x0b第二行")
+    w.wait_text(who.drafter, "控制字符（U+000B）")
+    w.say(who.drafter, "/foo 正文")
+    w.wait_text(who.drafter, "“/foo”不是可用的命令")
+    w.say(who.drafter, BODY)
+    w.control.press(me, w.wait_text(who.drafter, "第一张作封面")["message_id"], text="跳过")
+    summary = w.control.wait_text(me, "请核对")
+    assert "标题：冬季演练" in summary["text"]
+    assert f"文字，{len(BODY)} 字" in summary["text"]
