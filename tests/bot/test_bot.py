@@ -482,17 +482,14 @@ def test_what_the_core_would_refuse_is_refused_at_its_step_and_commands_are_neve
         world: World, who: Personas) -> None:
     w = started(world)
     me = to_title(w, who)
-    for typo in ("/取消", "/CANCEL", "/cancle 这篇"):
-        w.say(who.drafter, typo)
-        w.wait_text(who.drafter, f"“{typo.split()[0]}”不是可用的命令")
-    w.say(who.drafter, "<b>冬季演练</b>")
-    w.wait_text(who.drafter, "HTML")
-    w.say(who.drafter, "冬季演练")
-    w.wait_text(who.drafter, "请发送正文")
-    w.say(who.drafter, "正文\x0b第二行")
-    w.wait_text(who.drafter, "控制字符（U+000B）")
-    w.say(who.drafter, "/foo 正文")
-    w.wait_text(who.drafter, "“/foo”不是可用的命令")
+    conversation = [  # what she types, and what the bot answers
+        ("/取消", "“/取消”不是可用的命令"), ("/CANCEL", "“/CANCEL”不是可用的命令"),
+        ("/cancle 这篇", "“/cancle”不是可用的命令"), ("<b>冬季演练</b>", "HTML"),
+        ("冬季演练", "请发送正文"), ("正文\x0b第二行", "控制字符（U+000B）"),
+        ("/foo 正文", "“/foo”不是可用的命令")]
+    for said, answered in conversation:
+        w.say(who.drafter, said)
+        w.wait_text(who.drafter, answered)
     w.say(who.drafter, BODY)
     w.control.press(me, w.wait_text(who.drafter, "第一张作封面")["message_id"], text="跳过")
     summary = w.control.wait_text(me, "请核对")
