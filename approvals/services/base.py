@@ -8,6 +8,7 @@ are handed to the queue right after the commit, so work starts at once; when the
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +29,18 @@ _MARK_ENQUEUED: dict[str, Update] = {}
 # The queue adapter: enqueue (or cancel) these items now. It may raise; nothing is lost then.
 Enqueue = Callable[[Sequence[Handoff]], None]
 
+
+SEARCH_MAX = 100  # characters of a search box's text that are looked for
+
+
+def search_words(search: str | None) -> str:
+    """What a search box's text looks for: control characters taken as spaces (a NUL cut
+    SQLite's LIKE pattern short, so that it matched every post, and PostgreSQL refused it), the
+    ends trimmed, at most SEARCH_MAX characters; "" when nothing is looked for."""
+    if not search:
+        return ""
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch
+                   for ch in search).strip()[:SEARCH_MAX]
 
 @dataclass
 class Deps:

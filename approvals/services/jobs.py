@@ -9,6 +9,7 @@ publication is not done here: those are the post's own actions (`Actions.act`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from approvals.views import (
     QueueJob,
 )
 
+_JOB_ID = re.compile(r"[!-~]{1,200}")  # printable ASCII: what RQ's and signoff's job ids are made of
 ROWS_MAX = 200  # a page of work; more than this waiting means something bigger is wrong
 OPEN = (PostStatus.SIGNED.value, PostStatus.PUBLISHING.value, PostStatus.FAILED.value)
 POST_ACTIONS = (Action.RETRY, Action.CANCEL)  # what the page offers on a post, if allowed
@@ -217,6 +219,9 @@ class Jobs:
             cancelled; Unavailable: the queue does not answer.
         """
         self.check(person)
+        if not _JOB_ID.fullmatch(job_id):  # never a job's (a NUL, say: PostgreSQL refuses it)
+            raise NotFound(Text("队列中没有失败的任务 {j}。", "The queue holds no failed job {j}.")
+                           .format(j=job_id[:80].encode("unicode_escape").decode()))
         with self.deps.sessions() as s:
             intents = list(s.execute(select(m.PublishIntent.kind, m.PublishIntent.id,
                                             m.PublishIntent.state)

@@ -11,7 +11,7 @@ from approvals.rules.assign import resolve_assignee
 from approvals.rules.errors import InvalidInput, NotFound, Text
 from approvals.rules.records import RevisionInfo
 from approvals.rules.states import STATUS_LABEL, TERMINAL, Action, PostStatus
-from approvals.services.base import Deps
+from approvals.services.base import Deps, search_words
 from approvals.services.state import (
     REVISION_COLUMNS,
     PageShape,
@@ -177,11 +177,11 @@ class Queries:
         if query.drafter:
             shape.append("drafter")
             params["drafter"] = resolve_person(self.deps.org, query.drafter)
-        if query.search and query.search.strip():
+        search = search_words(query.search)
+        if search:
             shape.append("search")
             # What LIKE's autoescape does to a literal: the escape character, % and _ escaped.
-            params["search"] = (query.search.strip()[:100].replace("/", "//")
-                                .replace("%", "/%").replace("_", "/_"))
+            params["search"] = search.replace("/", "//").replace("%", "/%").replace("_", "/_")
         if query.overdue:
             shape.append("overdue")
             params["today"] = self.deps.today()

@@ -32,7 +32,7 @@ from approvals.rules.errors import InvalidInput, Text
 from approvals.rules.reporting import FIRST_YEAR, index_number, parse_year, source_channel
 from approvals.rules.scan import html_to_text
 from approvals.rules.states import Category, PostStatus, Step
-from approvals.services.base import Deps
+from approvals.services.base import Deps, search_words
 from approvals.store import models as m
 from approvals.store.models import UTCDateTime
 
@@ -194,9 +194,9 @@ class Reports:
 
     def _search(self, search: str | None) -> list[ColumnElement[bool]]:
         r = m.Revision
-        if not search or not search.strip():
+        wanted = search_words(search)
+        if not wanted:
             return []
-        wanted = search.strip()[:100]
         return [or_(r.title.contains(wanted, autoescape=True),
                     r.digest.contains(wanted, autoescape=True))]
 

@@ -333,6 +333,9 @@ def test_the_queue_search_takes_percent_underscore_and_slash_literally_and_count
     assert ids("q=100%25") == [made[0]]
     assert ids("q=a_b") == [made[2]]
     assert ids("q=a/b") == [made[4]]
+    # A NUL cut SQLite's pattern short ("通知" then matched) and PostgreSQL refused it.
+    assert ids("q=通知%00不存在") == [] and ids("q=%00") == made[::-1]
+    assert client.get("/catalogue?q=通知%00不存在").status_code == 200
     assert ids(f"q=通知&drafter={who.drafter}&status=draft&department=jyk") == made[:1:-1]
     past = client.get("/?q=通知&per_page=2&page=9").get_data(as_text=True)
     assert "共 4" in past and "9 / 2" in past

@@ -55,6 +55,9 @@ def test_the_jobs_page_shows_the_work_when_redis_does_not_answer(app: Flask, cor
     said = admin.post("/jobs/failed/retry", data={"job": "x", "csrf_token": token(admin, "/jobs")},
                       follow_redirects=True).get_data(as_text=True)
     assert "错误：" in said and "Traceback" not in said
+    nul = admin.post("/jobs/failed/retry", data={"job": "x\x00y", "csrf_token": token(
+        admin, "/jobs")}, follow_redirects=True).get_data(as_text=True)
+    assert "队列中没有失败的任务 x\\x00y" in nul  # never sent to the database
     bogus = admin.post("/jobs/items/everything/1/redispatch", data={
         "csrf_token": token(admin, "/jobs")}, follow_redirects=True).get_data(as_text=True)
     assert "任务类型“everything”无效" in bogus
