@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wrappers import Response
 
 from approvals import present
@@ -66,6 +66,8 @@ STATUS_OF: tuple[tuple[type[SignoffError], int], ...] = (
 UNAUTHORIZED = Text("需要有效的 API 令牌（Authorization: Bearer …）。",
                     "A valid API token is needed (Authorization: Bearer …).")
 INVALID = Text("请求内容不符合要求：", "The request is not valid: ")
+NOT_JSON = Text("body: 不是有效的 JSON（须为 UTF-8 编码，嵌套不超过数百层）",
+                "body: not valid JSON (it must be UTF-8, nested no more than a few hundred deep)")
 HTTP_TEXT: dict[int, Text] = {
     400: Text("请求格式错误。", "Malformed request."),
     404: Text("没有这个接口。", "No such endpoint."),
@@ -81,6 +83,7 @@ PROBLEM_ZH = {
     "enum": "取值无效", "literal_error": "取值无效", "less_than_equal": "过大",
     "greater_than_equal": "过小", "model_type": "应为 JSON 对象", "dict_type": "应为 JSON 对象",
     "json_invalid": "不是有效的 JSON", "value_error": "取值无效",
+    "string_unicode": "含有无效的 Unicode 字符",
 }
 
 
@@ -142,6 +145,22 @@ def _authenticate() -> Response | None:
     if person is None:
         return error(401, "unauthorized", UNAUTHORIZED.get(api_lang()))
     g.api_person = person
+    return None
+
+
+@api.before_request
+def _json_body() -> Response | None:
+    """A JSON body that does not parse is refused as such (flask-openapi3 would take it for no
+    body at all and say "should be an object"; a body nested thousands deep would end in a
+    RecursionError, a 500). Parsed here once: the view's validation reads Flask's cached copy."""
+    if not request.is_json or not request.content_length:
+        return None
+    try:
+        request.get_json()
+    except (BadRequest, RecursionError, ValueError):
+        problem = NOT_JSON.get(api_lang())
+        return error(422, "invalid_input", INVALID.get(api_lang()) + problem,
+                     [{"field": "body", "type": "json_invalid", "message": problem}])
     return None
 
 

@@ -8,7 +8,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from flask_openapi3 import FileStorage
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from werkzeug.datastructures import FileStorage as UploadedFile
 
 from approvals.rules.states import (
     SYSTEM_ACTIONS,
@@ -83,10 +84,18 @@ class PostIn(_In):
                                       description="a repost's source, as on the allowlist")
 
 
-class PostDocxForm(BaseModel):
+class PostDocxForm(_In):
     """A draft handed in as a Word document (multipart/form-data)."""
 
     file: FileStorage = Field(description="the .docx file")
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _uploaded(cls, value: Any) -> Any:
+        # A plain form field of that name is text, not a file (it ended in an AttributeError).
+        if not isinstance(value, UploadedFile):
+            raise ValueError("a file upload is expected here (multipart/form-data)")
+        return value
     title: str = Field(min_length=1, max_length=200)
     category: Category = Category.PUBLICITY
     classification: Classification = Classification.PROACTIVE

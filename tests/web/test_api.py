@@ -272,6 +272,11 @@ def test_not_json_wrong_method_unknown_path_and_huge_ids_are_json_4xx(
     refused(broken, 422, "invalid_input")
     refused(api.get("/nothing-here"), 404, "not_found")
     refused(client.delete("/api/v1/posts", headers=api.headers), 405, "method_not_allowed")
+    for body in (b"[" * 10_000 + b"]" * 10_000, '{"title": "演练"}'.encode("gbk"),
+                 b'{"title": ' + b"9" * 5000 + b"}"):  # too deep, not UTF-8, a huge number
+        bad = client.post("/api/v1/posts", data=body, headers={
+            **api.headers, "Content-Type": "application/json"})
+        assert "不是有效的 JSON" in refused(bad, 422, "invalid_input")
     refused(api.get(f"/posts/{2**40}"), 422, "invalid_input")
     refused(api.get("/posts/0"), 422, "invalid_input")
     refused(api.get("/posts?per_page=1000"), 422, "invalid_input")
@@ -365,4 +370,11 @@ def test_a_file_that_is_not_a_docx_is_refused_and_nothing_is_stored(
     missing = api.client.post("/api/v1/posts/docx", headers=api.headers, data={"title": TITLE},
                               content_type="multipart/form-data")
     assert "file" in refused(missing, 422, "invalid_input")
+    text = api.client.post("/api/v1/posts/docx", headers=api.headers, data={
+        "title": TITLE, "file": "not a file"}, content_type="multipart/form-data")
+    assert "file" in refused(text, 422, "invalid_input")
+    extra = api.client.post("/api/v1/posts/docx", headers=api.headers, data={
+        "title": TITLE, "file": (io.BytesIO(b"PK"), "a.docx"), "colour": "red"},
+        content_type="multipart/form-data")
+    assert "colour" in refused(extra, 422, "invalid_input")
     assert core.service.count_posts() == 0
