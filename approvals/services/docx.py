@@ -28,6 +28,9 @@ from approvals.rules.errors import InvalidInput, Text
 
 DOCX_MAX_BYTES = 20 * 1024 * 1024  # a Word file with a few photos; more is not an article
 EXPANDED_MAX_BYTES = 100 * 1024 * 1024  # what its zip may unpack to (a zip bomb stops here)
+# The text's own part, unpacked: some hundreds of thousands of characters with their formatting,
+# far more than an article (reading 20 MB of it took a worker 17 s).
+DOCUMENT_MAX_BYTES = 8 * 1024 * 1024
 IMAGE_MAX_SIDE = 1080  # pixels: the width WeChat shows an in-article image at, doubled is waste
 _QUALITIES = (85, 75, 60, 45)  # JPEG qualities tried, best first, until the image is under 1 MB
 
@@ -162,6 +165,12 @@ def _check_container(data: bytes, name: str, max_bytes: int) -> None:
         raise DocxError(Text(f"Word 文档“{name}”解压后超过 {_mb(EXPANDED_MAX_BYTES)}，不能导入。",
                              f"The Word document “{name}” unpacks to more than "
                              f"{_mb(EXPANDED_MAX_BYTES)}; it cannot be imported."))
+    if any(e.filename == "word/document.xml" and e.file_size > DOCUMENT_MAX_BYTES for e in entries):
+        raise DocxError(Text(f"Word 文档“{name}”的正文过长（解压后超过 {_mb(DOCUMENT_MAX_BYTES)}），"
+                             "不是一篇稿件的篇幅；请拆分后分别提交。",
+                             f"The text of the Word document “{name}” is too long (more than "
+                             f"{_mb(DOCUMENT_MAX_BYTES)} unpacked) for one article; split it "
+                             "and hand in the parts."))
 
 
 def _what_it_is(data: bytes) -> Text:

@@ -27,6 +27,7 @@ from approvals.store import audit
 from approvals.store import models as m
 
 TITLE_MAX_HANDIN = 200
+BODY_MAX_HANDIN = 500_000  # characters of material handed in, markup included
 FORMED_LOOKBACK = timedelta(days=3653)  # older than ten years is a typo, not a disclosure
 
 
@@ -79,6 +80,11 @@ class HandIn:
         check_plain_text(TITLE, title)  # it becomes the article's title, shown as typed
         if not (body or "").strip():
             raise InvalidInput(Text("正文不能为空。", "The body is empty."))
+        if len(body) > BODY_MAX_HANDIN:  # a .docx's text too: whatever the face
+            raise InvalidInput(Text("正文过长（{n} 字），一篇稿件最多 {m} 字；请拆分后分别提交。",
+                                    "The body is too long ({n} characters; a post takes at most "
+                                    "{m}); split it and hand in the parts.")
+                               .format(n=len(body), m=BODY_MAX_HANDIN))
         content.to_html(body, body_format)  # validates the format and that something is left
         if len(pictures) > PICTURES_MAX:
             raise InvalidInput(Text("图片过多（{n} 张），最多 {m} 张。",

@@ -19,10 +19,11 @@ from approvals.rules.states import (
     PostStatus,
     PublishMode,
 )
+from approvals.services.handin import BODY_MAX_HANDIN
 from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS
 
 ID_MAX = 2**31 - 1
-BODY_MAX = 500_000  # characters of a draft's body; the core's own limits are checked after this
+BODY_MAX = BODY_MAX_HANDIN  # characters of a draft's body (the core checks its own limits too)
 # Everything a person does to a post through /actions (a new layout goes to /revisions).
 ApiAction = StrEnum("ApiAction", {a.name: a.value for a in Action  # type: ignore[misc]
                                   if a not in SYSTEM_ACTIONS and a is not Action.NEW_REVISION})

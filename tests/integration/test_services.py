@@ -141,6 +141,17 @@ def test_a_head_cannot_approve_a_post_he_drafted(service: Service, who: Personas
     service.act(pid, "approve", who.principal, revision_hash=h)
 
 
+def test_material_longer_than_any_post_is_refused_where_it_is_handed_in(
+        service: Service, who: Personas) -> None:
+    from approvals.services.handin import BODY_MAX_HANDIN
+
+    with pytest.raises(InvalidInput) as info:
+        hand_in(service, who, body="演" * (BODY_MAX_HANDIN + 1))
+    assert "正文过长" in info.value.message("zh-CN") and "too long" in info.value.message("en")
+    assert service.count_posts() == 0
+    assert hand_in(service, who, body="演" * BODY_MAX_HANDIN)
+
+
 def test_a_repost_from_a_source_off_the_allowlist_is_refused_citing_art_28(
         service: Service, who: Personas) -> None:
     with pytest.raises(InvalidInput) as info:

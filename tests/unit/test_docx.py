@@ -179,6 +179,14 @@ def test_too_large_a_file_and_a_zip_bomb_are_refused_before_reading() -> None:
     with pytest.raises(DocxError) as refused:
         docx_to_html(bomb)
     assert "解压后超过" in refused.value.message()
+    # Text enough for hundreds of articles, in a small file: refused before it is read.
+    words = "<w:p><w:r><w:t>" + "防汛演练" * 40 + "</w:t></w:r></w:p>"
+    long_text = replaced(article_docx(), "word/document.xml",
+                         ("<w:document><w:body>" + words * 20_000 + "</w:body></w:document>").encode())
+    assert len(long_text) < 1024 * 1024
+    with pytest.raises(DocxError) as refused:
+        docx_to_html(long_text)
+    assert "正文过长" in refused.value.message() and "too long" in refused.value.message("en")
 
 
 def test_an_empty_file_and_an_empty_document_are_refused() -> None:
