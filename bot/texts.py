@@ -47,6 +47,9 @@ T: dict[str, Text] = {
     "wechat_preview": Text("公众号临时预览：{url}", "WeChat temporary link: {url}"),
     "unknown_command": Text("没有这个命令。发送 /help 查看可用命令。",
                             "No such command. Send /help to see what I can do."),
+    "unknown_button": Text("这个按钮已失效，没有执行任何操作。发送 /pending 查看待办。",
+                           "This button no longer works; nothing was done. Send /pending for "
+                           "what waits on you."),
     "busy": Text("出了点问题，这次操作没有完成（已记录）。请稍后再试。",
                  "Something went wrong and this was not done (it is logged). Try again in a "
                  "moment."),

@@ -409,6 +409,13 @@ async def on_error(event: ErrorEvent) -> bool:
     return True
 
 
+@fallback_router.callback_query()
+async def unknown_button(query: CallbackQuery, lang: str) -> None:
+    """A button whose data no handler reads (another version's, cut short, forged): answered,
+    so that the button does not spin, and nothing is done."""
+    await query.answer(tr("unknown_button", lang), show_alert=True)
+
+
 @fallback_router.message()
 async def fallback(message: Message, lang: str) -> None:
     """Anything else: say what the bot understands."""

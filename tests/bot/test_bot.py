@@ -125,6 +125,20 @@ def test_a_second_tap_on_a_decided_step_says_so_and_changes_nothing(
     assert len(confirms) == 1
 
 
+def test_a_button_no_version_reads_is_answered_and_does_nothing(world: World,
+                                                                who: Personas) -> None:
+    w = started(world)
+    pid, h = laid_out(w, who)
+    message = card(w, who.drafter, pid)
+    for data in (f"d0:{pid}:{h[:16]}:c", f"d2:{pid}:{h[:16]}:c", "d1", f"d1:{pid}",
+                 f"d1:{pid}:{h[:16]}", "h1", "", "x" * 64):
+        forged = w.control.press_forged(w.ids[who.drafter], message["message_id"], data)
+        answer = w.control.wait_answer(forged["callback_query"]["id"], timeout=30)["answer"]
+        assert "按钮已失效" in answer["text"], (data, answer)
+    assert w.core.service.view(pid).post.status == PostStatus.IN_REVIEW
+    assert not [e for e in w.core.service.view(pid).timeline if e.action == "post.confirm"]
+
+
 def test_a_button_of_a_replaced_revision_points_at_the_current_one(
         world: World, who: Personas) -> None:
     w = started(world)
