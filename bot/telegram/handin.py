@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import secrets
 from typing import Any
 
 from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, Filter, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -134,28 +135,43 @@ class HandIn(StatesGroup):
     confirm = State()
 
 
-class Step(CallbackData, prefix="h1"):
-    """A button of the conversation: k is cat | skip | done | submit | edit | cancel; v its
-    value."""
+class Step(CallbackData, prefix="h2"):
+    """A button of the conversation: k is cat | skip | done | body | submit | edit | cancel; v
+    its value; c the conversation it belongs to (a button left on an earlier draft's summary
+    must not submit or cancel the one under way)."""
 
     k: str
     v: str = ""
+    c: str = ""
 
 
-def _categories(lang: str) -> InlineKeyboardMarkup:
+class Current(Filter):
+    """The button belongs to the conversation under way."""
+
+    async def __call__(self, query: CallbackQuery, callback_data: Step, state: FSMContext
+                       ) -> bool:
+        return bool(callback_data.c) and callback_data.c == await _conversation(state)
+
+
+async def _conversation(state: FSMContext) -> str:
+    return str((await state.get_data()).get("conversation", ""))
+
+
+def _categories(lang: str, conv: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=CATEGORY_LABEL[c].get(lang), callback_data=Step(k="cat", v=c.value).pack())]
+        [InlineKeyboardButton(text=CATEGORY_LABEL[c].get(lang),
+                              callback_data=Step(k="cat", v=c.value, c=conv).pack())]
         for c in Category])
 
 
-def _one(kind: str, lang: str, label: str | None = None) -> InlineKeyboardMarkup:
+def _one(kind: str, lang: str, conv: str, label: str | None = None) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=tx(label or kind, lang), callback_data=Step(k=kind).pack())]])
+        text=tx(label or kind, lang), callback_data=Step(k=kind, c=conv).pack())]])
 
 
-def _confirm(lang: str) -> InlineKeyboardMarkup:
+def _confirm(lang: str, conv: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=tx(k, lang), callback_data=Step(k=k).pack())
+        InlineKeyboardButton(text=tx(k, lang), callback_data=Step(k=k, c=conv).pack())
         for k in ("submit", "edit", "cancel")]])
 
 
@@ -166,11 +182,13 @@ def _confirm(lang: str) -> InlineKeyboardMarkup:
 async def new(message: Message, lang: str, state: FSMContext) -> None:
     """Start (or start over) handing in a draft."""
     await state.clear()
+    conv = secrets.token_hex(4)
+    await state.set_data({"conversation": conv})
     await state.set_state(HandIn.category)
-    await message.answer(tx("category", lang), reply_markup=_categories(lang))
+    await message.answer(tx("category", lang), reply_markup=_categories(lang, conv))
 
 
-@router.callback_query(Step.filter(F.k == "cat"), StateFilter(HandIn.category))
+@router.callback_query(Step.filter(F.k == "cat"), StateFilter(HandIn.category), Current())
 async def chose_category(query: CallbackQuery, callback_data: Step, lang: str,
                          state: FSMContext) -> None:
     """The category button."""
@@ -185,9 +203,10 @@ async def chose_category(query: CallbackQuery, callback_data: Step, lang: str,
 
 
 @router.message(StateFilter(HandIn.category))
-async def category_typed(message: Message, lang: str) -> None:
+async def category_typed(message: Message, lang: str, state: FSMContext) -> None:
     """Anything but a button while the category is asked."""
-    await message.answer(tx("use_buttons", lang), reply_markup=_categories(lang))
+    await message.answer(tx("use_buttons", lang),
+                         reply_markup=_categories(lang, await _conversation(state)))
 
 
 @router.message(StateFilter(HandIn.title, HandIn.body, HandIn.body_more, HandIn.source_name,
@@ -277,12 +296,12 @@ async def body_text(message: Message, lang: str, state: FSMContext) -> None:
     if more or len(part) >= SPLIT_AT:
         await state.set_state(HandIn.body_more)
         await message.answer(tx("body_more", lang, n=len(text)),
-                             reply_markup=_one("body", lang, "done"))
+                             reply_markup=_one("body", lang, await _conversation(state), "done"))
         return
     await _after_body(message, lang, state)
 
 
-@router.callback_query(Step.filter(F.k == "body"), StateFilter(HandIn.body_more))
+@router.callback_query(Step.filter(F.k == "body"), StateFilter(HandIn.body_more), Current())
 async def body_done(query: CallbackQuery, lang: str, state: FSMContext) -> None:
     """The whole long body is here."""
     await query.answer()
@@ -295,14 +314,14 @@ async def body_other(message: Message, lang: str, state: FSMContext) -> None:
     """A photo, a sticker, … where the body is asked (or its rest)."""
     if await state.get_state() == HandIn.body_more.state:
         await message.answer(tx("body_more", lang, n=len((await state.get_data())["body"])),
-                             reply_markup=_one("body", lang, "done"))
+                             reply_markup=_one("body", lang, await _conversation(state), "done"))
         return
     await message.answer(tx("expect_body", lang))
 
 
 async def _after_body(message: Message, lang: str, state: FSMContext) -> None:
     await state.set_state(HandIn.photo)
-    await message.answer(tx("photo", lang), reply_markup=_one("skip", lang))
+    await message.answer(tx("photo", lang), reply_markup=_one("skip", lang, await _conversation(state)))
 
 
 @router.message(StateFilter(HandIn.photo), F.photo)
@@ -320,7 +339,7 @@ async def photo(message: Message, bot: Bot, lang: str, ctx: Context, state: FSMC
     async with ctx.lock(message.chat.id):
         kept = [(int(m), str(f)) for m, f in (await state.get_data()).get("photos", [])]
         if len(kept) >= PICTURES_MAX:
-            await message.answer(tx("photo_full", lang), reply_markup=_one("done", lang))
+            await message.answer(tx("photo_full", lang), reply_markup=_one("done", lang, await _conversation(state)))
             return
         first = not kept or message.message_id < min(m for m, _ in kept)
         try:
@@ -332,10 +351,10 @@ async def photo(message: Message, bot: Bot, lang: str, ctx: Context, state: FSMC
             return
         kept = sorted([*kept, (message.message_id, best.file_id)])
         await state.update_data(photos=kept)
-    await message.answer(tx("photo_ok", lang, n=len(kept)), reply_markup=_one("done", lang))
+    await message.answer(tx("photo_ok", lang, n=len(kept)), reply_markup=_one("done", lang, await _conversation(state)))
 
 
-@router.callback_query(Step.filter(F.k.in_({"skip", "done"})), StateFilter(HandIn.photo))
+@router.callback_query(Step.filter(F.k.in_({"skip", "done"})), StateFilter(HandIn.photo), Current())
 async def skip_photo(query: CallbackQuery, lang: str, state: FSMContext) -> None:
     """No (more) pictures: on to the next step (no cover: the account's default one)."""
     await query.answer()
@@ -347,8 +366,8 @@ async def skip_photo(query: CallbackQuery, lang: str, state: FSMContext) -> None
 async def photo_other(message: Message, lang: str, state: FSMContext) -> None:
     """Anything but a picture where pictures are asked."""
     done = bool((await state.get_data()).get("photos"))
-    await message.answer(tx("expect_photo", lang), reply_markup=_one("done" if done else "skip",
-                                                                      lang))
+    await message.answer(tx("expect_photo", lang),
+                         reply_markup=_one("done" if done else "skip", lang, await _conversation(state)))
 
 
 async def _after_photo(message: Message, lang: str, state: FSMContext) -> None:
@@ -398,10 +417,10 @@ async def _summary(message: Message, lang: str, state: FSMContext) -> None:
                             .get(lang), title=data["title"], body=body,
                             cover=tx("photos", lang, n=len(_photos(data))) if _photos(data)
                             else tx("none", lang),
-                            source=source), reply_markup=_confirm(lang))
+                            source=source), reply_markup=_confirm(lang, data.get("conversation", "")))
 
 
-@router.callback_query(Step.filter(F.k == "edit"), StateFilter(HandIn.confirm))
+@router.callback_query(Step.filter(F.k == "edit"), StateFilter(HandIn.confirm), Current())
 async def edit(query: CallbackQuery, lang: str, state: FSMContext) -> None:
     """Change the title (the body and the rest stay unless /new starts over)."""
     await state.set_state(HandIn.title)
@@ -410,7 +429,7 @@ async def edit(query: CallbackQuery, lang: str, state: FSMContext) -> None:
         await query.message.answer(tx("title", lang))
 
 
-@router.callback_query(Step.filter(F.k == "cancel"))
+@router.callback_query(Step.filter(F.k == "cancel"), Current())
 async def cancel(query: CallbackQuery, lang: str, state: FSMContext) -> None:
     """Drop the draft."""
     await state.clear()
@@ -419,7 +438,7 @@ async def cancel(query: CallbackQuery, lang: str, state: FSMContext) -> None:
         await query.message.answer(tx("cancelled", lang))
 
 
-@router.callback_query(Step.filter(F.k == "submit"), StateFilter(HandIn.confirm))
+@router.callback_query(Step.filter(F.k == "submit"), StateFilter(HandIn.confirm), Current())
 async def submit(query: CallbackQuery, bot: Bot, person: ChatPerson, lang: str, ctx: Context,
                  state: FSMContext) -> None:
     """Hand the draft in through the core (which checks everything again); once, however often

@@ -5,6 +5,7 @@ next person through the outbox and the real Telegram channel."""
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from approvals.rules.states import PostStatus
 from approvals.services.chat import TELEGRAM
 from approvals.views import RevisionInput
-from tests.bot.conftest import World
+from tests.bot.conftest import WAIT, World
 from tests.conftest import Personas
 
 BODY = "12月7日，我局在太浦河沿线开展冬季防汛防台应急演练，共有150人参加。"
@@ -70,22 +71,37 @@ def as_in_production(w: World, redis_url: str) -> World:
     return w
 
 
+def newest(w: World, person: str, fragment: str, after: int) -> dict[str, Any]:
+    """The newest of the bot's messages to `person` showing `fragment`, once there are more
+    than `after` of them."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        found = [m for m in w.messages(person) if fragment in m["text"]]
+        if len(found) > after:
+            return found[-1]
+        assert time.monotonic() < deadline, f"no new message with {fragment!r}"
+        time.sleep(0.02)
+
+
 def to_title(w: World, who: Personas, category: str = "工作宣传") -> int:
     """The drafter's /new and category, up to the question for the title; her chat's id."""
     me = w.ids[who.drafter]
+    asked = [len([m for m in w.messages(who.drafter) if q in m["text"]]) for q in ("类别", "请输入标题")]
     w.say(who.drafter, "/new")
-    w.control.press(me, w.control.wait_text(me, "类别")["message_id"], text=category)
-    w.wait_text(who.drafter, "请输入标题")
+    w.control.press(me, newest(w, who.drafter, "类别", asked[0])["message_id"], text=category)
+    newest(w, who.drafter, "请输入标题", asked[1])
     return me
 
 
 def to_pictures(w: World, who: Personas, title: str) -> dict[str, Any]:
     """The drafter's /new, up to the question for pictures (returned)."""
-    me = to_title(w, who)
+    asked = [len([m for m in w.messages(who.drafter) if q in m["text"]])
+             for q in ("请发送正文", "第一张作封面")]
+    to_title(w, who)
     w.say(who.drafter, title)
-    w.wait_text(who.drafter, "请发送正文")
+    newest(w, who.drafter, "请发送正文", asked[0])
     w.say(who.drafter, BODY)
-    return w.control.wait_text(me, "第一张作封面")
+    return newest(w, who.drafter, "第一张作封面", asked[1])
 
 
 def test_a_full_chain_by_button_presses(world: World, who: Personas) -> None:
@@ -509,3 +525,21 @@ def test_what_the_core_would_refuse_is_refused_at_its_step_and_commands_are_neve
     summary = w.control.wait_text(me, "请核对")
     assert "标题：冬季演练" in summary["text"]
     assert f"文字，{len(BODY)} 字" in summary["text"]
+
+
+def test_buttons_of_an_earlier_draft_do_not_touch_the_one_under_way(world: World,
+                                                                     who: Personas) -> None:
+    w = started(world)
+    me = w.ids[who.drafter]
+    w.control.press(me, to_pictures(w, who, "旧稿甲")["message_id"], text="跳过")
+    old = w.control.wait_text(me, "标题：旧稿甲")
+    w.control.press(me, to_pictures(w, who, "新稿乙")["message_id"], text="跳过")
+    current = w.control.wait_text(me, "标题：新稿乙")
+    for label in ("提交", "取消", "修改"):  # the earlier summary's buttons, still on screen
+        update = w.control.press(me, old["message_id"], text=label)
+        answer = w.control.wait_answer(update["callback_query"]["id"], timeout=30)["answer"]
+        assert "失效" in answer["text"], (label, answer)
+    assert w.core.service.count_posts() == 0
+    w.control.press(me, current["message_id"], text="提交")
+    w.wait_text(who.drafter, "《新稿乙》")
+    assert [p.title for p in w.core.service.list_posts()] == ["新稿乙"]
