@@ -347,6 +347,9 @@ async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson
         if isinstance(message, Message):
             await message.answer(tr("ask_comment", lang, action=ACTION_LABEL[action].get(lang)))
         return
+    if await state.get_state() == Commenting.comment.state and \
+            (await state.get_data()).get("post") == view.post.id:
+        await state.clear()  # decided without the comment asked for: nothing waits for it now
     label = ACTION_LABEL[action].get(lang)
     await query.answer(tr("done", lang, action=label)[:ANSWER_LIMIT])
     if isinstance(query.message, Message) and query.message.text:
@@ -354,12 +357,13 @@ async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson
                             query.message.text, person, action, ctx, lang)
 
 
-@router.message(StateFilter(Commenting.comment), F.text)
+@router.message(StateFilter(Commenting.comment), F.text, ~F.text.startswith("/"))
 async def comment(message: Message, person: ChatPerson, lang: str, ctx: Context,
                   state: FSMContext) -> None:
-    """The comment of a decision that needs one: act with it, on the revision the tap was on."""
+    """The comment of a decision that needs one: act with it, on the revision the tap was on.
+    (A command is a command meanwhile: /new starts a draft instead.)"""
     text = (message.text or "").strip()
-    if not text or text.startswith("/"):
+    if not text:
         await message.answer(tr("comment_empty", lang))
         return
     data = await state.get_data()

@@ -203,6 +203,28 @@ def test_a_stranger_gets_one_polite_refusal_and_a_code_links_them(
     assert w.core.service.chat.person_for(TELEGRAM, newcomer).key == who.colleague  # type: ignore[union-attr]
 
 
+def test_a_comment_asked_for_waits_no_longer_once_the_card_is_decided_or_a_draft_begun(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    pid, _ = laid_out(w, who)
+    press(w, who.drafter, card(w, who.drafter, pid), "确认")
+    head_card = card(w, who.head, pid)
+    press(w, who.head, head_card, "退回修改")
+    w.wait_text(who.head, "请输入")
+    assert "同意" in press(w, who.head, head_card, "同意")["answer"]["text"]
+    helped = len([m for m in w.messages(who.head) if "轮到您审核时" in m["text"]])
+    w.say(who.head, "好的，我改主意了")  # no comment is asked for any more: the help answers
+    newest(w, who.head, "轮到您审核时", helped)
+    steps = [d.step.value for d in w.core.service.view(pid).state.decisions]
+    assert steps == ["drafter_confirm", "dept_head"]
+    assert w.core.service.view(pid).post.status == PostStatus.IN_REVIEW
+    leader_card = card(w, who.leader, pid)
+    press(w, who.leader, leader_card, "退回修改")
+    w.wait_text(who.leader, "请输入")
+    w.say(who.leader, "/new")  # a command is a command while a comment is asked for
+    w.wait_text(who.leader, "请选择稿件类别")
+
+
 def test_request_changes_asks_for_a_comment_and_the_chain_restarts_on_a_new_revision(
         world: World, who: Personas) -> None:
     w = started(world)
