@@ -203,14 +203,21 @@ def test_a_stranger_gets_one_polite_refusal_and_a_code_links_them(
     assert w.core.service.chat.person_for(TELEGRAM, newcomer).key == who.colleague  # type: ignore[union-attr]
 
 
-def test_a_comment_asked_for_waits_no_longer_once_the_card_is_decided_or_a_draft_begun(
-        world: World, who: Personas) -> None:
-    w = started(world)
-    pid, _ = laid_out(w, who)
+def comment_asked(w: World, who: Personas) -> tuple[int, str, dict[str, Any]]:
+    """A post the drafter confirmed and the head pressed 退回修改 on, his comment asked for:
+    its id, revision hash and the head's card."""
+    pid, h = laid_out(w, who)
     press(w, who.drafter, card(w, who.drafter, pid), "确认")
     head_card = card(w, who.head, pid)
     press(w, who.head, head_card, "退回修改")
     w.wait_text(who.head, "请输入")
+    return pid, h, head_card
+
+
+def test_a_comment_asked_for_waits_no_longer_once_the_card_is_decided_or_a_draft_begun(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    pid, _, head_card = comment_asked(w, who)
     assert "同意" in press(w, who.head, head_card, "同意")["answer"]["text"]
     helped = len([m for m in w.messages(who.head) if "轮到您审核时" in m["text"]])
     w.say(who.head, "好的，我改主意了")  # no comment is asked for any more: the help answers
@@ -228,11 +235,7 @@ def test_a_comment_asked_for_waits_no_longer_once_the_card_is_decided_or_a_draft
 def test_request_changes_asks_for_a_comment_and_the_chain_restarts_on_a_new_revision(
         world: World, who: Personas) -> None:
     w = started(world)
-    pid, h = laid_out(w, who)
-    press(w, who.drafter, card(w, who.drafter, pid), "确认")
-    head_card = card(w, who.head, pid)
-    press(w, who.head, head_card, "退回修改")
-    w.wait_text(who.head, "请输入")
+    pid, h, _ = comment_asked(w, who)
     w.say(who.head, "标题请加上日期")
     w.wait_text(who.head, "已退回修改")
     view = w.core.service.view(pid)
