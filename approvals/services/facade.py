@@ -108,6 +108,7 @@ class Service:
                               category: str = Category.PUBLICITY,
                               classification: str = Classification.PROACTIVE,
                               formed_on: date | None = None, repost_source: str | None = None,
+                              source_name: str | None = None,
                               cover: tuple[str, bytes, str] | None = None,
                               pictures: Sequence[tuple[str, bytes]] = (),
                               ) -> tuple[int, tuple[Text, ...]]:
@@ -116,8 +117,8 @@ class Service:
         return create_post_from_docx(self._handin, drafter=drafter, filename=filename, data=data,
                                      title=title, category=category,
                                      classification=classification, formed_on=formed_on,
-                                     repost_source=repost_source, cover=cover,
-                                     pictures=pictures)
+                                     repost_source=repost_source, source_name=source_name,
+                                     cover=cover, pictures=pictures)
 
     def allowed_actions(self, post_id: int, person: str) -> list[Action]:
         """What `person` (key or name) may do on the post now.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -182,10 +183,12 @@ PICTURES_MAX = 20  # pictures handed in with a post (more come laid out in the c
 
 
 def create_post_from_docx(handin: HandIn, *, drafter: str, filename: str, data: bytes,
-                          title: str, **fields: Any) -> tuple[int, tuple[Text, ...]]:
+                          title: str, source_name: str | None = None,
+                          **fields: Any) -> tuple[int, tuple[Text, ...]]:
     """A drafter hands in a Word .docx: its body becomes clean HTML, its images the post's
     assets (kept first: content-addressed, so a refused hand-in leaves nothing that matters);
-    returns the post's id and what did not come across.
+    returns the post's id and what did not come across. A repost's `source_name` ends the body
+    as "（来源：…）", as it ends a typed one.
 
     Raises:
         DocxError (an InvalidInput): not a readable .docx; and what `create_post` raises.
@@ -195,8 +198,11 @@ def create_post_from_docx(handin: HandIn, *, drafter: str, filename: str, data: 
     with handin.deps.uow() as uow:
         for image in result.images:
             store_asset(uow.session, image.filename, image.data, image.mime, handin.deps.now())
-    post_id = handin.create_post(drafter=drafter, title=title, body=result.html,
-                                 body_format="html", **fields)
+    body = result.html
+    if source_name:
+        body += f"<p>（来源：{html.escape(source_name, quote=False)}）</p>"
+    post_id = handin.create_post(drafter=drafter, title=title, body=body, body_format="html",
+                                 **fields)
     return post_id, result.warnings
 
 

@@ -41,6 +41,7 @@ router = Routes("signoff-handin")
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 BODY_MAX = 20000  # characters of a typed body: a long article comes as a .docx
+CLOSING_MARKS = "。，、；：！？）》」』"  # full-width marks a sentence may put right after a link
 # The Telegram app sends a text longer than a message (4096) as several messages, each cut near
 # that length: a part this long may have more coming.
 SPLIT_AT = 3000
@@ -394,9 +395,12 @@ async def source_name(message: Message, lang: str, state: FSMContext) -> None:
 @router.message(StateFilter(HandIn.source_url))
 async def source_url(message: Message, lang: str, ctx: Context, state: FSMContext) -> None:
     """The source's link: a URL, on the allowlist of official channels (art. 28)."""
-    text = (message.text or "").strip()
-    if not text.startswith(("http://", "https://")) or " " in text or len(text) > 1000 \
-            or "." not in text.split("://", 1)[1].split("/", 1)[0]:
+    # A sentence's closing mark typed after the link is not part of it; HTTPS:// is https://.
+    text = (message.text or "").strip().rstrip(CLOSING_MARKS)
+    scheme, sep, rest = text.partition("://")
+    text = scheme.lower() + sep + rest
+    if not text.startswith(("http://", "https://")) or any(ch.isspace() for ch in text) \
+            or len(text) > 1000 or "." not in rest.split("/", 1)[0]:
         await message.answer(tx("not_url", lang))
         return
     if not ctx.svc.org.sources.allows(text):
@@ -489,7 +493,8 @@ async def _hand_in(bot: Bot, ctx: Context, person: ChatPerson, data: dict[str, A
         raw = await _download(bot, data["docx"], DOCX_MAX_BYTES) or b""
         return await asyncio.to_thread(
             ctx.svc.create_post_from_docx, drafter=person.key, filename=data["docx_name"],
-            data=raw, title=data["title"], **fields)
+            data=raw, title=data["title"], source_name=data.get("source_name") if source else None,
+            **fields)
     body = data["body"]
     if source:
         body += f"\n\n（来源：{data['source_name']}）"

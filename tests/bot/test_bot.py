@@ -310,7 +310,7 @@ def test_a_repost_needs_an_allowlisted_source_link_and_big_files_are_refused_on_
     w.wait_text(who.drafter, "请发送正文")
     w.control.send_document(me, b"PK\x03\x04", "通报.docx", size=30 * 1024 * 1024)
     w.wait_text(who.drafter, "最大 20.0 MB")
-    w.say(who.drafter, BODY)
+    w.control.send_document(me, _docx([BODY]), "通报.docx")
     skip = w.control.wait_text(me, "封面")
     w.control.press(me, skip["message_id"], text="跳过")
     w.wait_text(who.drafter, "请输入来源名称")
@@ -320,7 +320,11 @@ def test_a_repost_needs_an_allowlisted_source_link_and_big_files_are_refused_on_
     w.wait_text(who.drafter, "这不是网址")
     w.say(who.drafter, "https://www.example.com/news/1.html")
     w.wait_text(who.drafter, "不在官方渠道白名单中")
-    w.say(who.drafter, "https://www.mem.gov.cn/xw/yjglbgzdt/202612/t20261201_1.shtml")
+    refused = len([m for m in w.messages(who.drafter) if "这不是网址" in m["text"]])
+    w.say(who.drafter, "https://www.mem.gov.cn/xw/\u3000t1.shtml")  # a full-width space
+    newest(w, who.drafter, "这不是网址", refused)
+    # The sentence's full stop after the link, and a scheme in capitals, as people type them.
+    w.say(who.drafter, "HTTPS://www.mem.gov.cn/xw/yjglbgzdt/202612/t20261201_1.shtml。")
     summary = w.control.wait_text(me, "请核对")
     assert "来源：国务院安委会 https://www.mem.gov.cn/" in summary["text"]
     w.control.press(me, summary["message_id"], text="提交")
@@ -329,6 +333,11 @@ def test_a_repost_needs_an_allowlisted_source_link_and_big_files_are_refused_on_
     view = w.core.service.view(pid)
     assert view.post.repost_source == "https://www.mem.gov.cn/xw/yjglbgzdt/202612/t20261201_1.shtml"
     assert view.post.category.value == "repost"
+    from approvals.store import models as m
+
+    with w.core.deps.sessions() as s:  # the source's name ends the body, a .docx's too
+        body = s.get(m.Post, pid).material_body  # type: ignore[union-attr]
+    assert body.endswith("<p>（来源：国务院安委会）</p>") and "太浦河" in body
 
 
 def test_the_webhook_mode_takes_telegrams_posts_and_refuses_a_forged_one(
