@@ -227,7 +227,9 @@ class Actions:
                 raise InvalidRevision(exc.text, (("body", exc.text),)) from None
         else:
             body_html = content.to_html(post.material_body, post.material_format)
-        author = given.author if given.author is not None else self.deps.org.unit_name[:AUTHOR_MAX]
+        # Spaces around the author are none of it; only spaces is no author (WeChat's is optional).
+        author = (given.author if given.author is not None
+                  else self.deps.org.unit_name[:AUTHOR_MAX]).strip()
         source = given.repost_source if given.repost_source is not None else post.repost_source
         rc = RevisionContent(
             title=title, body_html=body_html, category=post.category, author=author,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask_openapi3 import FileStorage
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from werkzeug.datastructures import FileStorage as UploadedFile
 
 from approvals.rules.states import (
@@ -23,6 +23,7 @@ from approvals.services.handin import BODY_MAX_HANDIN
 from approvals.views import QUEUE_PAGE_MAX, QUEUE_SORTS
 
 ID_MAX = 2**31 - 1
+Day = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10)]  # parsed by parse_day
 BODY_MAX = BODY_MAX_HANDIN  # characters of a draft's body (the core checks its own limits too)
 # Everything a person does to a post through /actions (a new layout goes to /revisions).
 ApiAction = StrEnum("ApiAction", {a.name: a.value for a in Action  # type: ignore[misc]
@@ -78,7 +79,7 @@ class PostIn(_In):
     body_format: Literal["text", "markdown", "html"] = "text"
     category: Category = Category.PUBLICITY
     classification: Classification = Classification.PROACTIVE
-    formed_on: str | None = Field(None, max_length=10, description="YYYY-MM-DD (default: today)")
+    formed_on: Day | None = Field(None, description="YYYY-MM-DD (default: today)")
     department: str | None = Field(None, max_length=64,
                                    description="default: the drafter's department")
     repost_source: str | None = Field(None, max_length=200,
@@ -100,7 +101,7 @@ class PostDocxForm(_In):
     title: str = Field(min_length=1, max_length=200)
     category: Category = Category.PUBLICITY
     classification: Classification = Classification.PROACTIVE
-    formed_on: str | None = Field(None, max_length=10, description="YYYY-MM-DD")
+    formed_on: Day | None = Field(None, description="YYYY-MM-DD")
     repost_source: str | None = Field(None, max_length=200)
 
 

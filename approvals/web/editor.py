@@ -144,6 +144,9 @@ def save(post_id: int) -> Any:
         return _render(post_id, form, status=403 if isinstance(refused, NotAllowed) else 409)
     svc = service()
     op = request.form.get("op", "save")
+    if op not in ("save", "import", "image"):
+        form.error = ui("unknown_op")
+        return _render(post_id, form, status=400)
     notes: list[str] = []
     cover = _file("cover")
     if cover is not None:
@@ -217,8 +220,8 @@ def _insert_image(post_id: int, form: EditorForm, notes: list[str]) -> None:
         return
     tag = f'<p><img src="/assets/{sha}" alt=""></p>'
     caret = request.form.get("caret", "")
-    at = int(caret) if caret.isascii() and caret.isdigit() and int(caret) <= len(form.body) \
-        else len(form.body)
+    at = int(caret) if caret.isascii() and caret.isdigit() and len(caret) < 10 \
+        and int(caret) <= len(form.body) else len(form.body)
     form.body = form.body[:at] + tag + form.body[at:]
     notes.append(ui("image_inserted"))
 

@@ -124,6 +124,9 @@ UI: dict[str, Text] = {
                            "inserted into the body (not saved yet)."),
     "cover_kept": Text("新封面已上传（尚未保存）。", "The new cover was uploaded (not saved yet)."),
     "fix_fields": Text("未保存：请按各栏下方的提示修改。", "Not saved: fix what each field says."),
+    "unknown_op": Text("未保存：表单要求的操作无效（请用页面上的按钮）。",
+                       "Not saved: the form asked for an operation there is none of (use the "
+                       "page's buttons)."),
     "text_kept": Text("未保存。您的修改仍在下方，可复制或修改后再保存。",
                       "Not saved. Your text is still below: copy it, or change it and save."),
     "may_not_edit": Text("您现在不能修改本稿的排版：", "You may not change this post's layout now: "),

@@ -260,6 +260,17 @@ def test_refusals_of_the_core_keep_their_reason(app: Flask, tokens: dict[str, st
     assert secret
 
 
+def test_spaces_around_a_date_or_an_author_are_none_of_it(app: Flask, tokens: dict[str, str],
+                                                         who: Personas) -> None:
+    spaced = as_(app, tokens, who.drafter).post("/posts", {"title": TITLE, "body": BODY,
+                                                           "formed_on": " 2026-12-01 "})
+    assert spaced.status_code == 201 and spaced.get_json()["formed_on"] == "2026-12-01"
+    operator = as_(app, tokens, who.operator)
+    for given, kept in (("  ", ""), (" 应急管理局 ", "应急管理局")):  # only spaces: no author
+        laid = operator.post(f"/posts/{spaced.get_json()['id']}/revisions", {"author": given})
+        assert laid.status_code == 201 and laid.get_json()["revision"]["author"] == kept, given
+
+
 def test_not_json_wrong_method_unknown_path_and_huge_ids_are_json_4xx(
         app: Flask, tokens: dict[str, str], who: Personas) -> None:
     api = as_(app, tokens, who.drafter)

@@ -287,6 +287,22 @@ def test_an_image_is_uploaded_and_inserted_where_the_cursor_was(
     assert f"/assets/{sha}" in core.service.view(pid).state.revision.content.body_html  # type: ignore[union-attr]
 
 
+def test_a_caret_past_any_body_puts_the_image_at_the_end_and_an_unknown_op_saves_nothing(
+        app: Flask, core: Core, who: Personas) -> None:
+    pid = laid_out(core, who)
+    operator = logged_in(app, who.operator)
+    fields = open_editor(operator, pid)
+    for caret in ("9" * 5000, "99999999999", "-1", "１"):  # past Python's int digits, too
+        answer = post_editor(operator, pid, {**fields, "body": "<p>一段</p>", "op": "image",
+                                             "caret": caret, "image": (io.BytesIO(png()), "a.png")})
+        assert answer.status_code == 200, caret
+        assert form_of(answer.get_data(as_text=True))["body"].startswith("<p>一段</p><p><img"), caret
+    before = core.service.view(pid).state.revision.number  # type: ignore[union-attr]
+    answer = post_editor(operator, pid, {**fields, "op": "delete"})
+    assert answer.status_code == 400 and "操作无效" in answer.get_data(as_text=True)
+    assert core.service.view(pid).state.revision.number == before  # type: ignore[union-attr]
+
+
 def test_a_fake_image_and_an_outside_image_are_refused(
         app: Flask, core: Core, who: Personas) -> None:
     pid = laid_out(core, who)
