@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import nh3
 from markdown_it import MarkdownIt
@@ -88,6 +89,15 @@ def to_html(body: str, fmt: str) -> str:
         result = sanitize(_markdown.render(body))
     else:
         result = sanitize(body)
-    if not result.strip():
+    if not _shows_anything(result):
         raise InvalidInput(Text("正文为空。", "The body is empty."))
     return result
+
+
+def _shows_anything(fragment: str) -> bool:
+    """Whether clean HTML shows something: an image, or a character that is neither a space
+    nor invisible (a body of zero-width spaces alone is empty)."""
+    if "<img" in fragment:
+        return True
+    text = html.unescape(re.sub(r"<[^>]*>", "", fragment))
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)

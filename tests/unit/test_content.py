@@ -29,7 +29,15 @@ def test_javascript_links_are_removed() -> None:
     assert "javascript" not in sanitize('<a href="javascript:alert(1)">x</a>')
 
 
-@pytest.mark.parametrize("body,fmt", [("   ", "text"), ("<script>x</script>", "html"), ("x", "docx")])
+@pytest.mark.parametrize("body,fmt", [
+    ("   ", "text"), ("<script>x</script>", "html"), ("x", "docx"),
+    ("\u200b\u2060\ufeff", "text"), ("<p>\u200b</p><p>&nbsp;</p>", "html"),  # nothing to see
+    ("\u3000\u200d", "markdown")])
 def test_empty_or_unknown_input_is_a_clear_error(body: str, fmt: str) -> None:
     with pytest.raises(InvalidInput):
         to_html(body, fmt)
+
+
+def test_a_body_of_one_image_or_one_visible_character_is_not_empty() -> None:
+    assert "<img" in to_html('<p><img src="/assets/' + "a" * 64 + '"></p>', "html")
+    assert to_html("\u200b。", "text") == "<p>\u200b。</p>"
