@@ -38,7 +38,6 @@ from bot.telegram.routes import Routes
 
 router = Routes("signoff-handin")
 
-DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 BODY_MAX = 20000  # characters of a typed body: a long article comes as a .docx
 CLOSING_MARKS = "。，、；：！？）》」』"  # full-width marks a sentence may put right after a link
@@ -71,6 +70,15 @@ T: dict[str, Text] = {
     "not_command": Text("“{c}”不是可用的命令，没有当作内容收下。要取消请发送 /cancel，要重新开始请发送 /new。",
                         "“{c}” is not a command here and was not taken as content. Send /cancel to "
                         "stop, or /new to start again."),
+    "picture": Text("图片", "picture"),
+    "use_summary_buttons": Text("请点下面的按钮：提交、修改或取消。",
+                                "Press one of the buttons below: submit, edit or cancel."),
+    "photo_as_file": Text("这张图片是以文件方式发送的：请以“图片”方式发送（不要选“文件”），或点下面的按钮继续。",
+                          "That picture came as a file: send it as a photo (not as a file), or "
+                          "press the button below to go on."),
+    "source_name_long": Text("来源名称最多 100 字，请缩短后重新输入：",
+                             "The source's name takes at most 100 characters; shorten it and type "
+                             "it again:"),
     "docx_ok": Text("已读取 Word 文档“{name}”。", "Read the Word document “{name}”."),
     "photo": Text(f"可发送图片（可选，最多 {PICTURES_MAX} 张）：第一张作封面，所有图片按顺序放在正文之后。"
                   "不需要图片请点“跳过”。",
@@ -252,8 +260,7 @@ async def body_docx(message: Message, bot: Bot, lang: str, ctx: Context, state: 
     doc = message.document
     assert doc is not None
     name = doc.file_name or "?"
-    if not name.lower().endswith(".docx") or (doc.mime_type not in (None, DOCX_MIME)
-                                              and not doc.mime_type.endswith("octet-stream")):
+    if not name.lower().endswith(".docx"):  # one named .docx is read: its content says what it is
         await message.answer(tx("not_docx", lang, name=name))
         return
     if doc.file_size is not None and doc.file_size > DOCX_MAX_BYTES:
@@ -334,7 +341,7 @@ async def photo(message: Message, bot: Bot, lang: str, ctx: Context, state: FSMC
     best = message.photo[-1]
     data = await _download(bot, best.file_id, PHOTO_MAX_BYTES)
     if data is None:
-        await message.answer(tx("too_big", lang, name="photo", mb=">" + _mb(PHOTO_MAX_BYTES),
+        await message.answer(tx("too_big", lang, name=tx("picture", lang), mb=">" + _mb(PHOTO_MAX_BYTES),
                                 max=_mb(PHOTO_MAX_BYTES)))
         return
     async with ctx.lock(message.chat.id):
@@ -367,7 +374,8 @@ async def skip_photo(query: CallbackQuery, lang: str, state: FSMContext) -> None
 async def photo_other(message: Message, lang: str, state: FSMContext) -> None:
     """Anything but a picture where pictures are asked."""
     done = bool((await state.get_data()).get("photos"))
-    await message.answer(tx("expect_photo", lang),
+    as_file = message.document is not None and (message.document.mime_type or "").startswith("image/")
+    await message.answer(tx("photo_as_file" if as_file else "expect_photo", lang),
                          reply_markup=_one("done" if done else "skip", lang, await _conversation(state)))
 
 
@@ -385,7 +393,7 @@ async def source_name(message: Message, lang: str, state: FSMContext) -> None:
     """The source's name (Xinhua, a ministry's account)."""
     text = " ".join((message.text or "").split())
     if not text or len(text) > 100:
-        await message.answer(tx("source_name", lang))
+        await message.answer(tx("source_name_long" if text else "source_name", lang))
         return
     await state.update_data(source_name=text)
     await state.set_state(HandIn.source_url)
@@ -422,6 +430,13 @@ async def _summary(message: Message, lang: str, state: FSMContext) -> None:
                             cover=tx("photos", lang, n=len(_photos(data))) if _photos(data)
                             else tx("none", lang),
                             source=source), reply_markup=_confirm(lang, data.get("conversation", "")))
+
+
+@router.message(StateFilter(HandIn.confirm))
+async def confirm_typed(message: Message, lang: str, state: FSMContext) -> None:
+    """Anything typed at the summary ("提交", say): the buttons again."""
+    await message.answer(tx("use_summary_buttons", lang),
+                         reply_markup=_confirm(lang, await _conversation(state)))
 
 
 @router.callback_query(Step.filter(F.k == "edit"), StateFilter(HandIn.confirm), Current())

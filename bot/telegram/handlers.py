@@ -31,7 +31,7 @@ from bot.cards import NEEDS_COMMENT, Card, Links, decided_text, post_card
 from bot.telegram.callbacks import Decide
 from bot.telegram.render import pieces
 from bot.telegram.routes import Routes
-from bot.texts import tr
+from bot.texts import BUTTON, tr
 
 log = logging.getLogger("signoff.bot")
 router = Routes("signoff")
@@ -345,7 +345,8 @@ async def decide(query: CallbackQuery, callback_data: Decide, person: ChatPerson
                                 text=message.text if isinstance(message, Message) else None)
         await query.answer()
         if isinstance(message, Message):
-            await message.answer(tr("ask_comment", lang, action=ACTION_LABEL[action].get(lang)))
+            # Named as the button pressed was (驳回), not as the log names the action (否决).
+            await message.answer(tr("ask_comment", lang, action=BUTTON[action].get(lang)))
         return
     if await state.get_state() == Commenting.comment.state and \
             (await state.get_data()).get("post") == view.post.id:

@@ -577,3 +577,33 @@ def test_buttons_of_an_earlier_draft_do_not_touch_the_one_under_way(world: World
     w.control.press(me, current["message_id"], text="提交")
     w.wait_text(who.drafter, "《新稿乙》")
     assert [p.title for p in w.core.service.list_posts()] == ["新稿乙"]
+
+
+def test_what_a_person_sent_the_wrong_way_is_named_and_the_step_kept(world: World,
+                                                                      who: Personas) -> None:
+    w = started(world)
+    me = to_title(w, who, "转载")
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
+    conversation: list[tuple[Any, str]] = [  # what she sends, and what the bot answers
+        ("新华社电：冬季防汛", "请发送正文"),
+        (("伪装.docx", pdf, "application/pdf"), "PDF"),  # its content says what it is
+        (BODY, "第一张作封面"),
+        (("现场.png", _jpeg((200, 30, 30)), "image/png"), "以“图片”方式发送"),
+    ]
+    for sent, answered in conversation:
+        if isinstance(sent, tuple):
+            w.control.send_document(me, sent[1], sent[0], sent[2])
+        else:
+            w.say(who.drafter, sent)
+        w.wait_text(who.drafter, answered)
+    w.control.press(me, w.wait_text(who.drafter, "以“图片”方式发送")["message_id"], text="跳过")
+    w.wait_text(who.drafter, "请输入来源名称")
+    w.say(who.drafter, "新" * 101)
+    w.wait_text(who.drafter, "最多 100 字")
+    w.say(who.drafter, "新华社")
+    w.say(who.drafter, "https://www.gov.cn/yaowen/liebiao/202612/content_1.htm")
+    w.wait_text(who.drafter, "请核对")
+    w.say(who.drafter, "提交")  # typed, not pressed: the buttons come again
+    again = w.wait_text(who.drafter, "请点下面的按钮")
+    w.control.press(me, again["message_id"], text="提交")
+    w.wait_text(who.drafter, "已提交")
