@@ -95,7 +95,9 @@ def make_dispatcher(service: Service, settings: Settings, storage: BaseStorage |
     dp = InOrderDispatcher(storage=storage)
     dp.update.outer_middleware(OnceMiddleware(storage.redis if isinstance(storage, RedisStorage)
                                               else None))
-    middleware = PersonMiddleware(Context(service.via("chat"), links(settings)))
+    ctx = Context(service.via("chat"), links(settings))
+    dp["signoff"] = ctx  # for the error handler: the person's own language
+    middleware = PersonMiddleware(ctx)
     dp.message.outer_middleware(middleware)
     dp.callback_query.outer_middleware(middleware)
     dp.include_routers(router.router(), handin.router.router(), fallback_router.router())

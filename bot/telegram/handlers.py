@@ -399,13 +399,19 @@ async def _mark_decided(bot: Any, chat_id: int, message_id: int, text: str | Non
         pass  # the message is gone or already shows it: the decision stands either way
 
 
-async def on_error(event: ErrorEvent) -> bool:
+async def on_error(event: ErrorEvent, signoff: Context | None = None) -> bool:
     """An unforeseen failure: logged with its traceback, and the person is told, never left
-    waiting (a tap gets its answer, a message a reply)."""
+    waiting (a tap gets its answer, a message a reply), in the language they chose when they
+    can still be looked up."""
     log.error("update %s failed", event.update.update_id, exc_info=event.exception)
     update = event.update
     user = update.event.from_user if update.event is not None else None  # type: ignore[union-attr]
-    lang = normalize_language(user.language_code if user else None)
+    person = None
+    if signoff is not None and user is not None:
+        with contextlib.suppress(Exception):  # the failure may be the database's own
+            person = await asyncio.to_thread(signoff.svc.chat.person_for, TELEGRAM, user.id)
+    lang = language_of(person, user) if person is not None else \
+        normalize_language(user.language_code if user else None)
     with contextlib.suppress(Exception):
         if update.callback_query is not None:
             await update.callback_query.answer(tr("busy", lang), show_alert=True)

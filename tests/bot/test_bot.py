@@ -607,3 +607,17 @@ def test_what_a_person_sent_the_wrong_way_is_named_and_the_step_kept(world: Worl
     again = w.wait_text(who.drafter, "请点下面的按钮")
     w.control.press(me, again["message_id"], text="提交")
     w.wait_text(who.drafter, "已提交")
+
+
+def test_a_failure_nobody_foresaw_is_told_in_the_language_the_person_chose(
+        world: World, who: Personas) -> None:
+    w = started(world)
+    me = to_title(w, who)
+    w.say(who.drafter, "/lang en")
+    w.wait_text(who.drafter, "English")
+    w.say(who.drafter, "冬季防汛演练")
+    w.wait_text(who.drafter, "Send the body")
+    w.control.inject("getFile", "server_error", times=1)  # Telegram fails the download
+    w.control.send_document(me, _docx([BODY]), "演练.docx")
+    w.wait_text(who.drafter, "Something went wrong")
+    assert not any("出了点问题" in m["text"] for m in w.messages(who.drafter))
