@@ -135,13 +135,13 @@ def _publish(tree: Element) -> PublishFinished:
         raise InvalidInput(MALFORMED)
     publish_id = (info.findtext("publish_id") or "").strip()
     status = (info.findtext("publish_status") or "").strip()
-    if not _ID.fullmatch(publish_id) or not status.isdigit():
+    if not _ID.fullmatch(publish_id):
         raise InvalidInput(MALFORMED)
     items = sorted((_int(i.findtext("idx")), (i.findtext("article_url") or "").strip())
                     for i in info.findall("article_detail/item"))
     fail_idx = tuple(_int(f.text) for f in info.findall("fail_idx"))
     article_id = (info.findtext("article_id") or "").strip() or None
-    return PublishFinished(publish_id, int(status), article_id[:128] if article_id else None,
+    return PublishFinished(publish_id, _int(status), article_id[:128] if article_id else None,
                            _url(items[0][1]) if items else None, fail_idx)
 
 
@@ -157,8 +157,9 @@ def _mass(msg: MassSendJobFinishEvent, tree: Element) -> MassSendFinished:
 
 
 def _int(text: str | None) -> int:
+    # ASCII digits only: isdigit() takes "²" and "٣", which int() refuses or reads as 3.
     value = (text or "").strip()
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise InvalidInput(MALFORMED)
     return int(value)
 

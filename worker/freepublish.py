@@ -99,6 +99,8 @@ def follow(p: Publisher, snap: Snapshot, worker: str, publish_id: str) -> Publis
         if status in GONE_STATUS:
             # Published, then gone: whether to publish it again is a person's matter.
             raise Unconfirmed(reported.publish_gone(publish_id, status))
+        if status not in reported.FAILED_STATUS:  # undocumented: nothing says it did not publish
+            raise Unconfirmed(reported.publish_unclear(publish_id, status))
         raise PublishError(reported.publish_failed(publish_id, status, fail_idx), permanent=True)
 
     return p.poll(snap, worker, check, Text("发布仍在进行中，稍后再查询",

@@ -77,11 +77,12 @@ def follow(p: Publisher, snap: Snapshot, worker: str, msg_id: str) -> Published:
         if status == "SEND_SUCCESS":
             return Published(None, None, {"msg_id": msg_id, "mode": "mass_send"},
                              wechat_status=status)
-        p.publishing.record_wechat_status(pid, h, str(status))
+        p.publishing.record_wechat_status(pid, h, str(status)[:16])
         if status == reported.SEND_FAIL:
             raise PublishError(reported.mass_failed(msg_id), permanent=True)
-        # DELETE: sent, then deleted. Sending it again is a person's decision.
-        raise Unconfirmed(reported.mass_deleted(msg_id, str(status)))
+        if status == "DELETE":  # sent, then deleted. Sending it again is a person's decision.
+            raise Unconfirmed(reported.mass_deleted(msg_id, str(status)))
+        raise Unconfirmed(reported.mass_unclear(msg_id, str(status)))  # undocumented: the same
 
     return p.poll(snap, worker, check, Text("群发仍在进行中，稍后再查询",
                                             "still sending; will check again"))

@@ -3,6 +3,7 @@ mass/get) and the callback (PUBLISHJOBFINISH, MASSSENDJOBFINISH), so both say th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from approvals.rules.errors import Text
@@ -27,6 +28,7 @@ CHECK_BACKEND = Text("请在公众号后台核实，然后执行“确认已发�
 SEND_SUCCESS = "SEND_SUCCESS"
 SEND_FAIL = "SEND_FAIL"
 SENDING = "SENDING"
+_MASS_FAILED = re.compile(r"send fail|err\(\d{1,9}\)")
 
 
 def publish_failed(publish_id: str, status: int, fail_idx: Sequence[int] | object) -> Text:
@@ -45,6 +47,29 @@ def publish_gone(publish_id: str, status: int) -> Text:
                 f"{CHECK_BACKEND.zh}",
                 f"WeChat reports {why.en} (publish_id {publish_id}, publish_status {status}). "
                 f"{CHECK_BACKEND.en}")
+
+
+def publish_unclear(publish_id: str, status: int) -> Text:
+    """A publish_status WeChat does not document: whether it published is unknown, and a retry
+    would only follow the same submission; a person decides."""
+    return Text(f"微信报告了无法识别的发布状态（publish_id {publish_id}，publish_status={status}）。"
+                f"{CHECK_BACKEND.zh}",
+                f"WeChat reported a publish status it does not document (publish_id "
+                f"{publish_id}, publish_status {status}). {CHECK_BACKEND.en}")
+
+
+def mass_send_failed(said: str) -> bool:
+    """Whether the MASSSENDJOBFINISH event's Status says the send failed: "send fail", or
+    "err(N)" (refused by the platform's review). Anything else is no failure to act on."""
+    return bool(_MASS_FAILED.fullmatch(said.strip().lower()))
+
+
+def mass_unclear(msg_id: str, said: str) -> Text:
+    """A mass send's status WeChat does not document: it may have reached every follower, so
+    sending it again is a person's decision."""
+    return Text(f"微信报告了无法识别的群发状态（msg_id {msg_id}，“{said[:40]}”）。{CHECK_BACKEND.zh}",
+                f"WeChat reported a mass-send status it does not document (msg_id {msg_id}, "
+                f"“{said[:40]}”). {CHECK_BACKEND.en}")
 
 
 def mass_failed(msg_id: str, said: str = SEND_FAIL) -> Text:

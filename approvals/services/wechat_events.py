@@ -92,8 +92,10 @@ class WeChatReports:
                                     wechat_status="0")
             return Reported.PUBLISHED if done else Reported.ALREADY
         p.record_wechat_status(pid, h, str(ev.status))
-        if ev.status in reported.GONE_STATUS:
-            why = reported.publish_gone(ev.publish_id, ev.status)
+        if ev.status not in reported.FAILED_STATUS:  # published then gone, or undocumented
+            why = reported.publish_gone(ev.publish_id, ev.status) \
+                if ev.status in reported.GONE_STATUS else \
+                reported.publish_unclear(ev.publish_id, ev.status)
             p.record_error(pid, h, why.en)
             return Reported.UNCONFIRMED if p.mark_unconfirmed(pid, None, why) \
                 else Reported.ALREADY
@@ -118,6 +120,14 @@ class WeChatReports:
                                             "via": "callback"},
                                     wechat_status=reported.SEND_SUCCESS)
             return Reported.PUBLISHED if done else Reported.ALREADY
+        if not reported.mass_send_failed(ev.status):
+            # No status, or one WeChat does not document: it may have reached every follower,
+            # and a retry would send it again. A person checks.
+            p.record_wechat_status(pid, h, ev.status.strip()[:16] or "?")
+            why = reported.mass_unclear(ev.msg_id, ev.status)
+            p.record_error(pid, h, why.en)
+            return Reported.UNCONFIRMED if p.mark_unconfirmed(pid, None, why) \
+                else Reported.ALREADY
         # "send fail", or "err(N)": refused by the platform's review; both as mass/get's SEND_FAIL,
         # so an admin's retry sends it again.
         p.record_wechat_status(pid, h, reported.SEND_FAIL)

@@ -309,14 +309,27 @@ def test_a_refused_mass_send_fails_the_post_with_wechats_words(
     assert publication(core, pid, h).wechat_status == "SEND_FAIL"
 
 
-def test_an_article_deleted_after_publishing_leaves_it_to_a_person(
-        plain: Flask, core: Core, who: Personas, clock: Clock) -> None:
+@pytest.mark.parametrize("status", ["", "SEND_SUCCESS", "send_success", "sending", "queued"])
+def test_a_mass_send_status_wechat_does_not_document_leaves_it_to_a_person(
+        plain: Flask, core: Core, who: Personas, clock: Clock, status: str) -> None:
+    pid, h = publishing(core, who, mass=True)
+    answered(WeChat(plain, clock).push(mass_event(status)), 200, "success")
+    post = core.service.view(pid).post
+    # Never "failed": a retry would send it to every follower again.
+    assert post.status is PostStatus.UNCONFIRMED and "确认已发布" in post.problem.zh, status
+    assert publication(core, pid, h).msg_id == MSG_ID
+
+
+@pytest.mark.parametrize("status,said", [(5, "发布后文章已被删除"), (7, "无法识别的发布状态")])
+def test_an_article_deleted_after_publishing_or_an_undocumented_status_leaves_it_to_a_person(
+        plain: Flask, core: Core, who: Personas, clock: Clock, status: int, said: str) -> None:
     pid, h = publishing(core, who)
-    answered(WeChat(plain, clock).push(publish_event(5)), 200, "success")
+    answered(WeChat(plain, clock).push(publish_event(status)), 200, "success")
     post = core.service.view(pid).post
     assert post.status is PostStatus.UNCONFIRMED and "确认已发布" in post.problem.zh
+    assert said in post.problem.zh and "a retry submits it again" not in post.problem.en
     assert told(core, pid, Event.UNCONFIRMED) > 0
-    assert publication(core, pid, h).wechat_status == "5"
+    assert publication(core, pid, h).wechat_status == str(status)
 
 
 def test_still_publishing_changes_nothing(plain: Flask, core: Core, who: Personas,
@@ -491,6 +504,11 @@ BOMB = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
     "<publish_id>1</publish_id><publish_status>zero</publish_status></PublishEventInfo></xml>",
     "<xml><MsgType>event</MsgType><Event>MASSSENDJOBFINISH</Event><MsgID>x1</MsgID></xml>",
     "<other><MsgType>event</MsgType></other>",
+    # Digits Python's int() refuses, or reads as another number ("٣" is 3).
+    publish_event(0).replace("<publish_status>0<", "<publish_status>²<"),
+    publish_event(0).replace("<publish_status>0<", "<publish_status>٣<"),
+    publish_event(0).replace("<publish_status>0<", "<publish_status>" + "9" * 5000 + "<"),
+    publish_event(0).replace("<idx>1<", "<idx>¹<"),
 ])
 def test_malformed_xml_is_refused_with_a_short_message(app: Flask, core: Core, who: Personas,
                                                        clock: Clock, xml: str) -> None:
