@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from approvals.rules.article import render
+from approvals.rules.article import image_kind, render
 from approvals.rules.errors import Text
 from approvals.services import Publishing
 from approvals.views import PublicationIds, PublishMode, Snapshot
@@ -31,6 +31,14 @@ UPLOAD_IMAGE = Text("上传正文图片", "uploading an in-article image")
 DRAFT_ADD = Text("创建草稿", "creating the draft")
 DRAFT_UPDATE = Text("更新草稿", "updating the draft")
 DRAFT_GET = Text("读取草稿", "reading the draft")
+
+
+def upload_name(stem: str, data: bytes) -> str:
+    """The file name an image goes to WeChat under: WeChat judges the type by the name's
+    extension, and people's names for their files may be "封面" or "cover.jfif"
+    (checked by content when they were handed in, but refused by WeChat under that name)."""
+    kind = image_kind(data) or "jpeg"
+    return f"{stem}.{'jpg' if kind == 'jpeg' else kind}"
 
 
 class Publisher:
@@ -187,8 +195,8 @@ class Publisher:
         known = self.publishing.media(sha, "image")
         if known is not None and known[0]:
             return known[0], known[0]  # the account holds this image already (the default cover)
-        cover = (snap.cover.filename, snap.cover.data, snap.cover.mime) if snap.cover \
-            else default_cover()
+        cover = (upload_name("cover", snap.cover.data), snap.cover.data, snap.cover.mime) \
+            if snap.cover else default_cover()
         # Bytes, not a file object: a retried upload must send the bytes again.
         uploaded = self.call(UPLOAD_COVER, self.client.material.add, "image", cover)
         thumb = str(uploaded["media_id"])
@@ -207,7 +215,8 @@ class Publisher:
                 images[sha] = known[1]
             else:
                 images[sha] = self.call(UPLOAD_IMAGE, self.client.media.upload_image,
-                                         (asset.filename, asset.data, asset.mime))
+                                         (upload_name("image", asset.data), asset.data,
+                                          asset.mime))
                 self.publishing.record_media(sha, "inline", None, images[sha])
             self.publishing.record_images(snap.post_id, snap.revision_hash, images)
             if worker is not None:

@@ -177,9 +177,11 @@ class Bench:
 
     def signed_post(self, who: Personas, *, title: str = "我局开展冬季防汛应急演练",
                     body: str = "12月7日，我局开展防汛应急演练，共有150人参加。",
-                    mode: str | None = None, at: Any = None, core: Core | None = None) -> int:
+                    mode: str | None = None, at: Any = None, core: Core | None = None,
+                    **handed_in: Any) -> int:
+        """A post handed in (with `handed_in`'s cover and pictures, say), laid out and signed."""
         svc = (core or self.core).service
-        pid = svc.create_post(drafter=who.drafter, title=title, body=body)
+        pid = svc.create_post(drafter=who.drafter, title=title, body=body, **handed_in)
         svc.act(pid, "new_revision", who.operator, revision=RevisionInput())
         if mode or at:
             svc.act(pid, "schedule", who.admin, schedule=ScheduleInput(at, mode))

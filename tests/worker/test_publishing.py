@@ -85,6 +85,27 @@ def test_a_signed_post_is_published_once_with_the_art_28_footer(
     assert held.publish_id in page and article["url"] in page
 
 
+def test_images_named_as_people_name_their_files_go_to_wechat_under_their_type(
+        bench: Bench, control: SimControl, who: Personas) -> None:
+    import io
+
+    from PIL import Image
+
+    def picture(kind: str, colour: tuple[int, int, int]) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (90, 60), colour).save(out, kind)
+        return out.getvalue()
+
+    # WeChat judges an upload's type by its name's extension: these names have none it takes.
+    pid = bench.signed_post(who, cover=("封面", picture("JPEG", (200, 30, 30)), "image/jpeg"),
+                            pictures=[("现场.jfif", picture("JPEG", (30, 200, 30))),
+                                      ("示意图", picture("PNG", (30, 30, 200)))])
+    bench.start_worker("w1")
+    bench.wait_status(pid, PUBLISHED)
+    (article,) = control.published()
+    assert article["content"].count("<img") == 2
+
+
 def test_mass_send_mode_pushes_to_followers_with_a_short_clientmsgid(
         bench: Bench, control: SimControl, who: Personas) -> None:
     pid = bench.signed_post(who, mode="mass_send")
