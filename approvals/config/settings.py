@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -32,12 +33,15 @@ SECRETS = ("secret_key", "wechat_secret", "previous_secret_keys",
 
 
 # user:password@ in any URL-like text, however malformed the rest is
-_USERINFO = re.compile(r"(//[^/@\s:]*:)[^\s/]*@")  # to the last @: a password may hold one
+# To the last @: a password may hold one, or a slash. Over-masking is the safe side.
+_USERINFO = re.compile(r"(//[^/@\s:]*:)\S*@")
+_QUERY_SECRET = re.compile(r"((?:password|passwd|pwd|sslpassword)=)[^&\s]*", re.IGNORECASE)
 
 
 def shown_url(value: str) -> str:
-    """A URL fit for a message or a log: any password replaced by ***."""
-    return _USERINFO.sub(r"\1***@", value)
+    """A URL fit for a message or a log: any password (in the user part or the query)
+    replaced by ***."""
+    return _QUERY_SECRET.sub(r"\1***", _USERINFO.sub(r"\1***@", value))
 
 
 class Settings(BaseSettings):
@@ -133,13 +137,15 @@ class Settings(BaseSettings):
             raise ValueError(Text(f"{shown_url(value)!r}：密码中的 @ 须写作 %40",
                                   f"{shown_url(value)!r}: the password holds an @; write it as "
                                   "%40"))
-        backend, driver = url.get_backend_name(), url.get_driver_name()
-        if backend == "sqlite" and driver == "pysqlite" and not (url.host or url.username):
+        # Read off the scheme itself: asking SQLAlchemy for the driver of a scheme it has no
+        # dialect for (postgres://, http://) raises instead of answering.
+        backend, _, driver = url.drivername.lower().partition("+")
+        if backend == "sqlite" and driver in ("", "pysqlite") and not (url.host or url.username):
             return value
-        if backend == "postgresql" and "+" not in url.drivername:
+        if url.drivername == "postgresql+psycopg":
+            return value
+        if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
             return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-        if backend == "postgresql" and driver == "psycopg":
-            return value
         raise ValueError(Text(f"不支持 {shown_url(value)!r}：应为 sqlite:///路径 或 "
                               "postgresql+psycopg://用户@主机/库",
                               f"{shown_url(value)!r} is not supported: use sqlite:///path or "
@@ -148,10 +154,24 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
+        bad = Text(f"不是 Redis 地址（redis://主机:端口/库）：{shown_url(value)!r}",
+                   f"not a Redis URL (redis://host:port/db): {shown_url(value)!r}")
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(Text(f"不是 Redis 地址（redis://主机:端口/库）：{shown_url(value)!r}",
-                                  "not a Redis URL (redis://host:port/db): "
-                                  f"{shown_url(value)!r}"))
+            raise ValueError(bad)
+        if value.startswith("unix://"):
+            return value
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018 -- read for its check: a port that is no number, or past 65535
+        except ValueError:
+            raise ValueError(Text(f"Redis 地址的端口无效：{shown_url(value)!r}",
+                                  f"the Redis URL's port is not valid: {shown_url(value)!r}")
+                             ) from None
+        db = parts.path.strip("/")
+        if not parts.hostname or (db and not (db.isascii() and db.isdigit())):
+            # Without a host, or with a database that is no number, redis-py quietly takes
+            # localhost and database 0: perhaps another deployment's.
+            raise ValueError(bad)
         return value
 
     @field_validator("notify_channels")

@@ -236,6 +236,37 @@ def test_a_bad_url_in_the_environment_names_the_variable(monkeypatch: pytest.Mon
     assert problem.file == "environment SIGNOFF_REDIS_URL"
 
 
+@pytest.mark.parametrize("name,value", [
+    ("SIGNOFF_DATABASE_URL", "postgres+asyncpg://u:Hunter2pw@h/db"),  # no dialect SQLAlchemy has
+    ("SIGNOFF_DATABASE_URL", "http://u:Hunter2pw@h/db"),
+    ("SIGNOFF_DATABASE_URL", "mysql://u@h/db?password=Hunter2pw"),
+    ("SIGNOFF_DATABASE_URL", "mysql://u:Hunt/er2pw@h/db"),  # a slash in the password
+    ("SIGNOFF_REDIS_URL", "redis://u:Hunter2pw@127.0.0.1:notaport/8"),
+    ("SIGNOFF_REDIS_URL", "redis://u:Hunter2pw@127.0.0.1:99999/8"),
+    ("SIGNOFF_REDIS_URL", "redis:///8"), ("SIGNOFF_REDIS_URL", "redis://127.0.0.1:6379/abc"),
+])
+def test_a_bad_url_is_refused_in_one_line_that_shows_no_password(
+        monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (problem,) = info.value.problems
+    assert problem.file == f"environment {name}"
+    said = info.value.message("en") + info.value.message("zh-CN")
+    assert "Hunter2pw" not in said and "er2pw" not in said
+
+
+@pytest.mark.parametrize("given,kept", [
+    ("postgres://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"),
+    ("Postgresql://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"),
+    ("sqlite:///a.db", "sqlite:///a.db"),
+])
+def test_the_usual_spellings_of_a_database_url_are_taken(
+        monkeypatch: pytest.MonkeyPatch, given: str, kept: str) -> None:
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", given)
+    assert load_settings().database_url == kept
+
+
 def test_the_secret_key_can_come_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
     secret = tmp_path / "secret"
