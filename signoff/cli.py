@@ -562,7 +562,7 @@ def people_set_password(obj: Ctx, person: str, password_stdin: bool) -> None:
     key = svc.person(person)
     lang = obj.lang()
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\r\n")  # a Windows line ending too
     else:
         password = click.prompt("新密码" if lang != "en" else "New password", hide_input=True,
                                 confirmation_prompt=True)

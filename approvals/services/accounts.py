@@ -19,6 +19,7 @@ from approvals.store import audit
 from approvals.store import models as m
 
 PASSWORD_MIN = 10
+PASSWORD_MAX = 200  # what the login and invite forms read
 TOKEN_PREFIX = "sgf_"
 TOKEN_NAME_MAX = 100
 # A token's last use is written at most this often (a busy client must not write on every call).
@@ -45,6 +46,14 @@ class Accounts:
             raise InvalidInput(Text(f"密码至少 {PASSWORD_MIN} 个字符，且不能过于简单。",
                                     f"A password needs at least {PASSWORD_MIN} characters and "
                                     "must not be trivial."))
+        if len(password) > PASSWORD_MAX:  # the login form reads no more than this
+            raise InvalidInput(Text(f"密码最多 {PASSWORD_MAX} 个字符。",
+                                    f"A password has at most {PASSWORD_MAX} characters."))
+        if any(not ch.isprintable() or 0xD800 <= ord(ch) <= 0xDFFF for ch in password):
+            # A line ending, a tab, bytes that were not UTF-8: nobody could type it at the login.
+            raise InvalidInput(Text("密码含有无法在登录框输入的字符（换行、制表符或控制字符）。",
+                                    "The password holds a character no one can type at the "
+                                    "login (a line break, a tab or a control character)."))
         hashed = generate_password_hash(password)
         now = self.deps.now()
         with self.deps.uow() as uow:

@@ -482,6 +482,28 @@ def test_people_are_found_as_typed_on_a_phone(env: Path) -> None:
     assert post_count(env) == 3
 
 
+def test_a_password_no_one_could_type_at_the_login_is_refused(env: Path) -> None:
+    from approvals.config.settings import load_settings
+    from signoff.wiring import build_core
+
+    run("db", "upgrade")
+
+    def set_password(typed: str) -> Result:
+        return CliRunner().invoke(main, ["people", "set-password", "li_na", "--password-stdin"],
+                                  input=typed)
+
+    for typed, said in (("x1y2z3" * 34 + "\n", "最多 200 个字符"),  # the login reads 200
+                        ("correct\thorse-battery\n", "无法在登录框输入")):
+        refused = set_password(typed)
+        assert refused.exit_code == 2 and said in refused.stderr, refused.stderr
+    assert set_password("correct-horse-battery\r\n").exit_code == 0  # a Windows line ending
+    core = build_core(load_settings())
+    try:
+        assert core.service.authenticate("li_na", "correct-horse-battery") == "li_na"
+    finally:
+        core.close()
+
+
 def test_set_password_and_serve_the_console(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import time
     import urllib.request
