@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
@@ -274,8 +275,32 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision` (the latest by default)."""
+    """Bring the schema up to `revision` (the latest by default).
+
+    Raises:
+        ConfigError: the database is at a revision this code does not know.
+    """
+    _known_or_refused(engine, current_revision(engine))
     command.upgrade(alembic_config(engine), revision)
+
+
+def _known_or_refused(engine: Engine, at: str | None) -> None:
+    # A revision none of this code's migrations has: a newer release's database, or another
+    # application's. Upgrading cannot help; the address may be the wrong one.
+    if at is None:
+        return
+    try:
+        ScriptDirectory.from_config(alembic_config(engine)).get_revision(at)
+    except CommandError:
+        raise ConfigError(_UNKNOWN_REVISION.format(at=at[:40])) from None
+
+
+_UNKNOWN_REVISION = Text(
+    "数据库结构版本为 {at}，本程序的迁移中没有这个版本：它可能来自更新的 signoff，或是其他应用的数据库。"
+    "请核对 SIGNOFF_DATABASE_URL；如确是更新版本的数据库，请使用对应版本的 signoff。",
+    "The database schema is at {at}, which none of this code's migrations know: it may come "
+    "from a newer signoff, or be another application's database. Check SIGNOFF_DATABASE_URL; "
+    "for a newer release's database, use that release.")
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -304,6 +329,7 @@ def require_current_schema(engine: Engine) -> None:
             "(or check SIGNOFF_DATABASE_URL).",
         ))
     at, head = current_revision(engine), head_revision(engine)
+    _known_or_refused(engine, at)
     if at != head:
         raise ConfigError(Text(
             f"数据库结构版本为 {at or '（空）'}，需要 {head}：请先运行 `signoff db upgrade`。",

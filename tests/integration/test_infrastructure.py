@@ -26,6 +26,26 @@ def test_upgrading_an_up_to_date_database_is_a_no_op(engine: Engine) -> None:
     assert db.current_revision(engine) == before
 
 
+@pytest.mark.parametrize("foreign", ["9999", "ae1027a6acf"])  # a newer release's, another app's
+def test_a_schema_revision_this_code_does_not_know_is_named_not_upgraded(
+        engine: Engine, foreign: str) -> None:
+    from approvals.rules.errors import ConfigError
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": foreign})
+    try:
+        for step in (db.require_current_schema, db.upgrade):
+            with pytest.raises(ConfigError) as info:
+                step(engine)
+            assert f"{foreign}，本程序的迁移中没有这个版本" in info.value.message("zh-CN")
+            assert "SIGNOFF_DATABASE_URL" in info.value.message("en")
+        assert db.current_revision(engine) == foreign  # nothing was touched
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"),
+                         {"v": db.head_revision(engine)})
+
+
 def test_the_redis_server_answers_commands_and_lua_scripts(redis_conn: object) -> None:
     # RQ's scheduler lock and unique jobs, and aiogram's event isolation, all need Lua.
     r = redis_conn
