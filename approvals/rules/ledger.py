@@ -41,7 +41,9 @@ Record = dict[str, Any]
 _DECISION_ACTIONS = {f"post.{a.value}" for a in (Action.CONFIRM, Action.APPROVE, Action.SIGN,
                                                    Action.REQUEST_CHANGES, Action.REJECT)}
 POST_FACTS = ("status", "run", "revision", "department", "drafter", "category",
-              "classification", "publish_mode", "scheduled_at")
+              "classification", "publish_mode", "scheduled_at", "formed_on", "due_on", "archived")
+# A post leaves every list once closed this way (nothing reopens it).
+ARCHIVED = frozenset({PostStatus.REJECTED.value, PostStatus.WITHDRAWN.value})
 
 
 def decision_record(d: DecisionRecord) -> Record:
@@ -110,13 +112,17 @@ def replay(entries: Iterable[Entry]) -> Ledger:
             led.facts = {"status": PostStatus.DRAFT.value, "run": 0, "revision": 0,
                          "department": d.get("department"), "drafter": d.get("drafter", e.actor),
                          "category": d.get("category"), "classification": d.get("classification"),
-                         "publish_mode": "publish", "scheduled_at": None}
+                         "publish_mode": "publish", "scheduled_at": None,
+                         # The dates the deadline (art. 14) and the annual report count from.
+                         "formed_on": d.get("formed_on"), "due_on": d.get("due_on"),
+                         "archived": False}
             continue
         if led.facts is None or not e.action.startswith("post."):
             continue
         facts = led.facts
         if "to" in d:
             facts["status"] = d["to"]
+            facts["archived"] = d["to"] in ARCHIVED
             if d.get("run") is not None:
                 facts["run"] = d["run"]
             if d.get("revision") is not None:
@@ -262,6 +268,8 @@ _FACT_LABEL = {
     "drafter": Text("拟稿人", "drafter"), "category": Text("类别", "category"),
     "classification": Text("公开属性", "classification"),
     "publish_mode": Text("发布方式", "publish mode"), "scheduled_at": Text("定时", "schedule"),
+    "formed_on": Text("信息形成日期", "formation date"), "due_on": Text("发布期限", "due date"),
+    "archived": Text("归档标记", "archived mark"),
 }
 
 

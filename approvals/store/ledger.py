@@ -149,6 +149,11 @@ def _chain_links(rows: Sequence[Row[Any]], links: dict[int, str],
     return problems
 
 
+def _day(value: Any) -> str | None:
+    # A DATE column, as the audit row's JSON keeps it (SQLite may hand back the text itself).
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
 def stored_ledger(post: Any, revisions: Iterable[Any], decisions: Iterable[Any],
                   clearances: Iterable[Any], intents: Iterable[Any]
                   ) -> tuple[Ledger, list[tuple[str, Text]]]:
@@ -158,7 +163,8 @@ def stored_ledger(post: Any, revisions: Iterable[Any], decisions: Iterable[Any],
         "status": post.status, "run": post.run, "revision": post.revision_number,
         "department": post.department, "drafter": post.drafter, "category": post.category,
         "classification": post.classification, "publish_mode": post.publish_mode,
-        "scheduled_at": utc_text(post.scheduled_at)})
+        "scheduled_at": utc_text(post.scheduled_at), "formed_on": _day(post.formed_on),
+        "due_on": _day(post.due_on), "archived": bool(post.archived)})
     for r in decisions:
         ledger.decisions.append({
             "run": r.run, "step": r.step, "attempt": r.attempt, "outcome": r.outcome,

@@ -138,6 +138,23 @@ def test_a_classification_changed_by_sql_is_refused_at_sign_off(
     assert "公开属性为“依申请公开”，审计日志记载为“主动公开”" in info.value.message("zh-CN")
 
 
+def test_dates_the_report_counts_from_and_the_archived_mark_changed_by_sql_are_named(
+        service: Service, who: Personas, engine: Engine) -> None:
+    # A late post made "on time" by moving its due date, or a live one hidden from every list.
+    pid, h = at_reviewer(service, who)
+    service.act(pid, "approve", who.leader, revision_hash=h)
+    due = service.view(pid).post.due_on
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE posts SET due_on = '2027-06-01', formed_on = '2026-12-01', "
+                          "archived = true WHERE id = :p"), {"p": pid})
+    report = service.verify_audit()
+    found = " ".join(t.en for _, t in report.rows_problems)
+    assert not report.ok and f"due date is “2027-06-01” but the audit log says “{due.isoformat()}”" in found, found
+    assert "formation date is “2026-12-01”" in found and "archived mark is “True”" in found
+    with pytest.raises(GateBlocked):
+        service.act(pid, "sign", who.issuer, revision_hash=h)
+
+
 def test_rows_written_before_the_full_record_was_kept_still_verify(
         service: Service, who: Personas, engine: Engine) -> None:
     # Audit rows of earlier releases carried no "decision", "clearance", "intent" or "drafter":
