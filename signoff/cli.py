@@ -238,9 +238,11 @@ def config_check(obj: Ctx, files: tuple[str, ...]) -> None:
     """Validate org-chart and settings files (default: the active settings and org file)."""
     lang = obj.lang()
     problems = []
+    org_files: set[str] = set()
     if not files:
         try:
             files = (str(obj.settings.org_file),)
+            org_files.update(files)  # the active org file is one, however empty
         except ConfigError as exc:
             problems.extend(exc.problems)
     for name in files:
@@ -249,11 +251,13 @@ def config_check(obj: Ctx, files: tuple[str, ...]) -> None:
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        if "unit" in data or "people" in data or "departments" in data:
+        # A settings file holds nothing but settings; anything else is read as an org chart
+        # (and told what it lacks: an empty org file, or a misspelt [unit], is no settings file).
+        if name in org_files or not data or not set(data) <= set(Settings.model_fields):
             problems.extend(check_org(data, name)[1])
         else:
             try:
-                load_settings(name)
+                load_settings(name, environment=False)  # the file as written, not as overridden
             except ConfigError as exc:
                 problems.extend(exc.problems)
     for p in problems:

@@ -278,8 +278,10 @@ class _TomlSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
-def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
-    """Settings from overrides > environment > TOML file > defaults; ConfigError names every bad key."""
+def load_settings(config_file: Path | str | None = None, *, environment: bool = True,
+                  **overrides: Any) -> Settings:
+    """Settings from overrides > environment > TOML file > defaults; ConfigError names every bad key.
+    Without `environment`, the file alone (what `signoff config check FILE` judges)."""
     env = os.environ
     path = Path(config_file) if config_file else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV)
                                                   else None)
@@ -294,6 +296,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
             env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
+            if not environment:
+                return init_settings, _TomlSource(settings_cls, data)
             return init_settings, env_settings, _TomlSource(settings_cls, data)
 
     leaked = [k for k in SECRETS if k in data]
@@ -316,7 +320,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
             "[2, 5, 15]"))
         raise _invalid([problem]) from None
     except ValidationError as exc:
-        env_keys = {k[len(ENV_PREFIX):].lower() for k in env if k.startswith(ENV_PREFIX)}
+        env_keys = {k[len(ENV_PREFIX):].lower() for k in env
+                    if k.startswith(ENV_PREFIX)} if environment else set()
         problems = []
         for p in pydantic_problems(exc, str(path) if path else "(defaults)"):
             top = p.key.split(".")[0]

@@ -67,6 +67,24 @@ def test_config_check_reads_a_settings_file_and_rejects_a_bad_url(tmp_path: Path
     assert f"{settings}: redis_url: 错误:" in result.stderr
 
 
+def test_config_check_judges_a_file_as_written_and_an_empty_org_file_fails(
+        env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = tmp_path / "signoff.toml"
+    settings.write_text('database_url = "notaurl"\n', encoding="utf-8")
+    # The environment sets the same key (env does): the file is still what is judged.
+    checked = run("config", "check", str(settings))
+    assert checked.exit_code == 2 and f"{settings}: database_url: 错误:" in checked.stderr
+    empty = tmp_path / "org.toml"
+    empty.write_text("", encoding="utf-8")
+    monkeypatch.setenv("SIGNOFF_ORG_FILE", str(empty))
+    for args in (["config", "check"], ["config", "check", str(empty)]):
+        result = run(*args)
+        assert result.exit_code == 2 and f"{empty}: unit" in result.stderr, result.stderr
+    misspelt = tmp_path / "misspelt.toml"
+    misspelt.write_text('[unitt]\nname = "x"\n', encoding="utf-8")
+    assert run("config", "check", str(misspelt)).exit_code == 2
+
+
 def test_the_whole_chain_from_the_command_line(env: Path, tmp_path: Path) -> None:
     assert run("db", "upgrade").exit_code == 0
     material = tmp_path / "post.md"
