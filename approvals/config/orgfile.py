@@ -192,14 +192,17 @@ def _loc(loc: tuple[Any, ...]) -> str:
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, or raise ConfigError naming the file, line and reason."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
+        # Windows Notepad starts a UTF-8 file with a byte-order mark; TOML does not allow one.
+        return tomllib.loads(raw.decode("utf-8-sig"))
     except FileNotFoundError:
         raise _unreadable(path, "(file)", Text("文件不存在", "no such file")) from None
     except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
         raise _unreadable(path, "(file)", Text(
-            f"不是 UTF-8 编码的文本（第 {exc.start + 1} 字节）：请另存为 UTF-8",
-            f"not UTF-8 text (byte {exc.start + 1}): save it as UTF-8")) from None
+            f"不是 UTF-8 编码的文本（第 {line} 行；可能是 GBK 等编码）：请在编辑器中另存为 UTF-8",
+            f"not UTF-8 text (line {line}; GBK, perhaps): save it as UTF-8 in the editor")
+        ) from None
     except OSError as exc:  # a directory, no permission, …
         raise _unreadable(path, "(file)", Text(f"无法读取：{exc.strerror}",
                                                f"cannot be read: {exc.strerror}")) from None

@@ -198,6 +198,20 @@ def test_load_org_raises_one_config_error_listing_file_key_and_reason(tmp_path: 
     assert "错误" in info.value.message("zh-CN")
 
 
+def test_an_org_file_saved_by_notepad_is_read_and_one_in_gbk_names_its_line(tmp_path: Path
+                                                                            ) -> None:
+    text = EXAMPLE_ORG.read_text(encoding="utf-8")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # the byte-order mark Notepad writes
+    assert load_org(bom).unit_name == load_org(EXAMPLE_ORG).unit_name
+    gbk = tmp_path / "gbk.toml"
+    gbk.write_bytes(text.encode("gbk"))
+    with pytest.raises(ConfigError) as info:
+        load_org(gbk)
+    first = next(n for n, line in enumerate(text.splitlines(), 1) if not line.isascii())
+    assert f"第 {first} 行" in info.value.message("zh-CN") and "GBK" in info.value.message("en")
+
+
 def test_a_toml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "org.toml"
     path.write_text("[unit]\nname = \"x\"\nissuer = \n", encoding="utf-8")
