@@ -70,8 +70,8 @@ class Ctx:
                 return normalize_language(p.language)
         try:
             return self.settings.language
-        except ConfigError:
-            return "zh-CN"
+        except ConfigError:  # the settings do not load: the variable may still say which
+            return normalize_language(os.environ.get("SIGNOFF_LANGUAGE") or "zh-CN")
 
     def core(self) -> Core:
         """The core, built once per command, handing its outbox to the queue after each commit."""

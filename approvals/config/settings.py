@@ -210,10 +210,17 @@ class Settings(BaseSettings):
                      "wechat_encoding_aes_key", "telegram_token", "telegram_webhook_secret"):
             path = getattr(self, f"{name}_file")
             if getattr(self, name) is None and path is not None:
+                variable = f"{ENV_PREFIX}{name.upper()}_FILE"
                 try:
-                    setattr(self, name, SecretStr(path.read_text().strip()))
+                    setattr(self, name, SecretStr(path.read_text(encoding="utf-8").strip()))
                 except OSError as exc:
-                    raise ValueError(f"{name}_file cannot be read: {exc.strerror}") from None
+                    raise ValueError(Text(f"{variable} 指向的文件 {path} 无法读取：{exc.strerror}",
+                                          f"{variable}: the file {path} cannot be read: "
+                                          f"{exc.strerror}")) from None
+                except UnicodeDecodeError:  # never shown: it is the secret
+                    raise ValueError(Text(f"{variable} 指向的文件 {path} 不是 UTF-8 文本",
+                                          f"{variable}: the file {path} is not UTF-8 text")
+                                     ) from None
         return self
 
     @model_validator(mode="after")

@@ -627,3 +627,17 @@ def test_a_reminder_pass_from_the_command_line(env: Path) -> None:
     done = run("--lang", "en", "remind")
     assert done.exit_code == 0, done.output
     assert "reminders 0, escalations 0, due-date flags" in done.output
+
+
+def test_settings_that_do_not_load_are_refused_in_the_language_asked_for(
+        env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SIGNOFF_LANGUAGE", "en")
+    monkeypatch.setenv("SIGNOFF_SECRET_KEY_FILE", str(tmp_path / "missing"))
+    refused = run("post", "list")
+    said = refused.stderr
+    assert refused.exit_code == 2 and "Traceback" not in said
+    assert "SIGNOFF_SECRET_KEY_FILE" in said and "missing" in said and "错误" not in said, said
+    (tmp_path / "binary").write_bytes(b"\xff\xfe\x00secret")
+    monkeypatch.setenv("SIGNOFF_SECRET_KEY_FILE", str(tmp_path / "binary"))
+    said = run("post", "list").stderr
+    assert "is not UTF-8 text" in said and "secret" not in said.replace("SECRET", ""), said
