@@ -86,6 +86,26 @@ class Ctx:
         return self.core().service
 
 
+class _PostNumber(click.ParamType):
+    """A post's number, in ASCII digits: int() also reads "１" (full width) and "1_0" (as 10)."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 300:
+            obj = ctx.find_object(Ctx) if ctx else None
+            en = obj is not None and obj.lang() == "en"
+            self.fail(f"“{text[:40]}” is not a post number (digits 0-9)" if en
+                      else f"“{text[:40]}”不是稿件编号（应为数字 0-9）", param, ctx)
+        return int(text)
+
+
+POST_NUMBER = _PostNumber()
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit non-zero."""
     # What a person typed may hold lone surrogates (undecodable arguments): show them as �.
@@ -443,7 +463,7 @@ def post_new(obj: Ctx, as_person: str, file: Path | None, title: str | None, bod
 
 
 @post.command("show")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_NUMBER)
 @click.option("--as", "as_person", default=None, help="Also list what this person may do.")
 @click.pass_obj
 @handled
@@ -476,7 +496,7 @@ def post_list(obj: Ctx, status: str | None, include_archived: bool) -> None:
 
 
 @main.command("act")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_NUMBER)
 @click.argument("action")
 @click.option("--as", "as_person", required=True, help="Who acts (key or name).")
 @click.option("--comment", default="", help="Comment; required to request changes or reject.")
@@ -734,7 +754,7 @@ def audit_anchor(obj: Ctx) -> None:
 
 
 @post.command("schedule")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_NUMBER)
 @click.option("--as", "as_person", required=True, help="An admin or the operator.")
 @click.option("--at", "at", default=None,
               help="Local time to publish (YYYY-MM-DDTHH:MM); omit to publish once signed.")
@@ -756,13 +776,16 @@ def post_schedule(obj: Ctx, post_id: int, as_person: str, at: str | None, mode: 
 
 @main.command("notifications")
 @click.option("--person", default=None, help="Only what this person (key or name) was told.")
-@click.option("--post", "post_id", type=int, default=None, help="Only notifications about this post.")
+@click.option("--post", "post_id", type=POST_NUMBER, default=None,
+              help="Only notifications about this post.")
 @click.pass_obj
 @handled
 def notifications_cmd(obj: Ctx, person: str | None, post_id: int | None) -> None:
     """The notification outbox: who was told what, through which channel, delivered or not."""
     svc = obj.service()
     lang = obj.lang(person)
+    if post_id is not None:
+        svc.view(post_id)  # no such post: said so (exit 6), not "no notifications"
     rows = svc.notifications_for(person=person, post_id=post_id)
     if not rows:
         click.echo("no notifications" if lang == "en" else "没有通知")

@@ -362,7 +362,9 @@ def test_ids_and_times_no_database_can_hold_get_one_line(env: Path) -> None:
     for args in (["post", "show", str(2**63)], ["post", "show", str(2**70)],
                  ["act", str(2**63), "confirm", "--as", "li_na"]):
         assert "没有编号为" in one_line(run(*args), 6)
-    assert run("notifications", "--post", str(2**70)).exit_code == 0
+    assert "没有编号为" in one_line(run("notifications", "--post", str(2**70)), 6)
+    for typed in ("１", "1_0", "1e3"):  # int() reads the first two as 1 and 10
+        assert "不是稿件编号" in one_line(run("post", "show", typed)), typed
     far = one_line(run("act", "1", "schedule", "--as", "zhao_xue", "--at", "9999-12-31T23:59-12:00"))
     assert "超过一年" in far
     for at in ("2026-12-09", "2026-12-09T09", "20261209T0900", "2026-12-09T09:00:30.5"):
@@ -454,7 +456,7 @@ def test_broken_settings_and_files_get_one_line_each(env: Path, tmp_path: Path,
 
 
 def test_usage_mistakes_are_one_line_in_the_persons_language(env: Path) -> None:
-    cases = ((["post", "show", "x"], "POST_ID 的值无效：“x”不是整数"),
+    cases = ((["post", "show", "x"], "POST_ID 的值无效：“x”不是稿件编号"),
              (["act", "1", "confirm"], "缺少 --as"),
              (["act", "1", "confirm", "--as", "li_na", "--revison", "1"], "您是不是要找：--revision"),
              (["reconcile", "--every", "-1"], "--every 的值无效"),
