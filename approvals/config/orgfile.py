@@ -57,7 +57,8 @@ class PersonIn(_Model):
     name: str = Field(min_length=1)
     title: str = ""
     language: Literal["zh-CN", "en"] | None = None  # unset: the unit's language (settings)
-    telegram_id: int | None = Field(default=None, gt=0)
+    # Strict: a TOML true or 700001.0 is not an id; at most what the chat-link column holds.
+    telegram_id: int | None = Field(default=None, gt=0, le=2**63 - 1, strict=True)
 
 
 class DepartmentIn(_Model):

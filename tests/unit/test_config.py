@@ -90,6 +90,14 @@ def test_a_typo_in_a_key_is_reported_as_unknown() -> None:
     assert errors_of(data) == {"chain.allow_same_person_in_two_step": "unknown key (a typo?)"}
 
 
+@pytest.mark.parametrize("value", [True, 700001.0, 2**63, "700001", -5])
+def test_a_telegram_id_that_is_no_whole_positive_number_is_an_error(value: Any) -> None:
+    data = example()
+    key = next(k for k, p in data["people"].items() if "telegram_id" in p)
+    data["people"][key]["telegram_id"] = value
+    assert f"people.{key}.telegram_id" in errors_of(data)
+
+
 def test_a_chain_without_reviewer_or_issuer_breaks_art_28() -> None:
     data = example()
     data["chain"]["steps"] = ["drafter_confirm", "dept_head"]
