@@ -59,6 +59,13 @@ def _prepare(folder: Path) -> None:
         raise _unwritable(folder, exc) from None
 
 
+def _umask() -> int:
+    # The process's umask (reading it means setting it: put straight back).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write(folder: Path, name: str, data: bytes) -> None:
     target = folder / name
     try:
@@ -66,6 +73,7 @@ def _write(folder: Path, name: str, data: bytes) -> None:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.chmod(temp, 0o666 & ~_umask())  # a report is for reading: as any new file is
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

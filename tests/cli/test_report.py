@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,10 @@ def test_the_annual_report_is_written_as_markdown_csv_and_png(year_of_posts: Pat
     assert "全年共发布 7 篇。" in md and "](charts/overdue.png)" in md
     assert "| 3月 | 1 | 0 | 0 | 1 | 0 | 2 |" in md
     assert not list(out.glob(".*"))  # no temporary file left behind
+    mask = os.umask(0o022)
+    os.umask(mask)
+    modes = {f.stat().st_mode & 0o777 for f in (out / "report.md", png)}
+    assert modes == {0o666 & ~mask}  # readable as any new file is, not only by its writer
 
 
 def test_the_report_speaks_english_when_asked(year_of_posts: Path, tmp_path: Path) -> None:
