@@ -8,7 +8,7 @@ half-written file; CSV files are UTF-8 with a BOM, so Excel opens the Chinese co
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,21 +59,15 @@ def _prepare(folder: Path) -> None:
         raise _unwritable(folder, exc) from None
 
 
-def _umask() -> int:
-    # The process's umask (reading it means setting it: put straight back).
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _write(folder: Path, name: str, data: bytes) -> None:
     target = folder / name
     try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        temp = str(target.with_name(f".{target.name}.{secrets.token_hex(6)}"))
+        # Created as any new file is (0666 less the umask): a report is for reading.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.chmod(temp, 0o666 & ~_umask())  # a report is for reading: as any new file is
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

@@ -49,7 +49,7 @@ class Accounts:
         if len(password) > PASSWORD_MAX:  # the login form reads no more than this
             raise InvalidInput(Text(f"密码最多 {PASSWORD_MAX} 个字符。",
                                     f"A password has at most {PASSWORD_MAX} characters."))
-        if any(not ch.isprintable() or 0xD800 <= ord(ch) <= 0xDFFF for ch in password):
+        if not password.isprintable():  # control, format and surrogate characters alike
             # A line ending, a tab, bytes that were not UTF-8: nobody could type it at the login.
             raise InvalidInput(Text("密码含有无法在登录框输入的字符（换行、制表符或控制字符）。",
                                     "The password holds a character no one can type at the "

@@ -42,6 +42,7 @@ def search_words(search: str | None) -> str:
     return "".join(" " if unicodedata.category(ch) == "Cc" else ch
                    for ch in search).strip()[:SEARCH_MAX]
 
+
 @dataclass
 class Deps:
     """The database, the org chart, the clock and the queue hand-off every use case uses."""

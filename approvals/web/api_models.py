@@ -90,6 +90,11 @@ class PostDocxForm(_In):
     """A draft handed in as a Word document (multipart/form-data)."""
 
     file: FileStorage = Field(description="the .docx file")
+    title: str = Field(min_length=1, max_length=200)
+    category: Category = Category.PUBLICITY
+    classification: Classification = Classification.PROACTIVE
+    formed_on: Day | None = Field(None, description="YYYY-MM-DD")
+    repost_source: str | None = Field(None, max_length=200)
 
     @field_validator("file", mode="before")
     @classmethod
@@ -98,11 +103,6 @@ class PostDocxForm(_In):
         if not isinstance(value, UploadedFile):
             raise ValueError("a file upload is expected here (multipart/form-data)")
         return value
-    title: str = Field(min_length=1, max_length=200)
-    category: Category = Category.PUBLICITY
-    classification: Classification = Classification.PROACTIVE
-    formed_on: Day | None = Field(None, description="YYYY-MM-DD")
-    repost_source: str | None = Field(None, max_length=200)
 
 
 class RevisionIn(_In):
